@@ -1,0 +1,36 @@
+"""`python -m bot` runs the app; `python -m bot doctor` checks the configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from bot.logs import configure_logging
+from bot.settings import ConfigError, load_settings
+
+USAGE = "usage: python -m bot [run]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    command = args[0] if args else "run"
+    if command in {"-h", "--help", "help"}:
+        print(USAGE)
+        return 0
+    if command != "run":
+        print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    configure_logging(level=settings.log_level, fmt=settings.log_format.value)
+    from bot.app import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

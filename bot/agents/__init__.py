@@ -1,0 +1,47 @@
+"""Agent backends: the only package that imports boto3. The pipeline sees `AgentBackend`."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+from botocore.config import Config
+
+from bot.agents.base import AgentBackend, RetryPolicy
+from bot.agents.bedrock_agents import BedrockAgentsBackend
+from bot.settings import AgentBackend as BackendName
+from bot.settings import HistoryReplay, Settings
+
+__all__ = ["AgentBackend", "RetryPolicy", "build_backend"]
+
+
+def build_backend(settings: Settings) -> AgentBackend:
+    """Build the configured backend once, with its client, pool and timeouts."""
+    executor = ThreadPoolExecutor(
+        max_workers=settings.agent_max_workers, thread_name_prefix="agent"
+    )
+    config = Config(
+        connect_timeout=5,
+        read_timeout=300,
+        # One retry policy, ours (bot.agents.base): it knows whether text already reached Slack.
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        max_pool_connections=settings.agent_max_workers,
+        user_agent_extra="slack-bedrock-bot",
+    )
+    retry = RetryPolicy(
+        attempts=settings.agent_retry_attempts, base_delay=settings.agent_retry_base_seconds
+    )
+    if settings.agent_backend is BackendName.BEDROCK_AGENTS:
+        client = boto3.session.Session().client(
+            "bedrock-agent-runtime", region_name=settings.aws_region, config=config
+        )
+        return BedrockAgentsBackend(
+            client=client,
+            agent_id=settings.bedrock_agent_id or "",
+            alias_id=settings.bedrock_agent_alias_id or "",
+            replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
+            executor=executor,
+            idle_timeout=settings.agent_idle_timeout_seconds,
+            retry=retry,
+        )
+    raise NotImplementedError(f"AGENT_BACKEND={settings.agent_backend} is not available yet")

@@ -1,0 +1,162 @@
+"""The agent-backend interface and the thread bridge every boto3-based backend shares.
+
+boto3 blocks, so each answer's event stream is read in a worker thread of one bounded pool and
+handed to asyncio through a queue. Failures that arrive before any text has been handed over are
+retried here with backoff; once text has gone out, nothing is retried (the user already saw it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.events import AgentEvent, AgentFailure, AgentRequest, FailureKind, TextDelta
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[AgentEvent], None]
+
+_RETRYABLE = frozenset({FailureKind.UNAVAILABLE, FailureKind.CONFLICT, FailureKind.THROTTLED})
+_END = object()
+
+
+class AgentBackend(Protocol):
+    """What the pipeline knows of an agent: one streamed answer per request."""
+
+    def stream(self, request: AgentRequest) -> AsyncIterator[AgentEvent]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries before the first text: `attempts` in all, exponential backoff with full jitter."""
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 4.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class StreamHandle:
+    """Lets the event loop stop a worker thread that is blocked reading a stream."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self._closer: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, closer: Callable[[], None]) -> None:
+        with self._lock:
+            self._closer = closer
+        if self.cancelled.is_set():
+            self._close()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            closer, self._closer = self._closer, None
+        if closer is not None:
+            try:
+                closer()
+            except Exception:  # closing a half-dead socket may raise; the thread ends either way
+                log.debug("closing agent stream failed", exc_info=True)
+
+
+class ThreadedBackend(ABC):
+    """Runs a blocking `_invoke` in a bounded pool and exposes it as an async event stream."""
+
+    def __init__(
+        self, *, executor: ThreadPoolExecutor, idle_timeout: float, retry: RetryPolicy
+    ) -> None:
+        self._executor = executor
+        self._idle_timeout = idle_timeout
+        self._retry = retry
+
+    @abstractmethod
+    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
+        """Blocking: call the agent and emit its events; report failures as `AgentFailure`."""
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def stream(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        for attempt in range(self._retry.attempts):
+            text_sent = False
+            retry_failure: AgentFailure | None = None
+            async for event in self._attempt(request):
+                is_last_try = attempt + 1 >= self._retry.attempts
+                if (
+                    isinstance(event, AgentFailure)
+                    and not text_sent
+                    and not is_last_try
+                    and event.kind in _RETRYABLE
+                ):
+                    retry_failure = event
+                    break
+                text_sent = text_sent or isinstance(event, TextDelta)
+                yield event
+            if retry_failure is None:
+                return
+            delay = self._retry.delay(attempt)
+            log.warning(
+                "agent call failed before any text; retrying",
+                extra={"code": retry_failure.code, "attempt": attempt + 1, "delay_s": delay},
+            )
+            await asyncio.sleep(delay)
+
+    async def _attempt(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        handle = StreamHandle()
+
+        def emit(item: Any) -> None:
+            if handle.cancelled.is_set():
+                return
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed under us (shutdown): nobody is listening
+                handle.cancelled.set()
+
+        def run() -> None:
+            try:
+                self._invoke(request, emit, handle)
+            except Exception as exc:  # a bug in a backend must end this answer, not the thread
+                log.exception("agent backend crashed")
+                emit(AgentFailure(FailureKind.UNKNOWN, type(exc).__name__))
+            finally:
+                emit(_END)
+
+        worker = loop.run_in_executor(self._executor, run)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=self._idle_timeout)
+                except TimeoutError:
+                    yield AgentFailure(FailureKind.TIMEOUT, "idle_timeout")
+                    return
+                if item is _END:
+                    return
+                yield item
+                if isinstance(item, AgentFailure):
+                    return
+        finally:
+            handle.cancel()
+            worker.add_done_callback(_log_worker_error)
+
+
+def _log_worker_error(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("agent worker thread failed", exc_info=future.exception())

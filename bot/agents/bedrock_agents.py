@@ -1,0 +1,185 @@
+"""Amazon Bedrock Agents (InvokeAgent) backend: streamed final response, traces, citations."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend
+from bot.agents.errors import failure_from_exception
+from bot.events import (
+    AgentEvent,
+    AgentFailure,
+    AgentRequest,
+    Citations,
+    FailureKind,
+    Source,
+    TextDelta,
+    Usage,
+)
+
+
+class BedrockAgentsBackend(ThreadedBackend):
+    """Calls `bedrock-agent-runtime` InvokeAgent for one agent alias."""
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        agent_id: str,
+        alias_id: str,
+        replay_as_preamble: bool,
+        executor: ThreadPoolExecutor,
+        idle_timeout: float,
+        retry: RetryPolicy,
+    ) -> None:
+        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
+        self._client = client
+        self._agent_id = agent_id
+        self._alias_id = alias_id
+        self._replay_as_preamble = replay_as_preamble
+
+    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
+        try:
+            response = self._client.invoke_agent(**self.build_params(request))
+        except (ClientError, BotoCoreError) as exc:
+            emit(failure_from_exception(exc))
+            return
+        completion = response["completion"]
+        handle.attach(completion.close)
+        # A multi-byte character may straddle two chunks; decode incrementally.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            for raw in completion:
+                if handle.cancelled.is_set():
+                    return
+                for event in translate_event(raw, decoder):
+                    emit(event)
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                emit(TextDelta(tail))
+        except ClientError as exc:  # EventStreamError: an exception event after HTTP 200
+            emit(failure_from_exception(exc))
+        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
+            if not handle.cancelled.is_set():
+                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
+                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+
+    def build_params(self, request: AgentRequest) -> dict[str, Any]:
+        """The InvokeAgent parameters for one request (pure; unit-tested)."""
+        session_state: dict[str, Any] = {"sessionAttributes": dict(request.session_attributes)}
+        text = request.text
+        if request.history and self._replay_as_preamble:
+            text = history_preamble(request) + text
+        elif request.history:
+            session_state["conversationHistory"] = {
+                "messages": [
+                    {"role": message.role, "content": [{"text": message.text}]}
+                    for message in request.history
+                ]
+            }
+        return {
+            "agentId": self._agent_id,
+            "agentAliasId": self._alias_id,
+            "sessionId": request.session_id,
+            "inputText": text,
+            "enableTrace": True,
+            "streamingConfigurations": {"streamFinalResponse": True},
+            "sessionState": session_state,
+        }
+
+
+def history_preamble(request: AgentRequest) -> str:
+    lines = ["Earlier in this conversation:"]
+    for message in request.history:
+        speaker = "User" if message.role == "user" else "Assistant"
+        lines.append(f"{speaker}: {message.text}")
+    lines.append("")
+    lines.append("Now the user asks:")
+    return "\n".join(lines) + "\n"
+
+
+def translate_event(
+    raw: Mapping[str, Any], decoder: codecs.IncrementalDecoder
+) -> Iterator[AgentEvent]:
+    """Turn one parsed InvokeAgent stream event into typed agent events."""
+    if "chunk" in raw:
+        chunk = raw["chunk"]
+        text = decoder.decode(chunk.get("bytes") or b"")
+        if text:
+            yield TextDelta(text)
+        sources = sources_from_attribution(chunk.get("attribution") or {})
+        if sources:
+            yield Citations(sources)
+    elif "trace" in raw:
+        usage = usage_from_trace(raw["trace"])
+        if usage.total:
+            yield usage
+
+
+def usage_from_trace(node: Any) -> Usage:
+    """Sum every `usage` block in a trace: orchestration, pre/post-processing, routing, …"""
+    total = Usage()
+    if isinstance(node, Mapping):
+        usage = node.get("usage")
+        if isinstance(usage, Mapping) and ("inputTokens" in usage or "outputTokens" in usage):
+            total += Usage(int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
+        for key, value in node.items():
+            if key != "usage":
+                total += usage_from_trace(value)
+    elif isinstance(node, list):
+        for value in node:
+            total += usage_from_trace(value)
+    return total
+
+
+_LOCATION_KEYS = (
+    ("webLocation", "url"),
+    ("confluenceLocation", "url"),
+    ("sharePointLocation", "url"),
+    ("salesforceLocation", "url"),
+    ("googleDriveLocation", "url"),
+    ("oneDriveLocation", "url"),
+    ("s3Location", "uri"),
+    ("kendraDocumentLocation", "uri"),
+    ("customDocumentLocation", "id"),
+)
+
+
+def sources_from_attribution(attribution: Mapping[str, Any]) -> tuple[Source, ...]:
+    sources: list[Source] = []
+    for citation in attribution.get("citations") or ():
+        for reference in citation.get("retrievedReferences") or ():
+            source = source_from_reference(reference)
+            if source is not None and source not in sources:
+                sources.append(source)
+    return tuple(sources)
+
+
+def source_from_reference(reference: Mapping[str, Any]) -> Source | None:
+    location = reference.get("location") or {}
+    address: str | None = None
+    for location_key, field in _LOCATION_KEYS:
+        value = (location.get(location_key) or {}).get(field)
+        if value:
+            address = str(value)
+            break
+    metadata = reference.get("metadata") or {}
+    title = metadata.get("title") or metadata.get("x-amz-bedrock-kb-title")
+    if not title and address:
+        title = _title_from_address(address)
+    if not title:
+        return None
+    url = address if address and address.startswith(("http://", "https://", "s3://")) else None
+    return Source(title=str(title), url=url)
+
+
+def _title_from_address(address: str) -> str:
+    parsed = urlparse(address)
+    name = unquote(parsed.path.rstrip("/").rsplit("/", 1)[-1])
+    return name or parsed.netloc or address

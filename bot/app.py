@@ -1,0 +1,215 @@
+"""Assembly: build clients and stores once, register handlers, serve HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+
+import aiohttp
+import fakeredis
+from aiohttp import web
+from redis.asyncio import Redis
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.agents import build_backend
+from bot.conversation import Pipeline
+from bot.memory import Memory
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack_budget import WriteBudget
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 25.0
+
+
+def build_services(settings: Settings) -> Services:
+    """Build every client once; must run inside the event loop (aiohttp needs one)."""
+    # One pooled HTTP session: slack_sdk would otherwise open a connection per call.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300))
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        session=session,
+        timeout=30,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+    if settings.redis_url is not None:
+        redis = Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=3
+        )
+    else:
+        log.warning(
+            "REDIS_URL is not set: using an in-process store; conversations are forgotten on "
+            "restart and replicas cannot share state"
+        )
+        redis = fakeredis.FakeAsyncRedis()
+    memory = Memory(
+        redis,
+        prefix=settings.redis_key_prefix,
+        idle_seconds=settings.session_idle_seconds,
+        max_turns=settings.history_max_turns,
+        ttl_seconds=settings.history_ttl_seconds,
+    )
+    agent = build_backend(settings)
+    return Services(
+        settings=settings,
+        client=client,
+        agent=agent,
+        memory=memory,
+        budget=WriteBudget(base_interval=settings.stream_interval),
+        pipeline=Pipeline(agent=agent, memory=memory),
+    )
+
+
+def build_bolt_app(services: Services) -> AsyncApp:
+    settings = services.settings
+    secret = settings.slack_signing_secret
+    bolt_logger = logging.getLogger("slack_bolt")
+    level = bolt_logger.level
+    # Bolt warns that SLACK_BOT_TOKEN (which it reads itself) is unused beside our client.
+    bolt_logger.setLevel(logging.ERROR)
+    try:
+        app = AsyncApp(
+            client=services.client,
+            signing_secret=secret.get_secret_value() if secret else None,
+            request_verification_enabled=settings.http_mode,
+            process_before_response=False,
+            logger=bolt_logger,
+        )
+    finally:
+        bolt_logger.setLevel(level)
+    handlers.register_handlers(app, services)
+    return app
+
+
+@dataclass
+class Health:
+    """What /readyz reports; updated by start-up checks and the Redis probe."""
+
+    slack_ok: bool = False
+    draining: bool = False
+    details: dict[str, str] = field(default_factory=dict)
+
+
+async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
+    """Check the token once at start-up and hand the result to Bolt, so no ack waits on it."""
+    try:
+        auth = await services.client.auth_test()
+    except SlackApiError as exc:
+        health.details["slack"] = str(exc.response.get("error"))
+        log.error("Slack auth.test failed", extra={"slack_error": exc.response.get("error")})
+        return
+    except Exception as exc:
+        health.details["slack"] = type(exc).__name__
+        log.error("Slack is unreachable", extra={"error": type(exc).__name__})
+        return
+    health.slack_ok = True
+    health.details.pop("slack", None)
+    for middleware in app._async_middleware_list:
+        if isinstance(middleware, AsyncSingleTeamAuthorization):
+            middleware.auth_test_result = auth
+    log.info(
+        "connected to Slack",
+        extra={"team_id": auth.get("team_id"), "bot_user_id": auth.get("user_id")},
+    )
+
+
+def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Application:
+    async def slack_events(request: web.Request) -> web.Response:
+        if health.draining:
+            return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = {"config": "ok", "slack": "ok" if health.slack_ok else "unverified"}
+        try:
+            await asyncio.wait_for(services.memory.ping(), timeout=1.0)
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"unreachable ({type(exc).__name__})"
+        if health.draining:
+            checks["shutdown"] = "draining"
+        ready = checks["redis"] == "ok" and not health.draining
+        return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+    web_app = web.Application(client_max_size=1024**2)
+    web_app.router.add_post("/slack/events", slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
+    return web_app
+
+
+class Runtime:
+    """The running bot: Slack listener, HTTP endpoints, and an orderly stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services = build_services(settings)
+        self.bolt = build_bolt_app(self.services)
+        self.health = Health()
+        self._runner: web.AppRunner | None = None
+        self._socket_handler: AsyncSocketModeHandler | None = None
+        self.port = settings.port
+
+    async def start(self, *, host: str = "0.0.0.0") -> None:
+        await warm_up(self.bolt, self.services, self.health)
+        self._runner = web.AppRunner(
+            build_web_app(self.bolt, self.services, self.health), access_log=None
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host=host, port=self.settings.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        app_token = self.settings.slack_app_token
+        if app_token is not None:
+            self._socket_handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
+            await self._socket_handler.connect_async()
+            log.info("listening in Socket Mode", extra={"health_port": self.port})
+        else:
+            log.info("listening for Slack over HTTP", extra={"port": self.port})
+
+    async def stop(self, *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop taking events, give answers in flight `grace` seconds, then close everything."""
+        self.health.draining = True
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.services.pipeline.idle.wait(), grace)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.services.agent.aclose()
+        if self.services.client.session is not None:
+            await self.services.client.session.close()
+        await self.services.memory.redis.aclose()
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or `stop`), then let answers in flight finish."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runtime = Runtime(settings)
+    await runtime.start()
+    await stop.wait()
+    log.info("shutting down: finishing answers in flight")
+    await runtime.stop()
+    log.info("stopped")

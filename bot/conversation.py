@@ -1,0 +1,248 @@
+"""The one pipeline every surface uses: turn → session → agent stream → Slack → memory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot import formatting
+from bot.agents import AgentBackend
+from bot.events import (
+    AgentFailure,
+    AgentRequest,
+    Answer,
+    Citations,
+    FailureKind,
+    Source,
+    TextDelta,
+    Usage,
+)
+from bot.logs import turn_id_var
+from bot.memory import Memory, StoredTurn, replay_messages
+
+log = logging.getLogger(__name__)
+
+
+def new_turn_id() -> str:
+    return secrets.token_hex(6)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One question from Slack, already stripped of mentions and checked by its handler."""
+
+    surface: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    text: str
+    conversation: str
+    event_id: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    empty_hint: str = formatting.EMPTY_QUESTION_HINT  # the reply when `text` is empty
+    turn_id: str = field(default_factory=new_turn_id)
+
+    def session_attributes(self) -> dict[str, str]:
+        # Action groups authorise on these; they come from Slack's payload, never from the text.
+        return {
+            "slackTeamId": self.team_id,
+            "slackChannelId": self.channel_id,
+            "slackUserId": self.user_id,
+            **self.attributes,
+        }
+
+
+class AnswerSink(Protocol):
+    """Where an answer is shown (a streamed thread reply, an ephemeral response, …)."""
+
+    async def begin(self) -> None: ...
+
+    def append(self, text: str) -> None: ...
+
+    async def end(
+        self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> bool: ...
+
+    @property
+    def ended(self) -> bool: ...
+
+
+class ConversationLocks:
+    """One turn at a time per conversation within this process."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Pipeline:
+    """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
+
+    def __init__(self, *, agent: AgentBackend, memory: Memory) -> None:
+        self._agent = agent
+        self._memory = memory
+        self._locks = ConversationLocks()
+        self.active = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def handle(
+        self, turn: Turn, sink: AnswerSink, *, context: Sequence[StoredTurn] = ()
+    ) -> Answer | None:
+        """Answer `turn` into `sink` unless it is a duplicate delivery; never raises."""
+        token = turn_id_var.set(turn.turn_id)
+        self.active += 1
+        self.idle.clear()
+        began = False
+        try:
+            if turn.event_id and not await self._memory.claim_event(turn.event_id):
+                log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
+                return None
+            log.info(
+                "question received",
+                extra={
+                    "surface": turn.surface,
+                    "conversation": turn.conversation,
+                    "chars": len(turn.text),
+                },
+            )
+            await sink.begin()
+            began = True
+            if not turn.text.strip():
+                await sink.end(suffix=turn.empty_hint)
+                return None
+            async with self._locks.hold(turn.conversation):
+                return await self._answer(turn, sink, context)
+        except Exception:
+            reference = formatting.new_reference()
+            log.exception("turn failed", extra={"reference": reference})
+            if began and not sink.ended:
+                await self._end_with_error(sink, reference)
+            return None
+        finally:
+            self.active -= 1
+            if self.active == 0:
+                self.idle.set()
+            turn_id_var.reset(token)
+
+    async def _end_with_error(self, sink: AnswerSink, reference: str) -> None:
+        failure = AgentFailure(FailureKind.UNKNOWN, "internal")
+        try:
+            await sink.end(
+                suffix=formatting.failure_text(failure, reference=reference, partial=False)
+            )
+        except Exception:
+            log.exception("could not show the error either", extra={"reference": reference})
+
+    async def _answer(self, turn: Turn, sink: AnswerSink, context: Sequence[StoredTurn]) -> Answer:
+        started = time.monotonic()
+        session = await self._memory.open_session(turn.conversation)
+        earlier: Sequence[StoredTurn] = session.history
+        if not session.known and context:
+            await self._memory.seed_context(turn.conversation, context)
+            earlier = context
+        request = AgentRequest(
+            text=turn.text,
+            session_id=session.session_id,
+            session_attributes=turn.session_attributes(),
+            user_id=turn.user_id,
+            history=replay_messages(earlier) if session.fresh else (),
+        )
+        answer = await self._stream(request, sink)
+        suffix, reference = self._closing_text(answer)
+        delivered = await sink.end(suffix=suffix)
+        stored = StoredTurn(
+            question=turn.text,
+            answer=answer.text,
+            interrupted=answer.interrupted,
+            input_tokens=answer.usage.input_tokens,
+            output_tokens=answer.usage.output_tokens,
+            user_id=turn.user_id,
+            asked_at=time.time() - (time.monotonic() - started),
+            answered_at=time.time(),
+            turn_id=turn.turn_id,
+        )
+        await self._memory.record_turn(turn.conversation, stored, generation=session.generation)
+        log.info(
+            "answer finished",
+            extra={
+                "outcome": answer.failure.kind.value if answer.failure else "ok",
+                "reference": reference,
+                "delivered": delivered,
+                "session_id": session.session_id,
+                "fresh_session": session.fresh,
+                "replayed_messages": len(request.history),
+                "answer_chars": len(answer.text),
+                "input_tokens": answer.usage.input_tokens,
+                "output_tokens": answer.usage.output_tokens,
+                "duration_ms": round((time.monotonic() - started) * 1000),
+            },
+        )
+        return answer
+
+    async def _stream(self, request: AgentRequest, sink: AnswerSink) -> Answer:
+        text: list[str] = []
+        sources: list[Source] = []
+        usage = Usage()
+        failure: AgentFailure | None = None
+        try:
+            async for event in self._agent.stream(request):
+                if isinstance(event, TextDelta):
+                    text.append(event.text)
+                    sink.append(event.text)
+                elif isinstance(event, Citations):
+                    sources.extend(s for s in event.sources if s not in sources)
+                elif isinstance(event, Usage):
+                    usage += event
+                elif isinstance(event, AgentFailure):
+                    failure = event
+        except Exception as exc:  # a backend bug must still end in a visible, logged answer
+            log.exception("agent stream crashed")
+            failure = AgentFailure(FailureKind.UNKNOWN, type(exc).__name__)
+        return Answer("".join(text), tuple(sources), usage, failure)
+
+    def _closing_text(self, answer: Answer) -> tuple[str, str | None]:
+        """What goes under the streamed text: sources, or an error note with a reference."""
+        parts: list[str] = []
+        reference: str | None = None
+        if answer.failure is not None:
+            reference = formatting.new_reference()
+            partial = bool(answer.text.strip())
+            parts.append(
+                formatting.failure_text(answer.failure, reference=reference, partial=partial)
+            )
+            log.warning(
+                "agent failed",
+                extra={
+                    "reference": reference,
+                    "kind": answer.failure.kind.value,
+                    "code": answer.failure.code,
+                    "detail": answer.failure.detail,
+                    "partial": partial,
+                },
+            )
+        elif not answer.text.strip():
+            parts.append(formatting.EMPTY_ANSWER_TEXT)
+        if answer.sources:
+            parts.append(formatting.sources_markdown(answer.sources))
+        separator = "\n\n" if answer.text.strip() else ""
+        return (separator + "\n\n".join(parts) if parts else ""), reference

@@ -1,0 +1,99 @@
+"""Typed values that cross module lines: what a turn asks and what an agent answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """One earlier message of the conversation, replayed into a fresh agent session."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRequest:
+    """Everything an agent backend needs for one answer."""
+
+    text: str
+    session_id: str
+    session_attributes: Mapping[str, str]
+    user_id: str
+    history: Sequence[HistoryMessage] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A knowledge-base document the answer cites."""
+
+    title: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Citations:
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+        )
+
+    @property
+    def total(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class FailureKind(StrEnum):
+    """What went wrong, in the terms the user-facing reply and the metrics need."""
+
+    THROTTLED = "throttled"
+    INVALID_INPUT = "invalid_input"
+    MISCONFIGURED = "misconfigured"
+    CONFLICT = "conflict"
+    UNAVAILABLE = "unavailable"
+    INTERRUPTED = "interrupted"
+    TIMEOUT = "timeout"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFailure:
+    """The agent could not finish; `code` is the AWS error code or a local reason."""
+
+    kind: FailureKind
+    code: str
+    detail: str = ""
+
+
+AgentEvent = TextDelta | Citations | Usage | AgentFailure
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an answer came to: the text the user saw and how it ended."""
+
+    text: str
+    sources: tuple[Source, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    failure: AgentFailure | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.failure is not None

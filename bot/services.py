@@ -1,0 +1,33 @@
+"""The objects built once at start-up and handed to every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.agents import AgentBackend
+from bot.conversation import Pipeline
+from bot.memory import Memory
+from bot.settings import Settings
+from bot.slack_budget import WriteBudget
+from bot.slack_stream import AnswerStream, ThreadTarget
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    client: AsyncWebClient
+    agent: AgentBackend
+    memory: Memory
+    budget: WriteBudget
+    pipeline: Pipeline
+
+    def thread_answer(self, target: ThreadTarget) -> AnswerStream:
+        """A streamed answer into a Slack thread, in the configured streaming mode."""
+        return AnswerStream(
+            client=self.client,
+            target=target,
+            mode=self.settings.slack_streaming,
+            budget=self.budget,
+        )

@@ -1,0 +1,69 @@
+"""Pure: read Slack event payloads — what to ignore, where a question lives, what it says."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Subtypes that still carry a person's new question. Everything else (edits, deletions,
+# joins, bot messages, channel topic changes, …) never reaches the agent.
+_QUESTION_SUBTYPES = frozenset({None, "", "thread_broadcast", "file_share"})
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A person's message that may deserve an answer."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    text: str
+    ts: str
+    thread_ts: str | None  # the thread it was posted in, if any
+
+    @property
+    def reply_thread(self) -> str:
+        """Answers go into the message's thread, or start one under it."""
+        return self.thread_ts or self.ts
+
+    @property
+    def in_thread(self) -> bool:
+        return bool(self.thread_ts) and self.thread_ts != self.ts
+
+
+def is_from_person(event: Mapping[str, Any], *, bot_user_id: str | None = None) -> bool:
+    """True for a fresh message written by a human; False for bots, edits and other subtypes."""
+    if event.get("subtype") not in _QUESTION_SUBTYPES:
+        return False
+    if event.get("bot_id") or event.get("bot_profile") or event.get("edited"):
+        return False
+    user = event.get("user")
+    return bool(user) and user != bot_user_id
+
+
+def parse_question(event: Mapping[str, Any], body: Mapping[str, Any]) -> Question | None:
+    """The question in an `app_mention` or `message` event, or None if it is malformed."""
+    channel = event.get("channel")
+    user = event.get("user")
+    ts = event.get("ts")
+    if not (isinstance(channel, str) and isinstance(user, str) and isinstance(ts, str)):
+        return None
+    text = event.get("text")
+    thread_ts = event.get("thread_ts")
+    return Question(
+        team_id=team_of(event, body),
+        channel_id=channel,
+        user_id=user,
+        text=text if isinstance(text, str) else "",
+        ts=ts,
+        thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
+    )
+
+
+def team_of(event: Mapping[str, Any], body: Mapping[str, Any]) -> str:
+    """The workspace the event was delivered for (stable across shared channels)."""
+    for candidate in (body.get("team_id"), event.get("team"), event.get("user_team")):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return "T"

@@ -1,0 +1,307 @@
+"""The only code that writes an answer into a Slack thread, while it grows.
+
+One pump task per answer owns every write, so writes to a message are strictly ordered and a
+late write can never show less than an earlier one. Text is flushed at once when it first
+arrives (leading edge), then coalesced to at most one write per interval (trailing edge); the
+final write goes out as soon as the answer ends and carries the complete text.
+
+Native mode streams with chat.startStream/appendStream/stopStream; update mode posts a
+placeholder and edits it with chat.update. A refused or expired stream continues on the same
+message with chat.update. Text beyond one message continues in the next one, in the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import formatting
+from bot.settings import StreamingMode
+from bot.slack_budget import WriteBudget
+from bot.slack_calls import SlackCaller, SlackWriteError
+
+log = logging.getLogger(__name__)
+
+_CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadTarget:
+    """Where an answer goes: a thread, for a person, reacting to their message."""
+
+    team_id: str
+    channel: str
+    thread_ts: str
+    user_id: str
+    question_ts: str | None = None
+
+
+class Kind(Enum):
+    STREAM = "stream"  # native: chat.startStream / appendStream / stopStream, Markdown
+    MARKDOWN = "markdown"  # a stream Slack expired or refused mid-way: chat.update markdown_text
+    MRKDWN = "mrkdwn"  # update mode: chat.postMessage / chat.update with mrkdwn `text`
+
+
+_LIMITS = {
+    Kind.STREAM: formatting.MARKDOWN_TEXT_LIMIT,
+    Kind.MARKDOWN: formatting.MARKDOWN_TEXT_LIMIT,
+    Kind.MRKDWN: formatting.UPDATE_TEXT_LIMIT,
+}
+
+
+@dataclass(slots=True)
+class _Message:
+    start: int  # offset of this message's text in the answer
+    shown: int  # offset up to which Slack shows the answer in this message
+    kind: Kind
+    ts: str | None = None
+
+    @property
+    def limit(self) -> int:
+        return _LIMITS[self.kind]
+
+
+class AnswerStream:
+    """Writes one answer into Slack: `begin`, then `append` as text arrives, then `end`."""
+
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        target: ThreadTarget,
+        mode: StreamingMode,
+        budget: WriteBudget,
+    ) -> None:
+        self._target = target
+        self._budget = budget
+        self._slack = SlackCaller(client=client, budget=budget, team_id=target.team_id)
+        self._scope = f"{target.team_id}:{target.channel[:1]}"
+        self._native = mode is StreamingMode.NATIVE or (
+            mode is StreamingMode.AUTO and not budget.native_refused(self._scope)
+        )
+        self._markdown = ""
+        self._suffix = ""
+        self._blocks: list[dict[str, Any]] | None = None
+        self._messages = [self._new_message(0)]
+        self._wake = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._wrote_text = False
+        self._last_write = 0.0
+        self._reacted = False
+        self._pump_task: asyncio.Task[None] | None = None
+        self.message_ts: list[str] = []
+
+    async def begin(self) -> None:
+        """Show a sign of life at once: a reaction (native) or a placeholder (update)."""
+        if self._native and self._target.question_ts:
+            self._reacted = await self._slack.best_effort(
+                "reactions.add",
+                channel=self._target.channel,
+                timestamp=self._target.question_ts,
+                name=formatting.SIGN_OF_LIFE_REACTION,
+            )
+        elif not self._native:
+            with contextlib.suppress(SlackWriteError):
+                await self._post(self._messages[0], formatting.PLACEHOLDER_TEXT, final=False)
+        self._pump_task = asyncio.create_task(self._pump(), name="answer-pump")
+
+    def append(self, text: str) -> None:
+        if text:
+            self._markdown += text
+            self._wake.set()
+
+    @property
+    def text(self) -> str:
+        return self._markdown
+
+    @property
+    def ended(self) -> bool:
+        return self._closing.is_set()
+
+    async def end(self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None) -> bool:
+        """Write the complete answer (plus `suffix`), clear the sign of life; True if delivered."""
+        self._suffix = suffix
+        self._blocks = blocks
+        self._closing.set()
+        self._wake.set()
+        delivered = True
+        try:
+            if self._pump_task is not None:
+                await self._pump_task
+        except SlackWriteError as exc:
+            delivered = False
+            log.error("answer could not be delivered to Slack", extra={"slack_error": exc.error})
+        finally:
+            if self._reacted and self._target.question_ts:
+                await self._slack.best_effort(
+                    "reactions.remove",
+                    channel=self._target.channel,
+                    timestamp=self._target.question_ts,
+                    name=formatting.SIGN_OF_LIFE_REACTION,
+                )
+        self.message_ts = [m.ts for m in self._messages if m.ts]
+        return delivered
+
+    async def _pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._closing.is_set() and self._wrote_text:
+                gap = self._budget.interval(self._target.team_id)
+                wait = self._last_write + gap - time.monotonic()
+                if wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._closing.wait(), wait)
+            final = self._closing.is_set()
+            done = await self._flush(final=final)
+            if final:
+                return
+            if not done:
+                self._wake.set()  # Slack deferred us (429, hiccup): try again next interval
+
+    async def _flush(self, *, final: bool) -> bool:
+        text = self._markdown + (self._suffix if final else "")
+        while True:
+            message = self._messages[-1]
+            cut = self._fit(message, text)
+            closing = final or cut < len(text)
+            try:
+                if not await self._write(message, text[:cut], closing=closing):
+                    return False
+            except SlackWriteError as exc:
+                if message.kind is not Kind.STREAM or exc.error in _CHANNEL_GONE:
+                    raise
+                self._fall_back(message, exc)
+                continue  # same message, re-measured for its new kind
+            if cut == len(text):
+                return True
+            self._messages.append(self._new_message(cut))
+
+    def _new_message(self, start: int) -> _Message:
+        kind = Kind.STREAM if self._native else Kind.MRKDWN
+        return _Message(start=start, shown=start, kind=kind)
+
+    def _fit(self, message: _Message, text: str) -> int:
+        """How much of `text` this message can hold, measured the way Slack counts it."""
+        segment, floor = text[message.start :], message.shown - message.start
+        if message.kind is not Kind.MRKDWN:
+            return message.start + formatting.split_point(segment, message.limit, floor=floor)
+        budget = message.limit
+        while True:
+            cut = formatting.split_point(segment, budget, floor=floor)
+            overflow = len(formatting.to_mrkdwn(segment[:cut])) - message.limit
+            if overflow <= 0 or cut <= floor + 1:
+                return message.start + cut
+            budget = max(floor + 1, cut - overflow - 16)
+
+    async def _write(self, message: _Message, text: str, *, closing: bool) -> bool:
+        """Bring `message` up to the end of `text`; False when Slack deferred the write."""
+        end = len(text)
+        if not closing and (end == message.start or (end == message.shown and message.ts)):
+            return True  # nothing new to show
+        if message.kind is Kind.STREAM:
+            written = await self._write_stream(message, text, closing=closing)
+        elif message.kind is Kind.MARKDOWN:
+            written = await self._update(
+                message, markdown_text=text[message.start :], final=closing
+            )
+        else:
+            body = formatting.to_mrkdwn(text[message.start :]) or formatting.PLACEHOLDER_TEXT
+            written = await self._post(message, body, final=closing)
+        if written:
+            message.shown = end
+            self._wrote_text = self._wrote_text or end > message.start
+            self._last_write = time.monotonic()
+        return written
+
+    async def _write_stream(self, message: _Message, text: str, *, closing: bool) -> bool:
+        delta = text[message.shown :]
+        blocks = self._blocks if closing else None
+        if message.ts is None:
+            response = await self._slack.call(
+                "chat.startStream",
+                final=closing,
+                channel=self._target.channel,
+                thread_ts=self._target.thread_ts,
+                recipient_team_id=self._target.team_id,
+                recipient_user_id=self._target.user_id,
+                markdown_text=delta or None,
+            )
+            if response is None:
+                return False
+            message.ts = str(response["ts"])
+            if not closing:
+                return True
+            delta = ""
+        if closing:
+            done = await self._slack.call(
+                "chat.stopStream",
+                final=True,
+                channel=self._target.channel,
+                ts=message.ts,
+                markdown_text=delta or None,
+                blocks=blocks,
+            )
+            if done is not None:
+                message.kind = Kind.MARKDOWN  # stopped: any later edit is a chat.update
+            return done is not None
+        if not delta:
+            return True
+        response = await self._slack.call(
+            "chat.appendStream",
+            final=False,
+            channel=self._target.channel,
+            ts=message.ts,
+            markdown_text=delta,
+        )
+        return response is not None
+
+    async def _post(self, message: _Message, body: str, *, final: bool) -> bool:
+        if message.ts is not None:
+            return await self._update(message, text=body, final=final)
+        response = await self._slack.call(
+            "chat.postMessage",
+            final=final,
+            channel=self._target.channel,
+            thread_ts=self._target.thread_ts,
+            text=body,
+            blocks=self._final_blocks(message, final),
+        )
+        if response is not None:
+            message.ts = str(response["ts"])
+        return response is not None
+
+    async def _update(self, message: _Message, *, final: bool, **content: str) -> bool:
+        response = await self._slack.call(
+            "chat.update",
+            final=final,
+            channel=self._target.channel,
+            ts=message.ts,
+            blocks=self._final_blocks(message, final),
+            **content,
+        )
+        return response is not None
+
+    def _final_blocks(self, message: _Message, final: bool) -> list[dict[str, Any]] | None:
+        return self._blocks if final and message is self._messages[-1] else None
+
+    def _fall_back(self, message: _Message, exc: SlackWriteError) -> None:
+        """A refused or expired stream: keep the same message, edit it with chat.update."""
+        log.warning(
+            "slack stream unavailable; continuing with chat.update",
+            extra={"slack_error": exc.error},
+        )
+        self._native = False
+        if message.ts is None:
+            message.kind = Kind.MRKDWN
+            if exc.method == "chat.startStream":
+                self._budget.refuse_native(self._scope)
+        else:
+            message.kind = Kind.MARKDOWN

@@ -1,0 +1,288 @@
+"""`FakeSlack`: a Slack Web API server on 127.0.0.1 for tests, with fault switches.
+
+Point the bot at it with `AsyncWebClient(token=fake.token, base_url=fake.api_url)`. State and
+method semantics live in `slack_state`; this module adds HTTP, auth, faults and rate limits.
+
+Error codes follow Slack: missing token `not_authed`, wrong token `invalid_auth`, unknown method
+`unknown_method`, 429 + `Retry-After` with `ratelimited`. See `SlackState` for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from tests.fakes.slack_state import Call, Json, Message, SlackError, SlackState
+
+__all__ = ["Call", "FakeSlack", "Message", "SlackError"]
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    remaining: int
+    retry_after: int | None = None  # set → answer 429 with this Retry-After
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class FakeSlack(SlackState):
+    """A fake Slack workspace speaking the Web API at `POST|GET /api/{method}`.
+
+    Fault switches: `fail`, `rate_limit`, `set_limits`, `expire_stream`,
+    `streaming_enabled = False` (chat.startStream answers `streaming_error`, by default
+    `unknown_method`, "This method is currently not available."), `latency`.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "xoxb-test",
+        team_id: str = "T0001",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+    ) -> None:
+        super().__init__(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
+        self.token = token
+        self.url = ""
+        self.calls: list[Call] = []
+        self.responses: dict[str, list[Json]] = {}
+        self.latency = 0.0
+        self.rate_limited = 0
+        self.clock: Callable[[], float] = time.monotonic  # drives set_limits buckets only
+        self._faults: dict[str, deque[_Fault]] = {}
+        self._limits: dict[str, tuple[float, int]] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def api_url(self) -> str:
+        """Base URL for `AsyncWebClient(base_url=...)`."""
+        return f"{self.url}/api/"
+
+    def response_url(self, id: str) -> str:
+        """A slash-command `response_url` that records posts under `responses[id]`."""
+        return f"{self.url}/response/{id}"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._on_api)
+        app.router.add_post("/response/{id}", self._on_response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Close the server."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- fault switches ----------------------------------------------------------------------
+
+    def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
+        """The next `times` calls to `method` answer `{"ok": false, "error": error}`."""
+        self._faults.setdefault(method, deque()).append(_Fault(error, status, times))
+
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """The next `times` calls to `method` answer 429 + Retry-After, error `ratelimited`."""
+        fault = _Fault("ratelimited", 429, times, retry_after)
+        self._faults.setdefault(method, deque()).append(fault)
+
+    def set_limits(
+        self, per_minute: dict[str, float], *, burst: dict[str, int] | None = None
+    ) -> None:
+        """Token bucket per (team, method); key "*" covers other methods. Burst defaults to 1.
+
+        Time comes from `self.clock` (monotonic; replace it to step time in tests).
+        `set_limits({})` switches limits off. Refused calls count in `rate_limited`.
+        """
+        burst = burst or {}
+        self._limits = {m: (rate / 60.0, burst.get(m, 1)) for m, rate in per_minute.items()}
+        self._buckets.clear()
+
+    def expire_stream(self, channel: str, ts: str) -> None:
+        """Close a stream server-side: later append/stop get `message_not_in_streaming_state`."""
+        msg = self.messages[(channel, ts)]
+        msg.streaming, msg.expired = False, True
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        """Recorded calls to one method, in arrival order."""
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline by default keeps tests from hanging
+    ) -> None:
+        """Wait until `predicate()` holds; it is re-checked after every recorded call."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(predicate)
+        except TimeoutError:
+            msg = f"condition not met within {timeout}s; recent calls:\n{self.describe_calls()}"
+            raise TimeoutError(msg) from None
+
+    async def wait_for_calls(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - same deadline-by-default reasoning
+    ) -> list[Call]:
+        """Wait until `method` was called at least `count` times; return those calls."""
+        await self.wait_for(lambda: len(self.calls_to(method)) >= count, timeout)
+        return self.calls_to(method)
+
+    def describe_calls(self, last: int = 20) -> str:
+        """Readable dump of the most recent calls (used in timeout errors)."""
+        if not self.calls:
+            return "  (no calls)"
+        start = self.calls[0].at
+        lines = []
+        for c in self.calls[-last:]:
+            args = json.dumps(c.args, default=str)
+            args = args if len(args) <= 160 else args[:157] + "..."
+            outcome = "ok" if c.ok else c.error
+            lines.append(f"  +{c.at - start:.3f}s {c.method} {args} -> {c.status} {outcome}")
+        return "\n".join(lines)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def _on_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        answer: tuple[int, Json, dict[str, str]] | None = None
+        try:
+            args = await _read_args(request)
+        except SlackError as err:
+            args, answer = {}, (err.status, err.body(), {})
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        token = token or str(args.pop("token", "") or "")
+        args.pop("token", None)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        status, body, headers = answer or self._answer(method, args, token)
+        await self._record(Call(method, args, time.monotonic(), body, status))
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(self, method: str, args: Json, token: str) -> tuple[int, Json, dict[str, str]]:
+        if not self.knows(method):
+            return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        if token != self.token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        wait = self._throttle(method, args)
+        fault = None if wait else self._take_fault(method)
+        if fault is not None and fault.retry_after is not None:
+            wait = fault.retry_after
+        if wait:
+            self.rate_limited += 1
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+        if fault is not None:
+            return fault.status, {"ok": False, "error": fault.error}, {}
+        try:
+            return 200, self.handle(method, args), {}
+        except SlackError as err:
+            return err.status, err.body(), {}
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.popleft()
+        return fault
+
+    def _throttle(self, method: str, args: Json) -> int:
+        """0 if a token was taken, else whole seconds (≥1) until one is available."""
+        limit = self._limits.get(method) or self._limits.get("*")
+        if limit is None:
+            return 0
+        rate, burst = limit
+        now = self.clock()
+        key = (str(args.get("team_id") or self.team_id), method)
+        bucket = self._buckets.setdefault(key, _Bucket(float(burst), now))
+        bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0
+        return 60 if rate <= 0 else max(1, math.ceil((1 - bucket.tokens) / rate))
+
+    async def _on_response_url(self, request: web.Request) -> web.Response:
+        id = request.match_info["id"]
+        try:
+            body = await _read_args(request)
+        except SlackError as err:
+            body = {"error": err.error}
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault("response_url")
+        status = fault.status if fault else 200
+        if fault is None:
+            self.responses.setdefault(id, []).append(body)
+        answer: Json = {"ok": fault is None} | ({"error": fault.error} if fault else {})
+        await self._record(
+            Call("response_url", {**body, "id": id}, time.monotonic(), answer, status)
+        )
+        return web.Response(status=status, text=fault.error if fault else "ok")
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+
+async def _read_args(request: web.Request) -> Json:
+    """Query params merged with a JSON or form body; None values dropped."""
+    args: Json = dict(request.query)
+    if request.can_read_body:
+        if request.content_type in FORM_TYPES:
+            form = await request.post()
+            args.update({k: v for k, v in form.items() if isinstance(v, str)})
+        else:
+            raw = await request.text()
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                raise SlackError("invalid_json") from None
+            if not isinstance(body, dict):
+                raise SlackError("invalid_json")
+            args.update(body)
+    return {k: v for k, v in args.items() if v is not None}

@@ -1,0 +1,472 @@
+"""Workspace state and Web API semantics behind `FakeSlack` (no HTTP in this module).
+
+Every `_m_*` handler takes the decoded request arguments and returns the JSON answer Slack
+would give, or raises `SlackError` with the error code Slack documents for that case.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+
+MAX_TEXT = 40_000  # chat.postMessage / chat.postEphemeral `text`
+MAX_UPDATE_TEXT = 4_000  # chat.update `text` (real Slack truncates; the fake refuses)
+MAX_MARKDOWN = 12_000  # `markdown_text` and each markdown_text chunk, in every method
+
+# Fields that Slack accepts as JSON-encoded strings in form bodies.
+JSON_FIELDS = ("blocks", "chunks", "attachments", "prompts", "view", "metadata")
+
+
+class SlackError(Exception):
+    """An error answer: HTTP `status` with `{"ok": false, "error": error}`."""
+
+    def __init__(self, error: str, *, status: int = 200, detail: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+        self.detail = detail
+
+    def body(self) -> Json:
+        """The JSON body Slack sends for this error."""
+        body: Json = {"ok": False, "error": self.error}
+        if self.detail:
+            body["response_metadata"] = {"messages": [f"[ERROR] {self.detail}"]}
+        return body
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the fake answered (auth failures, faults and 429s included)."""
+
+    method: str
+    args: Json
+    at: float
+    response: Json
+    status: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether Slack answered `ok: true`."""
+        return bool(self.response.get("ok"))
+
+    @property
+    def error(self) -> str | None:
+        """The error code, if any."""
+        return self.response.get("error")
+
+
+@dataclass
+class Message:
+    """A message as Slack stores it; `visible` is what a user sees."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None = None
+    text: str = ""
+    markdown_text: str = ""  # given markdown_text, or everything streamed so far
+    blocks: list[Json] = field(default_factory=list)
+    streaming: bool = False  # open stream: appendStream/stopStream accepted
+    streamed: bool = False  # created by chat.startStream and not replaced by chat.update since
+    expired: bool = False  # closed by `FakeSlack.expire_stream`, not by stopStream
+    deleted: bool = False
+    ephemeral_user: str | None = None
+    user: str = ""
+    chunks: list[Json] = field(default_factory=list)  # every chunk streamed, in order
+    versions: list[str] = field(default_factory=list)  # each distinct visible text, in order
+    reactions: list[str] = field(default_factory=list)  # reaction names the bot has on it
+
+    @property
+    def visible(self) -> str:
+        """Streamed: the accumulated markdown; else markdown_text or text; else block text."""
+        shown = self.markdown_text if self.streamed or self.markdown_text else self.text
+        return shown or blocks_text(self.blocks)
+
+    def snapshot(self) -> None:
+        """Record the visible text in `versions` if it changed."""
+        if self.visible != (self.versions[-1] if self.versions else ""):
+            self.versions.append(self.visible)
+
+    def to_api(self, *, bot_id: str, team_id: str) -> Json:
+        """The message object Slack returns in API answers."""
+        out: Json = {"type": "message", "user": self.user, "text": self.visible, "ts": self.ts}
+        out |= {"bot_id": bot_id, "app_id": "A0001", "team": team_id}
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if self.blocks:
+            out["blocks"] = self.blocks
+        return out
+
+
+def blocks_text(blocks: list[Json]) -> str:
+    """Text of section, markdown and rich_text blocks, one line per block."""
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "section":
+            parts = [block.get("text") or {}, *(block.get("fields") or [])]
+            lines.extend(p.get("text", "") for p in parts if p.get("text"))
+        elif kind == "markdown" and block.get("text"):
+            lines.append(str(block["text"]))
+        elif kind == "rich_text":
+            lines.append(_rich_text(block.get("elements") or []))
+    return "\n".join(line for line in lines if line)
+
+
+def _rich_text(elements: list[Json]) -> str:
+    out: list[str] = []
+    for el in elements:
+        kind = el.get("type")
+        if kind in ("text", "link"):
+            out.append(el.get("text") or el.get("url", ""))
+        elif kind == "emoji":
+            out.append(f":{el.get('name', '')}:")
+        elif kind == "user":
+            out.append(f"<@{el.get('user_id', '')}>")
+        elif kind == "channel":
+            out.append(f"<#{el.get('channel_id', '')}>")
+        elif "elements" in el:
+            sep = "\n" if kind == "rich_text_list" else ""
+            out.append(_rich_text(el["elements"]) + sep)
+    return "".join(out).rstrip("\n")
+
+
+def ts_key(ts: str) -> tuple[int, int]:
+    """Sort key for Slack timestamps (exact, unlike float)."""
+    sec, _, micro = ts.partition(".")
+    return int(sec or 0), int(micro or 0)
+
+
+def _require(args: Json, *names: str) -> None:
+    for name in names:
+        if args.get(name) in (None, ""):
+            if name in ("channel", "channel_id"):
+                raise SlackError("channel_not_found")
+            raise SlackError("invalid_arguments", detail=f"missing required field: {name}")
+
+
+def _str(args: Json, name: str) -> str:
+    value = args.get(name)
+    return "" if value is None else str(value)
+
+
+def _markdown_pieces(args: Json) -> tuple[list[str], list[Json]]:
+    """Validated markdown_text + chunks of a stream call: (texts to append, chunks)."""
+    texts = [_str(args, "markdown_text")] if args.get("markdown_text") else []
+    chunks = args.get("chunks") or []
+    if not isinstance(chunks, list) or not all(isinstance(c, dict) and "type" in c for c in chunks):
+        raise SlackError("invalid_arguments", detail="chunks must be an array of chunk objects")
+    texts += [str(c.get("text", "")) for c in chunks if c["type"] == "markdown_text"]
+    if any(len(t) > MAX_MARKDOWN for t in texts):
+        raise SlackError("msg_too_long")
+    return texts, chunks
+
+
+class SlackState:
+    """Messages, threads and assistant state of one fake workspace."""
+
+    def __init__(self, *, team_id: str, bot_user_id: str, bot_id: str) -> None:
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.messages: dict[tuple[str, str], Message] = {}
+        self.user_messages: dict[tuple[str, str], Message] = {}  # reaction targets not posted by us
+        self.replies: dict[tuple[str, str], list[Json]] = {}
+        self.users: dict[str, Json] = {}  # users.info overrides, merged into the default profile
+        self.statuses: dict[tuple[str, str], list[str]] = {}  # every setStatus call, in order
+        self.titles: dict[tuple[str, str], str] = {}
+        self.suggested_prompts: dict[tuple[str, str], Json] = {}
+        self.views: dict[str, Json] = {}  # user_id -> last published view
+        self.streaming_enabled = True
+        self.streaming_error = "unknown_method"  # chat.startStream error when streaming is off
+        self.require_recipient = True  # streams outside DMs need recipient_team_id/user_id
+        self._shown_status: dict[tuple[str, str], str] = {}
+        self._ts_counter = 0
+        self._handlers: dict[str, Callable[[Json], Json]] = {
+            name[3:].replace("__", "."): getattr(self, name)
+            for name in dir(self)
+            if name.startswith("_m_")
+        }
+
+    # -- queries for tests -------------------------------------------------------------------
+
+    def thread(
+        self, channel: str, thread_ts: str, *, include_ephemeral: bool = False
+    ) -> list[Message]:
+        """Bot messages posted in that thread and not deleted, in ts order."""
+        found = [
+            m
+            for m in self.messages.values()
+            if m.channel == channel
+            and m.thread_ts == thread_ts
+            and not m.deleted
+            and (include_ephemeral or m.ephemeral_user is None)
+        ]
+        return sorted(found, key=lambda m: ts_key(m.ts))
+
+    def status(self, channel: str, thread_ts: str) -> str:
+        """The assistant status shown now (Slack clears it when the bot replies)."""
+        return self._shown_status.get((channel, thread_ts), "")
+
+    def reactions_on(self, channel: str, ts: str) -> list[str]:
+        """Reaction names the bot has on any message (its own or a user's)."""
+        msg = self.messages.get((channel, ts)) or self.user_messages.get((channel, ts))
+        return list(msg.reactions) if msg else []
+
+    def knows(self, method: str) -> bool:
+        """Whether the fake implements `method`."""
+        return method in self._handlers
+
+    def handle(self, method: str, args: Json) -> Json:
+        """Answer one Web API call, or raise `SlackError`."""
+        handler = self._handlers.get(method)
+        if handler is None:
+            raise SlackError("unknown_method")
+        for name in JSON_FIELDS:
+            value = args.get(name)
+            if isinstance(value, str) and value.strip():
+                try:
+                    args[name] = json.loads(value)
+                except ValueError:
+                    code = "invalid_blocks_format" if name == "blocks" else "invalid_arguments"
+                    raise SlackError(code, detail=f"{name} is not valid JSON") from None
+        return handler(args)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def next_ts(self) -> str:
+        """A fresh, strictly increasing ts like "1700000000.000100"."""
+        self._ts_counter += 1
+        micros = self._ts_counter * 100
+        return f"{1_700_000_000 + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _api(self, msg: Message) -> Json:
+        return msg.to_api(bot_id=self.bot_id, team_id=self.team_id)
+
+    def _own(self, args: Json) -> Message:
+        _require(args, "channel", "ts")
+        msg = self.messages.get((_str(args, "channel"), _str(args, "ts")))
+        if msg is None or msg.deleted or msg.ephemeral_user:
+            raise SlackError("message_not_found")
+        return msg
+
+    def _content(self, args: Json, *, text_limit: int) -> tuple[str, str, list[Json] | None]:
+        text, markdown = _str(args, "text"), _str(args, "markdown_text")
+        blocks = args.get("blocks")
+        if blocks is not None and not (
+            isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)
+        ):
+            raise SlackError("invalid_blocks")
+        if markdown and (text or blocks):
+            raise SlackError("markdown_text_conflict")
+        if not (text or markdown or blocks or args.get("attachments")):
+            raise SlackError("no_text")
+        if len(text) > text_limit or len(markdown) > MAX_MARKDOWN:
+            raise SlackError("msg_too_long")
+        return text, markdown, blocks
+
+    def _post(self, args: Json, *, ephemeral_user: str | None = None) -> Message:
+        _require(args, "channel")
+        text, markdown, blocks = self._content(args, text_limit=MAX_TEXT)
+        msg = Message(
+            channel=_str(args, "channel"),
+            ts=self.next_ts(),
+            thread_ts=_str(args, "thread_ts") or None,
+            text=text,
+            markdown_text=markdown,
+            blocks=blocks or [],
+            ephemeral_user=ephemeral_user,
+            user=self.bot_user_id,
+        )
+        msg.snapshot()
+        self.messages[(msg.channel, msg.ts)] = msg
+        if msg.thread_ts and not ephemeral_user:
+            self._shown_status.pop((msg.channel, msg.thread_ts), None)
+        return msg
+
+    def _open_stream(self, args: Json) -> Message:
+        msg = self._own(args)
+        if not msg.streaming:
+            raise SlackError("message_not_in_streaming_state")
+        return msg
+
+    @staticmethod
+    def _stream_into(msg: Message, args: Json) -> None:
+        texts, chunks = _markdown_pieces(args)
+        msg.markdown_text += "".join(texts)
+        msg.chunks.extend(chunks)
+
+    # -- Web API methods ---------------------------------------------------------------------
+
+    def _m_auth__test(self, args: Json) -> Json:
+        return {
+            "ok": True,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_chat__postMessage(self, args: Json) -> Json:
+        msg = self._post(args)
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": self._api(msg)}
+
+    def _m_chat__postEphemeral(self, args: Json) -> Json:
+        _require(args, "channel", "user")
+        msg = self._post(args, ephemeral_user=_str(args, "user"))
+        return {"ok": True, "message_ts": msg.ts}
+
+    def _m_chat__update(self, args: Json) -> Json:
+        msg = self._own(args)
+        if msg.streaming:
+            raise SlackError("streaming_state_conflict")
+        text, markdown, blocks = self._content(args, text_limit=MAX_UPDATE_TEXT)
+        msg.text, msg.markdown_text, msg.streamed = text, markdown, False
+        if blocks is not None:  # Slack keeps the previous blocks when none are given
+            msg.blocks = blocks
+        msg.snapshot()
+        out = {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.visible}
+        return out | {"message": self._api(msg)}
+
+    def _m_chat__delete(self, args: Json) -> Json:
+        msg = self._own(args)
+        if msg.streaming:
+            raise SlackError("cant_delete_message")
+        msg.deleted = True
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _m_chat__startStream(self, args: Json) -> Json:
+        if not self.streaming_enabled:
+            raise SlackError(self.streaming_error)
+        _require(args, "channel", "thread_ts")
+        channel = _str(args, "channel")
+        if self.require_recipient and not channel.startswith("D"):
+            for name in ("recipient_team_id", "recipient_user_id"):
+                if not args.get(name):
+                    raise SlackError(f"missing_{name}")
+        msg = Message(
+            channel=channel,
+            ts=self.next_ts(),
+            thread_ts=_str(args, "thread_ts"),
+            streaming=True,
+            streamed=True,
+            user=self.bot_user_id,
+        )
+        self._stream_into(msg, args)
+        msg.snapshot()
+        self.messages[(msg.channel, msg.ts)] = msg
+        self._shown_status.pop((channel, _str(args, "thread_ts")), None)
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _m_chat__appendStream(self, args: Json) -> Json:
+        msg = self._open_stream(args)
+        if not (args.get("markdown_text") or args.get("chunks")):
+            raise SlackError("invalid_arguments", detail="markdown_text or chunks is required")
+        self._stream_into(msg, args)
+        msg.snapshot()
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _m_chat__stopStream(self, args: Json) -> Json:
+        msg = self._open_stream(args)
+        self._stream_into(msg, args)
+        blocks = args.get("blocks")
+        if blocks is not None:
+            if not (isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)):
+                raise SlackError("invalid_blocks")
+            msg.blocks = blocks
+        msg.streaming = False
+        msg.snapshot()
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": self._api(msg)}
+
+    def _reaction_target(self, args: Json) -> tuple[Message, str]:
+        _require(args, "channel", "timestamp", "name")
+        key = (_str(args, "channel"), _str(args, "timestamp"))
+        msg = self.messages.get(key)
+        if msg is not None and (msg.deleted or msg.ephemeral_user):
+            raise SlackError("message_not_found")
+        if msg is None:
+            msg = self.user_messages.setdefault(key, Message(channel=key[0], ts=key[1]))
+        return msg, _str(args, "name").strip(":")
+
+    def _m_reactions__add(self, args: Json) -> Json:
+        msg, name = self._reaction_target(args)
+        if name in msg.reactions:
+            raise SlackError("already_reacted")
+        msg.reactions.append(name)
+        return {"ok": True}
+
+    def _m_reactions__remove(self, args: Json) -> Json:
+        msg, name = self._reaction_target(args)
+        if name not in msg.reactions:
+            raise SlackError("no_reaction")
+        msg.reactions.remove(name)
+        return {"ok": True}
+
+    def _m_assistant__threads__setStatus(self, args: Json) -> Json:
+        _require(args, "channel_id", "thread_ts")
+        if "status" not in args:  # "" is allowed: it clears the status
+            raise SlackError("invalid_arguments", detail="missing required field: status")
+        key = (_str(args, "channel_id"), _str(args, "thread_ts"))
+        self.statuses.setdefault(key, []).append(_str(args, "status"))
+        self._shown_status[key] = _str(args, "status")
+        return {"ok": True}
+
+    def _m_assistant__threads__setSuggestedPrompts(self, args: Json) -> Json:
+        _require(args, "channel_id", "prompts")
+        prompts = args["prompts"]
+        if not isinstance(prompts, list):
+            raise SlackError("invalid_arguments", detail="prompts must be an array")
+        key = (_str(args, "channel_id"), _str(args, "thread_ts"))
+        self.suggested_prompts[key] = {"title": _str(args, "title"), "prompts": prompts}
+        return {"ok": True}
+
+    def _m_assistant__threads__setTitle(self, args: Json) -> Json:
+        _require(args, "channel_id", "thread_ts", "title")
+        self.titles[(_str(args, "channel_id"), _str(args, "thread_ts"))] = _str(args, "title")
+        return {"ok": True}
+
+    def _m_conversations__replies(self, args: Json) -> Json:
+        _require(args, "channel", "ts")
+        channel, ts = _str(args, "channel"), _str(args, "ts")
+        by_ts = {
+            m.ts: self._api(m)
+            for m in self.messages.values()
+            if m.channel == channel
+            and (m.thread_ts == ts or m.ts == ts)
+            and not (m.deleted or m.ephemeral_user)
+        }
+        by_ts.update({str(m.get("ts", "")): m for m in self.replies.get((channel, ts), [])})
+        messages = [by_ts[k] for k in sorted(by_ts, key=ts_key)]
+        return {"ok": True, "messages": messages, "has_more": False}
+
+    def _m_views__publish(self, args: Json) -> Json:
+        _require(args, "user_id", "view")
+        view = args["view"]
+        if not isinstance(view, dict):
+            raise SlackError("invalid_arguments", detail="view must be an object")
+        user_id = _str(args, "user_id")
+        self.views[user_id] = view
+        published = {"id": f"V{user_id}", "team_id": self.team_id, "hash": self.next_ts()}
+        return {"ok": True, "view": view | published}
+
+    def _m_users__info(self, args: Json) -> Json:
+        _require(args, "user")
+        user_id = _str(args, "user")
+        user: Json = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": user_id.lower(),
+            "real_name": f"User {user_id}",
+            "is_bot": user_id == self.bot_user_id,
+            "deleted": False,
+            "tz": "Europe/London",
+            "tz_offset": 0,
+            "profile": {"display_name": user_id.lower(), "real_name": f"User {user_id}"},
+        }
+        return {"ok": True, "user": user | self.users.get(user_id, {})}

@@ -1,0 +1,157 @@
+"""Start the real app in-process against the fakes and talk to it over signed HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.app import Runtime
+from bot.settings import load_settings
+from tests.fakes.bedrock import FakeBedrockAgentRuntime
+from tests.fakes.signing import event_envelope, signed_headers
+from tests.fakes.slack import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def bot_env(slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, prefix: str) -> dict[str, str]:
+    """The environment `python -m bot` needs to run against the fakes."""
+    return {
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "BEDROCK_AGENT_ID": "AGENT12345",
+        "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": bedrock.url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_KEY_PREFIX": prefix,
+        "STREAM_UPDATE_INTERVAL_MS": "100",
+        "AGENT_RETRY_BASE_SECONDS": "0.01",
+        "PORT": "0",
+        **AWS_ENV,
+    }
+
+
+@contextmanager
+def patched_env(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+@dataclass
+class Bot:
+    """A running bot plus the client side of its HTTP interface."""
+
+    runtime: Runtime
+    http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.runtime.port}"
+
+    async def post_signed(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/json",
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> aiohttp.ClientResponse:
+        all_headers = {
+            "Content-Type": content_type,
+            **signed_headers(body, secret, timestamp=timestamp),
+        }
+        all_headers.update(headers or {})
+        async with self.http.post(
+            f"{self.url}/slack/events", data=body, headers=all_headers
+        ) as resp:
+            await resp.read()
+            return resp
+
+    async def send_event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        team_id: str = "T0001",
+        retry_num: int | None = None,
+    ) -> aiohttp.ClientResponse:
+        envelope = event_envelope(event, team_id=team_id, event_id=event_id)
+        headers = (
+            {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+            if retry_num
+            else None
+        )
+        return await self.post_signed(json.dumps(envelope), headers=headers)
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with self.http.get(f"{self.url}{path}") as resp:
+            return resp.status, await resp.text()
+
+
+def mention(
+    text: str,
+    *,
+    user: str = "U0USER",
+    channel: str = "C0CHAN",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    bot_user_id: str = "UBOT",
+) -> dict[str, Any]:
+    """An `app_mention` event as Slack sends it."""
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@{bot_user_id}> {text}",
+        "ts": ts or new_ts(),
+        "channel": channel,
+        "team": "T0001",
+        "event_ts": ts or "0",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+_counter = iter(range(1, 10**9))
+
+
+def new_ts() -> str:
+    return f"1700000000.{next(_counter):06d}"
+
+
+def unique_prefix() -> str:
+    return f"test:{uuid.uuid4().hex[:10]}:"
+
+
+async def start_bot(env: Mapping[str, str]) -> Runtime:
+    with patched_env(env):
+        settings = load_settings()
+        runtime = Runtime(settings)
+    await runtime.start(host="127.0.0.1")
+    return runtime

@@ -1,0 +1,139 @@
+"""Pure parts of the Bedrock Agents backend: request shape, traces, citations, error kinds."""
+
+from __future__ import annotations
+
+import codecs
+from concurrent.futures import ThreadPoolExecutor
+
+from botocore.exceptions import ClientError, EventStreamError
+
+from bot.agents.base import RetryPolicy
+from bot.agents.bedrock_agents import (
+    BedrockAgentsBackend,
+    sources_from_attribution,
+    translate_event,
+    usage_from_trace,
+)
+from bot.agents.errors import failure_from_exception
+from bot.events import (
+    AgentRequest,
+    Citations,
+    FailureKind,
+    HistoryMessage,
+    Source,
+    TextDelta,
+    Usage,
+)
+
+
+def backend(*, preamble: bool = False) -> BedrockAgentsBackend:
+    return BedrockAgentsBackend(
+        client=None,
+        agent_id="AG",
+        alias_id="AL",
+        replay_as_preamble=preamble,
+        executor=ThreadPoolExecutor(1),
+        idle_timeout=1,
+        retry=RetryPolicy(),
+    )
+
+
+REQUEST = AgentRequest(
+    text="and now?",
+    session_id="T:C:1.0:g2",
+    session_attributes={"slackUserId": "U1"},
+    user_id="U1",
+    history=(HistoryMessage("user", "hi"), HistoryMessage("assistant", "hello")),
+)
+
+
+def test_history_goes_into_conversation_history_by_default() -> None:
+    params = backend().build_params(REQUEST)
+    assert params["sessionState"]["conversationHistory"] == {
+        "messages": [
+            {"role": "user", "content": [{"text": "hi"}]},
+            {"role": "assistant", "content": [{"text": "hello"}]},
+        ]
+    }
+    assert params["inputText"] == "and now?"
+    assert params["streamingConfigurations"] == {"streamFinalResponse": True}
+    assert params["sessionState"]["sessionAttributes"] == {"slackUserId": "U1"}
+
+
+def test_history_can_be_a_preamble_for_agents_that_ignore_conversation_history() -> None:
+    params = backend(preamble=True).build_params(REQUEST)
+    assert "conversationHistory" not in params["sessionState"]
+    assert params["inputText"].startswith(
+        "Earlier in this conversation:\nUser: hi\nAssistant: hello"
+    )
+    assert params["inputText"].endswith("and now?")
+
+
+def test_usage_is_summed_over_every_trace_step() -> None:
+    trace = {
+        "trace": {
+            "orchestrationTrace": {
+                "modelInvocationOutput": {
+                    "metadata": {"usage": {"inputTokens": 100, "outputTokens": 7}}
+                }
+            },
+            "preProcessingTrace": {
+                "modelInvocationOutput": {
+                    "metadata": {"usage": {"inputTokens": 50, "outputTokens": 3}}
+                }
+            },
+        }
+    }
+    assert usage_from_trace(trace) == Usage(150, 10)
+
+
+def test_a_character_split_across_chunks_is_decoded_whole() -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    data = "👍".encode()
+    first = list(translate_event({"chunk": {"bytes": data[:2]}}, decoder))
+    second = list(translate_event({"chunk": {"bytes": data[2:]}}, decoder))
+    assert first == [] and second == [TextDelta("👍")]
+
+
+def test_citations_become_deduplicated_sources() -> None:
+    reference = {
+        "location": {"type": "WEB", "webLocation": {"url": "https://wiki/hr/leave-policy"}}
+    }
+    s3 = {
+        "location": {"type": "S3", "s3Location": {"uri": "s3://kb/handbook%20v2.pdf"}},
+        "metadata": {},
+    }
+    attribution = {
+        "citations": [
+            {"retrievedReferences": [reference, s3]},
+            {"retrievedReferences": [reference]},
+        ]
+    }
+    assert sources_from_attribution(attribution) == (
+        Source("leave-policy", "https://wiki/hr/leave-policy"),
+        Source("handbook v2.pdf", "s3://kb/handbook%20v2.pdf"),
+    )
+    events = list(
+        translate_event(
+            {"chunk": {"bytes": b"x", "attribution": attribution}},
+            codecs.getincrementaldecoder("utf-8")(),
+        )
+    )
+    assert isinstance(events[1], Citations)
+
+
+def test_error_codes_map_to_failure_kinds_in_both_spellings() -> None:
+    initial = ClientError({"Error": {"Code": "ThrottlingException", "Message": "m"}}, "InvokeAgent")
+    in_stream = EventStreamError(
+        {"Error": {"Code": "throttlingException", "Message": "m"}}, "InvokeAgent"
+    )
+    denied = ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "m"}}, "InvokeAgent"
+    )
+    odd = ClientError(
+        {"Error": {"Code": "Weird"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "X"
+    )
+    assert failure_from_exception(initial).kind is FailureKind.THROTTLED
+    assert failure_from_exception(in_stream).kind is FailureKind.THROTTLED
+    assert failure_from_exception(denied).kind is FailureKind.MISCONFIGURED
+    assert failure_from_exception(odd).kind is FailureKind.UNAVAILABLE
