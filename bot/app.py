@@ -132,6 +132,10 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
         if health.draining:
             return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        if bolt_response.status == 404:
+            # No listener wanted it (an event type or subtype we ignore): acknowledge anyway,
+            # or Slack retries it and eventually disables the subscription.
+            return web.Response(status=200)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:

@@ -6,8 +6,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,8 +22,9 @@ from bot.events import (
     TextDelta,
     Usage,
 )
+from bot.history import StoredTurn, replay_messages
 from bot.logs import turn_id_var
-from bot.memory import Memory, StoredTurn, replay_messages
+from bot.memory import Memory
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class Turn:
         }
 
 
+ContextReader = Callable[[], Awaitable[str]]
+
+
 class AnswerSink(Protocol):
     """Where an answer is shown (a streamed thread reply, an ephemeral response, …)."""
 
@@ -73,41 +76,18 @@ class AnswerSink(Protocol):
     def ended(self) -> bool: ...
 
 
-class ConversationLocks:
-    """One turn at a time per conversation within this process."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Pipeline:
     """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
 
     def __init__(self, *, agent: AgentBackend, memory: Memory) -> None:
         self._agent = agent
         self._memory = memory
-        self._locks = ConversationLocks()
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
 
-    async def handle(
-        self, turn: Turn, sink: AnswerSink, *, context: Sequence[StoredTurn] = ()
-    ) -> Answer | None:
+    async def handle(self, turn: Turn, sink: AnswerSink, *, context: str = "") -> Answer | None:
+        """`context`: what the bot read from a thread it joined late (used if it has no memory)."""
         """Answer `turn` into `sink` unless it is a duplicate delivery; never raises."""
         token = turn_id_var.set(turn.turn_id)
         self.active += 1
@@ -130,7 +110,7 @@ class Pipeline:
             if not turn.text.strip():
                 await sink.end(suffix=turn.empty_hint)
                 return None
-            async with self._locks.hold(turn.conversation):
+            async with self._memory.turn_lock(turn.conversation):
                 return await self._answer(turn, sink, context)
         except Exception:
             reference = formatting.new_reference()
@@ -153,19 +133,22 @@ class Pipeline:
         except Exception:
             log.exception("could not show the error either", extra={"reference": reference})
 
-    async def _answer(self, turn: Turn, sink: AnswerSink, context: Sequence[StoredTurn]) -> Answer:
+    async def _answer(self, turn: Turn, sink: AnswerSink, context: ContextReader | None) -> Answer:
         started = time.monotonic()
         session = await self._memory.open_session(turn.conversation)
-        earlier: Sequence[StoredTurn] = session.history
-        if not session.known and context:
-            await self._memory.seed_context(turn.conversation, context)
-            earlier = context
+        text = turn.text
+        if context is not None and not session.known:
+            # Joined late: the thread so far goes with this question, and into memory for later.
+            transcript = await context()
+            if transcript:
+                await self._memory.seed_context(turn.conversation, transcript)
+                text = f"{transcript}\n\nNow I am asked:\n{turn.text}"
         request = AgentRequest(
-            text=turn.text,
+            text=text,
             session_id=session.session_id,
             session_attributes=turn.session_attributes(),
             user_id=turn.user_id,
-            history=replay_messages(earlier) if session.fresh else (),
+            history=replay_messages(session.history) if session.fresh else (),
         )
         answer = await self._stream(request, sink)
         suffix, reference = self._closing_text(answer)

@@ -1,46 +1,35 @@
 """The only module that talks to Redis: history, session generations, dedup keys and locks.
 
-Every key lives under one prefix. With no REDIS_URL the same code runs on fakeredis's
-in-process server (one process, nothing persisted), so there is a single code path.
+Every key lives under one prefix, so replicas sharing a Redis share everything and tests can
+isolate themselves. With no REDIS_URL the same code runs on fakeredis's in-process server.
+When Redis fails, the bot keeps answering without memory: dedup and locks fall back to this
+process, history is empty, and everything recovers by itself once Redis answers again.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError, RedisError
 
-from bot.events import HistoryMessage, Usage
+from bot.history import StoredTurn
 from bot.keys import session_id
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class StoredTurn:
-    """One question and its answer, as remembered."""
-
-    question: str
-    answer: str
-    interrupted: bool = False
-    input_tokens: int = 0
-    output_tokens: int = 0
-    user_id: str = ""
-    asked_at: float = 0.0
-    answered_at: float = 0.0
-    turn_id: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> StoredTurn:
-        data = json.loads(raw)
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
+LOCK_LEASE_SECONDS = 30.0  # a crashed replica's lock frees itself after this
+_STORE_ERRORS = (RedisError, OSError)
+_LOCAL_EVENTS_MAX = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +39,29 @@ class Session:
     session_id: str
     generation: int
     fresh: bool
-    known: bool  # the bot has talked in this conversation before
+    known: bool  # the bot has answered in this conversation before
     history: tuple[StoredTurn, ...] = field(default=())
+
+
+class _LocalLocks:
+    """Per-conversation FIFO locks inside this process (the fast path before Redis)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Memory:
@@ -65,12 +75,17 @@ class Memory:
         idle_seconds: int,
         max_turns: int,
         ttl_seconds: int,
+        lock_lease_seconds: float = LOCK_LEASE_SECONDS,
     ) -> None:
         self.redis = redis
         self._prefix = prefix
         self._idle_seconds = idle_seconds
         self._max_turns = max_turns
         self._ttl = ttl_seconds
+        self._lease = lock_lease_seconds
+        self._local_locks = _LocalLocks()
+        self._local_events: OrderedDict[str, float] = OrderedDict()
+        self.available = True
 
     def key(self, *parts: str) -> str:
         return self._prefix + ":".join(parts)
@@ -78,36 +93,112 @@ class Memory:
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
-    async def claim_event(self, event_id: str, *, ttl_seconds: int = 3600) -> bool:
+    async def claim_event(self, event_id: str) -> bool:
         """True for the first delivery of a Slack event, False for retries and duplicates."""
-        return bool(await self.redis.set(self.key("event", event_id), "1", nx=True, ex=ttl_seconds))
+        first_here = self._claim_locally(event_id)
+        try:
+            claimed = await self.redis.set(
+                self.key("event", event_id), "1", nx=True, ex=EVENT_TTL_SECONDS
+            )
+        except _STORE_ERRORS as exc:
+            self._unavailable("claim_event", exc)
+            return first_here
+        self._available()
+        return bool(claimed)
 
     async def knows(self, conversation: str) -> bool:
         """Has the bot answered in this conversation (so follow-ups need no mention)?"""
-        return bool(await self.redis.exists(self.key("session", conversation)))
+        try:
+            known = bool(await self.redis.exists(self.key("session", conversation)))
+        except _STORE_ERRORS as exc:
+            self._unavailable("knows", exc)
+            return False
+        self._available()
+        return known
+
+    @asynccontextmanager
+    async def turn_lock(self, conversation: str) -> AsyncIterator[None]:
+        """One turn at a time per conversation, across replicas: a Redis lock with a lease,
+        renewed while the answer streams, released only by its owner."""
+        async with self._local_locks.hold(conversation):
+            lock = self.redis.lock(
+                self.key("lock", conversation), timeout=self._lease, sleep=0.05, thread_local=False
+            )
+            try:
+                acquired = bool(await lock.acquire())
+            except _STORE_ERRORS as exc:
+                self._unavailable("turn_lock", exc)
+                acquired = False
+            if not acquired:
+                yield  # this process's lock still orders the turns it sees
+                return
+            renewal = asyncio.create_task(self._renew(lock), name="lock-renewal")
+            try:
+                yield
+            finally:
+                renewal.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewal
+                try:
+                    await lock.release()
+                except (LockError, *_STORE_ERRORS) as exc:
+                    log.warning(
+                        "conversation lock was lost before release", extra={"error": str(exc)}
+                    )
+
+    async def _renew(self, lock: Lock) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await lock.reacquire()
+            except (LockError, *_STORE_ERRORS) as exc:
+                log.warning("could not renew the conversation lock", extra={"error": str(exc)})
 
     async def open_session(self, conversation: str, *, now: float | None = None) -> Session:
         """The session for the next turn: same generation while alive, a new one after idle."""
         now = time.time() if now is None else now
-        state = await self.redis.hgetall(self.key("session", conversation))
+        try:
+            state = await self.redis.hgetall(self.key("session", conversation))
+            if state and now - float(state.get(b"last_active", 0)) > self._idle_seconds:
+                history = tuple(await self._history(conversation))
+            else:
+                history = ()
+        except _STORE_ERRORS as exc:
+            self._unavailable("open_session", exc)
+            return Session(session_id(conversation, 1), 1, fresh=True, known=False)
+        self._available()
         if not state:
+            await self._mark_known(conversation, now)
             return Session(session_id(conversation, 1), 1, fresh=True, known=False)
         generation = int(state.get(b"generation", 1))
-        last_active = float(state.get(b"last_active", 0))
-        if now - last_active <= self._idle_seconds:
+        if now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
             return Session(
                 session_id(conversation, generation), generation, fresh=False, known=True
             )
-        history = await self.history(conversation)
         return Session(
-            session_id(conversation, generation + 1),
-            generation + 1,
-            fresh=True,
-            known=True,
-            history=tuple(history),
+            session_id(conversation, generation + 1), generation + 1, True, True, history
         )
 
+    async def _mark_known(self, conversation: str, now: float) -> None:
+        """From its first question on, a thread's follow-ups are answered without a mention."""
+        session_key = self.key("session", conversation)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(session_key, "generation", 1)
+                pipe.hsetnx(session_key, "last_active", now)
+                pipe.expire(session_key, self._ttl)
+                await pipe.execute()
+        except _STORE_ERRORS as exc:
+            self._unavailable("open_session", exc)
+
     async def history(self, conversation: str) -> list[StoredTurn]:
+        try:
+            return await self._history(conversation)
+        except _STORE_ERRORS as exc:
+            self._unavailable("history", exc)
+            return []
+
+    async def _history(self, conversation: str) -> list[StoredTurn]:
         if self._max_turns <= 0:
             return []
         raw = await self.redis.lrange(self.key("turns", conversation), -self._max_turns, -1)
@@ -115,49 +206,60 @@ class Memory:
 
     async def record_turn(
         self, conversation: str, turn: StoredTurn, *, generation: int, now: float | None = None
-    ) -> None:
-        """Remember a finished turn and restart the session's idle clock."""
+    ) -> bool:
+        """Remember a finished turn and restart the session's idle clock; False if Redis failed."""
         now = time.time() if now is None else now
         turns_key = self.key("turns", conversation)
         session_key = self.key("session", conversation)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if self._max_turns > 0:
-                pipe.rpush(turns_key, turn.to_json())
-                pipe.ltrim(turns_key, -self._max_turns, -1)
-                pipe.expire(turns_key, self._ttl)
-            pipe.hset(session_key, mapping={"generation": generation, "last_active": now})
-            pipe.expire(session_key, self._ttl)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                if self._max_turns > 0:
+                    pipe.rpush(turns_key, turn.to_json())
+                    pipe.ltrim(turns_key, -self._max_turns, -1)
+                    pipe.expire(turns_key, self._ttl)
+                pipe.hset(session_key, mapping={"generation": generation, "last_active": now})
+                pipe.expire(session_key, self._ttl)
+                await pipe.execute()
+        except _STORE_ERRORS as exc:
+            self._unavailable("record_turn", exc)
+            return False
+        self._available()
+        return True
 
-    async def seed_context(self, conversation: str, turns: Sequence[StoredTurn]) -> None:
-        """Store what the bot read from a thread it joined late, as earlier turns."""
-        if not turns or self._max_turns <= 0:
+    async def seed_context(self, conversation: str, context: str) -> None:
+        """Keep what the bot read from a thread it joined late; later replays start with it."""
+        if not context or self._max_turns <= 0:
             return
         turns_key = self.key("turns", conversation)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(turns_key, *(turn.to_json() for turn in turns))
-            pipe.ltrim(turns_key, -self._max_turns, -1)
-            pipe.expire(turns_key, self._ttl)
-            await pipe.execute()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.rpush(turns_key, StoredTurn(question=context, answer="").to_json())
+                pipe.expire(turns_key, self._ttl)
+                await pipe.execute()
+        except _STORE_ERRORS as exc:
+            self._unavailable("seed_context", exc)
 
+    def _claim_locally(self, event_id: str) -> bool:
+        now = time.monotonic()
+        while self._local_events and (
+            len(self._local_events) > _LOCAL_EVENTS_MAX
+            or next(iter(self._local_events.values())) < now
+        ):
+            self._local_events.popitem(last=False)
+        if event_id in self._local_events:
+            return False
+        self._local_events[event_id] = now + EVENT_TTL_SECONDS
+        return True
 
-def replay_messages(turns: Sequence[StoredTurn]) -> list[HistoryMessage]:
-    """Shape stored turns as Bedrock accepts them: user first, strictly alternating, no blanks."""
-    messages: list[HistoryMessage] = []
-    for turn in turns:
-        for role, text in (("user", turn.question), ("assistant", turn.answer)):
-            text = text.strip()
-            if not text:
-                continue
-            if messages and messages[-1].role == role:
-                messages[-1] = HistoryMessage(role, f"{messages[-1].text}\n\n{text}")  # type: ignore[arg-type]
-            elif messages or role == "user":
-                messages.append(HistoryMessage(role, text))  # type: ignore[arg-type]
-    if messages and messages[-1].role == "user":
-        # The new question follows as inputText; a trailing user message would break alternation.
-        messages.pop()
-    return messages
+    def _unavailable(self, operation: str, exc: BaseException) -> None:
+        if self.available:
+            log.error(
+                "Redis is unavailable: answering without memory until it is back",
+                extra={"operation": operation, "error": type(exc).__name__},
+            )
+        self.available = False
 
-
-def turn_usage(turn: StoredTurn) -> Usage:
-    return Usage(turn.input_tokens, turn.output_tokens)
+    def _available(self) -> None:
+        if not self.available:
+            log.warning("Redis is back: memory restored")
+        self.available = True

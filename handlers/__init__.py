@@ -5,8 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import mentions
+from handlers import mentions, threads
 
 
 def register_handlers(app: AsyncApp, services: Services) -> None:
     mentions.register(app, services)
+    threads.register(app, services)

@@ -1,0 +1,42 @@
+"""Follow-ups in a channel thread the bot has answered: no new mention needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.keys import conversation_key
+from bot.services import Services
+from bot.slack_events import is_from_person, parse_question
+from handlers.mentions import answer_in_thread
+
+
+async def _in_a_channel(event: dict[str, Any]) -> bool:
+    return event.get("channel_type") in {"channel", "group"}
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.event("message", matchers=[_in_a_channel])
+    async def on_channel_message(
+        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        bot_user_id = context.bot_user_id
+        if not is_from_person(event, bot_user_id=bot_user_id):
+            return
+        question = parse_question(event, body)
+        if question is None or not question.in_thread:
+            return  # top-level channel chatter is none of our business
+        if bot_user_id and f"<@{bot_user_id}" in question.text:
+            return  # the app_mention event for this same message answers it
+        key = conversation_key(question.team_id, question.channel_id, question.reply_thread)
+        if not await services.memory.knows(key):
+            return  # a thread the bot was never asked in
+        await answer_in_thread(
+            services,
+            question,
+            event_id=body.get("event_id"),
+            bot_user_id=bot_user_id,
+            surface="thread",
+        )

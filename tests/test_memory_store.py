@@ -1,0 +1,107 @@
+"""The Redis store itself, against the real Redis: capping, expiry, locks, outages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import LockNotOwnedError
+
+from bot.history import StoredTurn
+from bot.memory import Memory
+from tests.harness import REDIS_URL
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+def memory_on(redis: Redis, prefix: str, **overrides: float) -> Memory:
+    options = {"idle_seconds": 60, "max_turns": 3, "ttl_seconds": 86_400} | overrides
+    return Memory(redis, prefix=prefix, **options)  # type: ignore[arg-type]
+
+
+async def test_history_keeps_the_last_max_turns_and_expires(
+    redis: Redis, redis_prefix: str
+) -> None:
+    memory = memory_on(redis, redis_prefix, max_turns=3, ttl_seconds=7 * 86_400)
+    for n in range(5):
+        await memory.record_turn("T:C:1", StoredTurn(f"q{n}", f"a{n}"), generation=1)
+
+    turns = await memory.history("T:C:1")
+
+    assert [t.question for t in turns] == ["q2", "q3", "q4"]
+    for key in (f"{redis_prefix}turns:T:C:1", f"{redis_prefix}session:T:C:1"):
+        assert 7 * 86_400 - 5 <= await redis.ttl(key) <= 7 * 86_400
+
+
+async def test_a_turn_keeps_its_interrupted_flag_and_token_usage(
+    redis: Redis, redis_prefix: str
+) -> None:
+    memory = memory_on(redis, redis_prefix)
+    turn = StoredTurn(
+        "q", "partial", interrupted=True, input_tokens=900, output_tokens=40, user_id="U1"
+    )
+    await memory.record_turn("T:C:2", turn, generation=1)
+
+    assert await memory.history("T:C:2") == [turn]
+
+
+async def test_an_event_is_claimed_once(redis: Redis, redis_prefix: str) -> None:
+    one, two = memory_on(redis, redis_prefix), memory_on(redis, redis_prefix)
+    results = await asyncio.gather(*(m.claim_event("Ev42") for m in (one, two, one, two)))
+    assert sorted(results) == [False, False, False, True]
+    assert 3590 <= await redis.ttl(f"{redis_prefix}event:Ev42") <= 3600
+
+
+async def test_only_the_lock_owner_releases_it_and_a_dead_owner_s_lease_runs_out(
+    redis: Redis, redis_prefix: str
+) -> None:
+    holder = memory_on(redis, redis_prefix, lock_lease_seconds=0.3)
+    waiter = memory_on(redis, redis_prefix, lock_lease_seconds=0.3)
+    order: list[str] = []
+
+    async def second() -> None:
+        async with waiter.turn_lock("T:C:9"):
+            order.append("waiter")
+
+    async with holder.turn_lock("T:C:9"):
+        task = asyncio.create_task(second())
+        # Held for several leases: renewal must keep the waiter out the whole time.
+        await asyncio.sleep(0.8)
+        order.append("holder")
+    await asyncio.wait_for(task, 5)
+
+    assert order == ["holder", "waiter"]
+    assert not await redis.exists(f"{redis_prefix}lock:T:C:9")
+
+
+async def test_a_stranger_cannot_release_a_lock(redis: Redis, redis_prefix: str) -> None:
+    memory = memory_on(redis, redis_prefix)
+    async with memory.turn_lock("T:C:7"):
+        stranger = redis.lock(f"{redis_prefix}lock:T:C:7", timeout=5)
+        stranger.local.token = b"not-the-owner"
+        with pytest.raises(LockNotOwnedError):
+            await stranger.release()
+        assert await redis.exists(f"{redis_prefix}lock:T:C:7")
+
+
+async def test_without_redis_the_bot_answers_without_memory(redis_prefix: str) -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    memory = memory_on(dead, redis_prefix)
+
+    assert await memory.claim_event("EvA") is True
+    assert await memory.claim_event("EvA") is False  # dedup falls back to this process
+    session = await memory.open_session("T:C:3")
+    async with memory.turn_lock("T:C:3"):
+        recorded = await memory.record_turn("T:C:3", StoredTurn("q", "a"), generation=1)
+
+    assert session.fresh and session.session_id.endswith(":g1")
+    assert recorded is False
+    assert memory.available is False
+    await dead.aclose()
