@@ -26,9 +26,11 @@ import handlers
 from bot.agents import build_backend
 from bot.conversation import Pipeline
 from bot.memory import Memory
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
+from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +66,20 @@ def build_services(settings: Settings) -> Services:
         ttl_seconds=settings.history_ttl_seconds,
     )
     agent = build_backend(settings)
+    metrics = Metrics()
     return Services(
         settings=settings,
         client=client,
         agent=agent,
         memory=memory,
         budget=WriteBudget(base_interval=settings.stream_interval),
-        pipeline=Pipeline(agent=agent, memory=memory),
+        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
+        metrics=metrics,
     )
 
 
-def build_bolt_app(services: Services) -> AsyncApp:
+def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
+    """The Bolt app with every surface registered, and the record of what they subscribe to."""
     settings = services.settings
     secret = settings.slack_signing_secret
     bolt_logger = logging.getLogger("slack_bolt")
@@ -91,8 +96,7 @@ def build_bolt_app(services: Services) -> AsyncApp:
         )
     finally:
         bolt_logger.setLevel(level)
-    handlers.register_handlers(app, services)
-    return app
+    return app, handlers.register_handlers(app, services)
 
 
 @dataclass
@@ -153,10 +157,14 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
         ready = checks["redis"] == "ok" and not health.draining
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=services.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
     web_app = web.Application(client_max_size=1024**2)
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/metrics", metrics)
     return web_app
 
 
@@ -166,7 +174,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.services = build_services(settings)
-        self.bolt = build_bolt_app(self.services)
+        self.bolt, self.listeners = build_bolt_app(self.services)
         self.health = Health()
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -25,6 +26,7 @@ from bot.events import (
 from bot.history import StoredTurn, replay_messages
 from bot.logs import turn_id_var
 from bot.memory import Memory
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +81,21 @@ class AnswerSink(Protocol):
 class Pipeline:
     """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
 
-    def __init__(self, *, agent: AgentBackend, memory: Memory) -> None:
+    def __init__(self, *, agent: AgentBackend, memory: Memory, metrics: Metrics) -> None:
         self._agent = agent
         self._memory = memory
+        self._metrics = metrics
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
 
-    async def handle(self, turn: Turn, sink: AnswerSink, *, context: str = "") -> Answer | None:
-        """`context`: what the bot read from a thread it joined late (used if it has no memory)."""
-        """Answer `turn` into `sink` unless it is a duplicate delivery; never raises."""
+    async def handle(
+        self, turn: Turn, sink: AnswerSink, *, context: ContextReader | None = None
+    ) -> Answer | None:
+        """Answer `turn` into `sink` unless it is a duplicate delivery; never raises.
+
+        `context` reads what was said before the bot joined; called only when it has no memory.
+        """
         token = turn_id_var.set(turn.turn_id)
         self.active += 1
         self.idle.clear()
@@ -97,6 +104,7 @@ class Pipeline:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
                 return None
+            self._metrics.questions.labels(surface=turn.surface).inc()
             log.info(
                 "question received",
                 extra={
@@ -152,7 +160,11 @@ class Pipeline:
         )
         answer = await self._stream(request, sink)
         suffix, reference = self._closing_text(answer)
-        delivered = await sink.end(suffix=suffix)
+        blocks = None
+        if answer.text.strip():
+            value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
+            blocks = formatting.feedback_blocks(value)
+        delivered = await sink.end(suffix=suffix, blocks=blocks)
         stored = StoredTurn(
             question=turn.text,
             answer=answer.text,
@@ -165,10 +177,14 @@ class Pipeline:
             turn_id=turn.turn_id,
         )
         await self._memory.record_turn(turn.conversation, stored, generation=session.generation)
+        outcome = answer.failure.kind.value if answer.failure else "ok"
+        self._metrics.answers.labels(outcome=outcome).inc()
+        self._metrics.usage(answer.usage)
+        self._metrics.answer_time.observe(time.monotonic() - started)
         log.info(
             "answer finished",
             extra={
-                "outcome": answer.failure.kind.value if answer.failure else "ok",
+                "outcome": outcome,
                 "reference": reference,
                 "delivered": delivered,
                 "session_id": session.session_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from slackify_markdown import slackify_markdown
 
@@ -26,6 +27,18 @@ EMPTY_QUESTION_HINT = (
 )
 EMPTY_ANSWER_TEXT = "_The agent returned an empty answer. Try rephrasing your question._"
 INTERRUPTED_NOTE = "⚠️ _Answer interrupted — ask again to get the rest._"
+DM_EMPTY_HINT = "Send me a question about the handbook — for example _What is our vacation policy?_"
+NOT_ALLOWED_NOTE = (
+    "Sorry, I only answer in a few channels in this workspace. Ask me in one of those, "
+    "or send me a direct message."
+)
+ORDER_USAGE = "Usage: `{command} <order-id>` — for example `{command} ORD-88421`."
+ORDER_LOOKING_UP = "Looking up {order_id}…"
+ORDER_QUESTION = "What is the status of order {order_id}?"
+FEEDBACK_THANKS = "Thanks for the feedback!"
+FEEDBACK_BLOCK_ID = "answer_feedback"
+FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
+SECTION_TEXT_LIMIT = 3_000  # Block Kit: a section's text
 TRUNCATED_INPUT_NOTE = (
     "_(Your message was {length:,} characters; I only read the first {limit:,}.)_"
 )
@@ -88,7 +101,7 @@ def sources_markdown(sources: Sequence[Source]) -> str:
     """Numbered sources under an answer, matching the agent's `[1]`-style markers."""
     if not sources:
         return ""
-    lines = ["*Sources*"]
+    lines = ["**Sources**"]
     for number, source in enumerate(sources, start=1):
         title = source.title.replace("[", "(").replace("]", ")")
         lines.append(f"{number}. [{title}]({source.url})" if source.url else f"{number}. {title}")
@@ -144,3 +157,35 @@ def split_message(text: str, limit: int) -> list[str]:
         text = text[cut:]
     parts.append(text)
     return parts
+
+
+def feedback_blocks(value: str) -> list[dict[str, Any]]:
+    """👍/👎 under a finished answer; `value` says which answer (≤ 2,000 chars)."""
+    buttons = [
+        {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": value,
+        }
+        for action_id, label in (("feedback_up", "👍"), ("feedback_down", "👎"))
+    ]
+    return [{"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": buttons}]
+
+
+def thanks_blocks(blocks: Sequence[dict[str, Any]], user_id: str) -> list[dict[str, Any]]:
+    """The same message with its feedback buttons replaced by a thank-you."""
+    thanks = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"{FEEDBACK_THANKS} — <@{user_id}>"}],
+    }
+    return [thanks if b.get("block_id") == FEEDBACK_BLOCK_ID else dict(b) for b in blocks]
+
+
+def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:
+    """Sections carrying `mrkdwn` whole, each within Block Kit's 3,000-character limit."""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": part}}
+        for part in split_message(mrkdwn, SECTION_TEXT_LIMIT)
+        if part
+    ]

@@ -106,6 +106,32 @@ class Memory:
         self._available()
         return bool(claimed)
 
+    async def once(self, name: str, *, ttl_seconds: int) -> bool:
+        """True the first time `name` is seen within `ttl_seconds` (notes, prompts): no spam."""
+        try:
+            first = await self.redis.set(self.key("once", name), "1", nx=True, ex=ttl_seconds)
+        except _STORE_ERRORS as exc:
+            self._unavailable("once", exc)
+            return True
+        self._available()
+        return bool(first)
+
+    async def record_feedback(
+        self, conversation: str, *, turn_id: str, user_id: str, vote: str
+    ) -> bool:
+        """Who voted which way on which answer; a user's later click replaces their vote."""
+        key = self.key("feedback", conversation)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, f"{turn_id}:{user_id}", f"{vote}:{int(time.time())}")
+                pipe.expire(key, self._ttl)
+                await pipe.execute()
+        except _STORE_ERRORS as exc:
+            self._unavailable("record_feedback", exc)
+            return False
+        self._available()
+        return True
+
     async def knows(self, conversation: str) -> bool:
         """Has the bot answered in this conversation (so follow-ups need no mention)?"""
         try:

@@ -9,8 +9,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.agents import AgentBackend
 from bot.conversation import Pipeline
 from bot.memory import Memory
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
+from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream, ThreadTarget
 
 
@@ -22,6 +24,13 @@ class Services:
     memory: Memory
     budget: WriteBudget
     pipeline: Pipeline
+    metrics: Metrics
+
+    def private_answer(self, response_url: str) -> ResponseUrlAnswer:
+        """An answer only the asker sees, through a slash command's response_url."""
+        session = self.client.session
+        assert session is not None, "build_services gives the Slack client a pooled session"
+        return ResponseUrlAnswer(session=session, response_url=response_url)
 
     def thread_answer(self, target: ThreadTarget) -> AnswerStream:
         """A streamed answer into a Slack thread, in the configured streaming mode."""

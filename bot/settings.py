@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(20_000, ge=100)
 
     allowed_channels: Annotated[frozenset[str], NoDecode] = frozenset()
+    suggested_prompts: Annotated[tuple[str, ...], NoDecode] = (
+        "What is our vacation policy?",
+        "How do I submit an expense report?",
+        "Where is the onboarding checklist?",
+    )
+    suggested_prompts_title: str = "Ask me about the handbook"
     order_command: str = "/order"
     order_id_pattern: str = r"^[A-Za-z]{2,5}-?[0-9]{3,12}$"
 
@@ -112,6 +118,16 @@ class Settings(BaseSettings):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return frozenset(value or ())
 
+    @field_validator("suggested_prompts", mode="before")
+    @classmethod
+    def _split_prompts(cls, value: Any) -> tuple[str, ...]:
+        # "|" separates prompts: they are sentences, so commas are theirs.
+        parts = value.split("|") if isinstance(value, str) else list(value or ())
+        prompts = tuple(str(part).strip() for part in parts if str(part).strip())
+        if len(prompts) > 4:
+            raise ValueError("takes at most 4 prompts (Slack shows no more), separated by |")
+        return prompts
+
     @field_validator("order_command")
     @classmethod
     def _command_shape(cls, value: str) -> str:
@@ -157,6 +173,14 @@ class Settings(BaseSettings):
     @property
     def stream_interval(self) -> float:
         return self.stream_update_interval_ms / 1000
+
+    @property
+    def order_id_regex(self) -> re.Pattern[str]:
+        return re.compile(self.order_id_pattern)
+
+    def channel_allowed(self, channel_id: str) -> bool:
+        """DMs are always allowed; channels only when ALLOWED_CHANNELS is unset or lists them."""
+        return not self.allowed_channels or channel_id in self.allowed_channels
 
     @property
     def history_ttl_seconds(self) -> int:

@@ -32,15 +32,21 @@ log = logging.getLogger(__name__)
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
 
+class SignOfLife(Enum):
+    REACTION = "reaction"  # 👀 on the question (channels)
+    STATUS = "status"  # "is thinking…" assistant status in the thread (DMs)
+
+
 @dataclass(frozen=True, slots=True)
 class ThreadTarget:
-    """Where an answer goes: a thread, for a person, reacting to their message."""
+    """Where an answer goes: a thread (or, with no thread_ts, the top level) for a person."""
 
     team_id: str
     channel: str
-    thread_ts: str
+    thread_ts: str | None
     user_id: str
     question_ts: str | None = None
+    sign_of_life: SignOfLife = SignOfLife.REACTION
 
 
 class Kind(Enum):
@@ -83,8 +89,10 @@ class AnswerStream:
         self._budget = budget
         self._slack = SlackCaller(client=client, budget=budget, team_id=target.team_id)
         self._scope = f"{target.team_id}:{target.channel[:1]}"
-        self._native = mode is StreamingMode.NATIVE or (
-            mode is StreamingMode.AUTO and not budget.native_refused(self._scope)
+        # Slack streams only replies in a thread; a top-level answer is posted and edited.
+        self._native = target.thread_ts is not None and (
+            mode is StreamingMode.NATIVE
+            or (mode is StreamingMode.AUTO and not budget.native_refused(self._scope))
         )
         self._markdown = ""
         self._suffix = ""
@@ -95,16 +103,20 @@ class AnswerStream:
         self._wrote_text = False
         self._last_write = 0.0
         self._reacted = False
+        self._status_set = False
         self._pump_task: asyncio.Task[None] | None = None
         self.message_ts: list[str] = []
 
     async def begin(self) -> None:
-        """Show a sign of life at once: a reaction (native) or a placeholder (update)."""
-        if self._native and self._target.question_ts:
+        """Show a sign of life at once: a reaction or a status (native), a placeholder (update)."""
+        target = self._target
+        if self._native and target.sign_of_life is SignOfLife.STATUS:
+            self._status_set = await self._set_status(formatting.THINKING_STATUS)
+        elif self._native and target.question_ts:
             self._reacted = await self._slack.best_effort(
                 "reactions.add",
-                channel=self._target.channel,
-                timestamp=self._target.question_ts,
+                channel=target.channel,
+                timestamp=target.question_ts,
                 name=formatting.SIGN_OF_LIFE_REACTION,
             )
         elif not self._native:
@@ -139,6 +151,8 @@ class AnswerStream:
             delivered = False
             log.error("answer could not be delivered to Slack", extra={"slack_error": exc.error})
         finally:
+            if self._status_set:
+                await self._set_status("")
             if self._reacted and self._target.question_ts:
                 await self._slack.best_effort(
                     "reactions.remove",
@@ -148,6 +162,14 @@ class AnswerStream:
                 )
         self.message_ts = [m.ts for m in self._messages if m.ts]
         return delivered
+
+    async def _set_status(self, status: str) -> bool:
+        return await self._slack.best_effort(
+            "assistant.threads.setStatus",
+            channel_id=self._target.channel,
+            thread_ts=self._target.thread_ts,
+            status=status,
+        )
 
     async def _pump(self) -> None:
         while True:
@@ -209,9 +231,7 @@ class AnswerStream:
         if message.kind is Kind.STREAM:
             written = await self._write_stream(message, text, closing=closing)
         elif message.kind is Kind.MARKDOWN:
-            written = await self._update(
-                message, markdown_text=text[message.start :], final=closing
-            )
+            written = await self._update_markdown(message, text[message.start :], final=closing)
         else:
             body = formatting.to_mrkdwn(text[message.start :]) or formatting.PLACEHOLDER_TEXT
             written = await self._post(message, body, final=closing)
@@ -223,7 +243,7 @@ class AnswerStream:
 
     async def _write_stream(self, message: _Message, text: str, *, closing: bool) -> bool:
         delta = text[message.shown :]
-        blocks = self._blocks if closing else None
+        blocks = self._final_blocks(message, closing) or None
         if message.ts is None:
             response = await self._slack.call(
                 "chat.startStream",
@@ -264,33 +284,40 @@ class AnswerStream:
         return response is not None
 
     async def _post(self, message: _Message, body: str, *, final: bool) -> bool:
+        extra = self._final_blocks(message, final)
+        # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
+        blocks = formatting.section_blocks(body) + extra if extra else None
         if message.ts is not None:
-            return await self._update(message, text=body, final=final)
+            return await self._update(message, final=final, text=body, blocks=blocks)
         response = await self._slack.call(
             "chat.postMessage",
             final=final,
             channel=self._target.channel,
             thread_ts=self._target.thread_ts,
             text=body,
-            blocks=self._final_blocks(message, final),
+            blocks=blocks,
         )
         if response is not None:
             message.ts = str(response["ts"])
         return response is not None
 
-    async def _update(self, message: _Message, *, final: bool, **content: str) -> bool:
+    async def _update_markdown(self, message: _Message, markdown: str, *, final: bool) -> bool:
+        extra = self._final_blocks(message, final)
+        if not extra:
+            return await self._update(message, final=final, markdown_text=markdown)
+        # markdown_text cannot travel with blocks: the Markdown goes in a markdown block.
+        blocks = [{"type": "markdown", "text": markdown}, *extra]
+        fallback = markdown[: formatting.SECTION_TEXT_LIMIT]
+        return await self._update(message, final=final, text=fallback, blocks=blocks)
+
+    async def _update(self, message: _Message, *, final: bool, **content: Any) -> bool:
         response = await self._slack.call(
-            "chat.update",
-            final=final,
-            channel=self._target.channel,
-            ts=message.ts,
-            blocks=self._final_blocks(message, final),
-            **content,
+            "chat.update", final=final, channel=self._target.channel, ts=message.ts, **content
         )
         return response is not None
 
-    def _final_blocks(self, message: _Message, final: bool) -> list[dict[str, Any]] | None:
-        return self._blocks if final and message is self._messages[-1] else None
+    def _final_blocks(self, message: _Message, final: bool) -> list[dict[str, Any]]:
+        return list(self._blocks or ()) if final and message is self._messages[-1] else []
 
     def _fall_back(self, message: _Message, exc: SlackWriteError) -> None:
         """A refused or expired stream: keep the same message, edit it with chat.update."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot import formatting
@@ -15,11 +14,15 @@ from bot.services import Services
 from bot.slack_events import Question, is_from_person, parse_question
 from bot.slack_stream import ThreadTarget
 from bot.thread_context import read_thread
+from handlers.common import question_text
+from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
+NOT_ALLOWED_NOTE_TTL = 86_400  # one note per person and channel a day
 
-def register(app: AsyncApp, services: Services) -> None:
+
+def register(app: Listeners, services: Services) -> None:
     @app.event("app_mention")
     async def on_mention(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
@@ -30,9 +33,29 @@ def register(app: AsyncApp, services: Services) -> None:
         if question is None:
             log.info("malformed app_mention ignored")
             return
+        if not services.settings.channel_allowed(question.channel_id):
+            await note_not_allowed(services, question)
+            return
         await answer_in_thread(
             services, question, event_id=body.get("event_id"), bot_user_id=context.bot_user_id
         )
+
+
+async def note_not_allowed(services: Services, question: Question) -> None:
+    """One polite ephemeral note, and no agent call, outside ALLOWED_CHANNELS."""
+    once = f"not-allowed:{question.team_id}:{question.channel_id}:{question.user_id}"
+    if not await services.memory.once(once, ttl_seconds=NOT_ALLOWED_NOTE_TTL):
+        return
+    log.info("question outside ALLOWED_CHANNELS", extra={"channel": question.channel_id})
+    try:
+        await services.client.chat_postEphemeral(
+            channel=question.channel_id,
+            user=question.user_id,
+            thread_ts=question.thread_ts,
+            text=formatting.NOT_ALLOWED_NOTE,
+        )
+    except Exception as exc:  # a note that cannot be shown is not worth a failure
+        log.warning("could not post the not-allowed note", extra={"error": type(exc).__name__})
 
 
 async def answer_in_thread(
@@ -52,13 +75,9 @@ async def answer_in_thread(
         question_ts=question.ts,
     )
     sink = services.thread_answer(target)
-    text, truncated = formatting.cap_input(
-        formatting.strip_mention(question.text, bot_user_id), services.settings.max_input_chars
+    text = question_text(
+        question.text, bot_user_id=bot_user_id, limit=services.settings.max_input_chars, sink=sink
     )
-    if truncated:
-        limit = services.settings.max_input_chars
-        sink.append(formatting.TRUNCATED_INPUT_NOTE.format(length=len(question.text), limit=limit))
-        sink.append("\n\n")
     turn = Turn(
         surface=surface,
         team_id=question.team_id,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import is_from_person, parse_question
+from handlers.listeners import Listeners
 from handlers.mentions import answer_in_thread
 
 
@@ -17,8 +17,10 @@ async def _in_a_channel(event: dict[str, Any]) -> bool:
     return event.get("channel_type") in {"channel", "group"}
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    @app.event("message", matchers=[_in_a_channel])
+def register(app: Listeners, services: Services) -> None:
+    @app.event(
+        "message", as_in_manifest=("message.channels", "message.groups"), matchers=[_in_a_channel]
+    )
     async def on_channel_message(
         event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
     ) -> None:
@@ -30,6 +32,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return  # top-level channel chatter is none of our business
         if bot_user_id and f"<@{bot_user_id}" in question.text:
             return  # the app_mention event for this same message answers it
+        if not services.settings.channel_allowed(question.channel_id):
+            return
         key = conversation_key(question.team_id, question.channel_id, question.reply_thread)
         if not await services.memory.knows(key):
             return  # a thread the bot was never asked in

@@ -58,7 +58,7 @@ def test_split_never_separates_a_character_from_its_modifiers(text: str) -> None
 def test_sources_are_numbered_and_linked() -> None:
     sources = [Source("Handbook", "https://wiki/handbook"), Source("policy.pdf", None)]
     assert formatting.sources_markdown(sources) == (
-        "*Sources*\n1. [Handbook](https://wiki/handbook)\n2. policy.pdf"
+        "**Sources**\n1. [Handbook](https://wiki/handbook)\n2. policy.pdf"
     )
 
 

@@ -81,9 +81,13 @@ class Message:
 
     @property
     def visible(self) -> str:
-        """Streamed: the accumulated markdown; else markdown_text or text; else block text."""
-        shown = self.markdown_text if self.streamed or self.markdown_text else self.text
-        return shown or blocks_text(self.blocks)
+        """What Slack renders: a stream's markdown (its closing blocks below it); otherwise the
+        blocks when they hold text (`text` is then only the notification fallback), else
+        markdown_text or text."""
+        in_blocks = blocks_text(self.blocks)
+        if self.streamed:
+            return "\n".join(part for part in (self.markdown_text, in_blocks) if part)
+        return in_blocks or self.markdown_text or self.text
 
     def snapshot(self) -> None:
         """Record the visible text in `versions` if it changed."""
@@ -102,13 +106,16 @@ class Message:
 
 
 def blocks_text(blocks: list[Json]) -> str:
-    """Text of section, markdown and rich_text blocks, one line per block."""
+    """Text of section, context, markdown and rich_text blocks, one line per block."""
     lines: list[str] = []
     for block in blocks:
         kind = block.get("type")
         if kind == "section":
             parts = [block.get("text") or {}, *(block.get("fields") or [])]
             lines.extend(p.get("text", "") for p in parts if p.get("text"))
+        elif kind == "context":
+            parts = block.get("elements") or []
+            lines.append(" ".join(str(p.get("text", "")) for p in parts if p.get("text")))
         elif kind == "markdown" and block.get("text"):
             lines.append(str(block["text"]))
         elif kind == "rich_text":

@@ -1,0 +1,77 @@
+"""Answers that only their asker sees: posted through a slash command's `response_url`.
+
+A response_url takes up to five posts within 30 minutes, so the answer is not streamed: the ack
+already said "Looking up…", and the finished answer replaces it in one post (more only when it
+is longer than one message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import formatting
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3
+
+
+class ResponseUrlAnswer:
+    """Collects the answer and posts it, ephemeral, replacing the "Looking up…" note."""
+
+    def __init__(self, *, session: aiohttp.ClientSession, response_url: str) -> None:
+        self._webhook = AsyncWebhookClient(response_url, session=session, timeout=15)
+        self._markdown = ""
+        self._ended = False
+
+    async def begin(self) -> None:
+        """The slash command's ack is the sign of life; nothing to do here."""
+
+    def append(self, text: str) -> None:
+        self._markdown += text
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    async def end(self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None) -> bool:
+        self._ended = True
+        body = formatting.to_mrkdwn(self._markdown + suffix) or formatting.EMPTY_ANSWER_TEXT
+        parts = formatting.split_message(body, formatting.UPDATE_TEXT_LIMIT)
+        delivered = True
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            payload_blocks = formatting.section_blocks(part) + blocks if last and blocks else None
+            delivered &= await self._post(
+                text=part, blocks=payload_blocks, replace_original=index == 0
+            )
+        return delivered
+
+    async def _post(
+        self, *, text: str, blocks: list[dict[str, Any]] | None, replace_original: bool
+    ) -> bool:
+        for attempt in range(_ATTEMPTS):
+            try:
+                response = await self._webhook.send(
+                    text=text,
+                    blocks=blocks,
+                    response_type="ephemeral",
+                    replace_original=replace_original,
+                )
+                if response.status_code < 500:
+                    if response.status_code != 200:
+                        log.error(
+                            "response_url refused the answer",
+                            extra={"status": response.status_code, "body": response.body[:200]},
+                        )
+                    return response.status_code == 200
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("response_url post failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(0.25 * 2**attempt)
+        log.error("answer could not be delivered through response_url")
+        return False

@@ -1,0 +1,282 @@
+"""End to end: /order, DMs with status and prompts, citations, feedback, ALLOWED_CHANNELS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from tests.conftest import StartBot
+from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script, Text
+from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
+from tests.fakes.slack import FakeSlack
+from tests.harness import REDIS_URL, Bot, mention, new_ts
+
+WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
+S3 = {"type": "S3", "s3Location": {"uri": "s3://handbook/benefits.pdf"}}
+CITATIONS = [
+    {"retrievedReferences": [{"location": WEB, "metadata": {"title": "Vacation policy"}}]},
+    {
+        "retrievedReferences": [
+            {"location": S3},
+            {"location": WEB, "metadata": {"title": "Vacation policy"}},
+        ]
+    },
+]
+
+
+async def slash(bot: Bot, slack: FakeSlack, text: str, **kwargs: Any) -> tuple[int, str, str]:
+    """Send /order; returns (status, ack body, response_url id)."""
+    hook = uuid.uuid4().hex[:8]
+    body = slash_command_body(
+        "/order", text, response_url=slack.response_url(hook), trigger_id=f"trig-{hook}", **kwargs
+    )
+    response = await bot.post_signed(body, content_type=FORM_CONTENT_TYPE)
+    return response.status, await response.text(), hook
+
+
+def dm(text: str, *, thread_ts: str | None = None, channel: str = "D0DM") -> dict[str, Any]:
+    ts = new_ts()
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": "U0USER",
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "team": "T0001",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+async def test_order_command_answers_privately_through_response_url(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bedrock.enqueue(Script.answer("Order **ORD-88421** shipped yesterday.", chunk_size=7))
+
+    status, ack, hook = await slash(bot, slack, "ORD-88421", user_id="U0ASK", channel_id="C0CHAN")
+
+    assert status == 200
+    assert json.loads(ack) == {"response_type": "ephemeral", "text": "Looking up ORD-88421…"}
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    [reply] = slack.responses[hook]
+    assert reply["response_type"] == "ephemeral" and reply["replace_original"] is True
+    assert reply["text"] == "Order *ORD-88421* shipped yesterday."
+    [invocation] = bedrock.invocations
+    assert invocation.session_attributes == {
+        "slackTeamId": "T0001",
+        "slackChannelId": "C0CHAN",
+        "slackUserId": "U0ASK",
+        "orderId": "ORD-88421",
+    }
+    assert "ORD-88421" in invocation.input_text
+    assert invocation.session_id.startswith("T0001:order:U0ASK")
+    assert not slack.calls_to("chat.postMessage") and not slack.calls_to("chat.startStream")
+
+
+async def test_order_command_without_a_valid_id_shows_usage_and_asks_no_one(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    for text in ("", "help", "88421", "ORD-88421; drop table", "A-1"):
+        status, ack, _ = await slash(bot, slack, text)
+        assert status == 200
+        assert json.loads(ack)["response_type"] == "ephemeral"
+        assert "Usage: `/order <order-id>`" in json.loads(ack)["text"]
+    await bot.send_event(mention("control question"))
+    await bedrock.wait_for_invocations(1)
+    assert [i.input_text for i in bedrock.invocations] == ["control question"]
+    assert slack.responses == {}
+
+
+async def test_order_errors_reach_the_caller_the_same_private_way(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bedrock.enqueue(
+        Script([HttpError(403, "AccessDeniedException", "not allowed: arn:aws:iam::123")])
+    )
+
+    _, _, hook = await slash(bot, slack, "ORD-12345")
+
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    [reply] = slack.responses[hook]
+    assert reply["response_type"] == "ephemeral"
+    assert "misconfigured" in reply["text"] and "ref `" in reply["text"]
+    assert "arn:aws" not in reply["text"]
+
+
+async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+) -> None:
+    await bot.send_event(dm("how many vacation days do I get?"))
+    await slack.wait_for(lambda: len(slack.calls_to("chat.update")) >= 1)
+    [answer] = [m for m in slack.messages.values() if m.channel == "D0DM"]
+    assert answer.thread_ts is None
+    assert answer.versions[0].startswith("⏳")
+    await slack.wait_for(lambda: answer.visible == "You said: how many vacation days do I get?")
+
+    redis = Redis.from_url(REDIS_URL)
+    await redis.hset(f"{redis_prefix}session:T0001:D0DM", "last_active", 0)  # a day later
+    await redis.aclose()
+    await bot.send_event(dm("and sick days?"))
+    await bedrock.wait_for_invocations(2)
+
+    first, second = bedrock.invocations
+    assert second.session_id != first.session_id
+    assert second.conversation_history[0]["content"] == [
+        {"text": "how many vacation days do I get?"}
+    ]
+
+
+async def test_a_dm_in_a_thread_shows_is_thinking_then_clears_it(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    root = new_ts()
+    await bot.send_event(dm("what is the dress code?", thread_ts=root))
+
+    await slack.wait_for_calls("chat.stopStream")
+    await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setStatus")) == 2)
+    statuses = [c.args["status"] for c in slack.calls_to("assistant.threads.setStatus")]
+    assert statuses == ["is thinking…", ""]
+    assert [m.visible.splitlines()[0] for m in slack.thread("D0DM", root)] == [
+        "You said: what is the dress code?"
+    ]
+
+
+async def test_opening_the_messages_tab_shows_the_configured_prompts_once(
+    start: StartBot, slack: FakeSlack
+) -> None:
+    bot = await start(
+        SUGGESTED_PROMPTS="Vacation days?|Expense reports?", SUGGESTED_PROMPTS_TITLE="Try"
+    )
+    opened = {"type": "app_home_opened", "user": "U0USER", "channel": "D0DM", "tab": "messages"}
+
+    await bot.send_event(opened)
+    await bot.send_event(opened)
+    await bot.send_event(opened | {"tab": "home"})
+    await bot.send_event(
+        {
+            "type": "assistant_thread_started",
+            "assistant_thread": {"user_id": "U0USER", "channel_id": "D0DM", "thread_ts": "1.5"},
+        }
+    )
+
+    await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setSuggestedPrompts")) == 2)
+    second, first = sorted(
+        slack.calls_to("assistant.threads.setSuggestedPrompts"), key=lambda c: "thread_ts" in c.args
+    )[::-1]
+    assert first.args["channel_id"] == "D0DM" and "thread_ts" not in first.args
+    assert first.args["prompts"] == [
+        {"title": "Vacation days?", "message": "Vacation days?"},
+        {"title": "Expense reports?", "message": "Expense reports?"},
+    ]
+    assert first.args["title"] == "Try"
+    assert second.args["thread_ts"] == "1.5"
+
+
+async def test_citations_become_numbered_sources_under_the_answer(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bedrock.enqueue(
+        Script([Text("You get 25 days [1]."), Text(" Benefits differ [2].", citations=CITATIONS)])
+    )
+    event = mention("vacation?")
+
+    await bot.send_event(event)
+
+    await slack.wait_for_calls("chat.stopStream")
+    [message] = slack.thread("C0CHAN", event["ts"])
+    assert message.visible == (
+        "You get 25 days [1]. Benefits differ [2].\n\n**Sources**\n"
+        "1. [Vacation policy](https://wiki.example.com/hr/vacation)\n"
+        "2. [benefits.pdf](s3://handbook/benefits.pdf)"
+    )
+
+
+async def click(
+    bot: Bot, slack: FakeSlack, message: Any, action_id: str, *, user: str = "U0FAN"
+) -> str:
+    [actions] = [b for b in message.blocks if b.get("type") == "actions"]
+    [button] = [e for e in actions["elements"] if e["action_id"] == action_id]
+    hook = uuid.uuid4().hex[:8]
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001"},
+        "user": {"id": user},
+        "api_app_id": "A0001",
+        "trigger_id": "t",
+        "response_url": slack.response_url(hook),
+        "channel": {"id": message.channel},
+        "container": {"type": "message", "message_ts": message.ts},
+        "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": actions["block_id"],
+                "value": button["value"],
+                "type": "button",
+                "action_ts": "1",
+            }
+        ],
+    }
+    response = await bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
+    assert response.status == 200
+    return hook
+
+
+async def test_feedback_is_recorded_with_the_answer_and_thanked(
+    bot: Bot, slack: FakeSlack, redis_prefix: str
+) -> None:
+    event = mention("rate me")
+    await bot.send_event(event)
+    await slack.wait_for_calls("chat.stopStream")
+    [message] = slack.thread("C0CHAN", event["ts"])
+
+    hook = await click(bot, slack, message, "feedback_down")
+
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    assert slack.responses[hook][0]["text"] == "Thanks for the feedback!"
+    redis = Redis.from_url(REDIS_URL)
+    votes = await redis.hgetall(f"{redis_prefix}feedback:T0001:C0CHAN:{event['ts']}")
+    await redis.aclose()
+    [(who, vote)] = votes.items()
+    assert who.decode().endswith(":U0FAN") and vote.decode().startswith("down:")
+    _, metrics = await bot.get("/metrics")
+    assert 'slackbot_feedback_total{vote="down"} 1.0' in metrics
+
+
+async def test_feedback_in_a_dm_replaces_the_buttons_with_thanks(
+    bot: Bot, slack: FakeSlack
+) -> None:
+    await bot.send_event(dm("rate me"))
+    await slack.wait_for(
+        lambda: any(m.channel == "D0DM" and m.blocks for m in slack.messages.values())
+    )
+    [message] = [m for m in slack.messages.values() if m.channel == "D0DM"]
+
+    await click(bot, slack, message, "feedback_up", user="U0USER")
+
+    await slack.wait_for(lambda: "Thanks for the feedback!" in message.visible)
+    assert not any(b.get("type") == "actions" for b in message.blocks)
+    assert message.visible.startswith("You said: rate me")
+
+
+async def test_outside_allowed_channels_one_polite_note_and_no_agent_call(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bot = await start(ALLOWED_CHANNELS="C0OK,C0ALSO")
+    await bot.send_event(mention("hello?", channel="C0NOPE"))
+    await bot.send_event(mention("hello again?", channel="C0NOPE"))
+    allowed = mention("allowed here", channel="C0OK")
+    await bot.send_event(allowed)
+    await bot.send_event(dm("and in a DM"))
+
+    await bedrock.wait_for_invocations(2)
+    assert sorted(i.input_text for i in bedrock.invocations) == ["allowed here", "and in a DM"]
+    [note] = slack.calls_to("chat.postEphemeral")
+    assert note.args["channel"] == "C0NOPE" and note.args["user"] == "U0USER"
+    assert "only answer in a few channels" in note.args["text"]
