@@ -12,14 +12,16 @@ import aiohttp
 import fakeredis
 from aiohttp import web
 from redis.asyncio import Redis
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.authorization.async_single_team_authorization import (
     AsyncSingleTeamAuthorization,
 )
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -34,7 +36,7 @@ from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 25.0
+FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 
 
 def build_services(settings: Settings) -> Services:
@@ -132,10 +134,27 @@ async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
 
 
 def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Application:
+    verifier = (
+        SignatureVerifier(services.settings.slack_signing_secret.get_secret_value())
+        if services.settings.slack_signing_secret is not None
+        else None
+    )
+
     async def slack_events(request: web.Request) -> web.Response:
         if health.draining:
             return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        body = await request.text()
+        # Check the signature before parsing anything: unsigned junk gets 401, nothing more.
+        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers)
+            )
+            bolt_response = await app.async_dispatch(bolt_request)
+        except Exception as exc:  # malformed payloads must never become a 500 with a traceback
+            log.warning("malformed Slack request rejected", extra={"error": type(exc).__name__})
+            return web.json_response({"error": "malformed request"}, status=400)
         if bolt_response.status == 404:
             # No listener wanted it (an event type or subtype we ignore): acknowledge anyway,
             # or Slack retries it and eventually disables the subscription.
@@ -197,13 +216,24 @@ class Runtime:
         else:
             log.info("listening for Slack over HTTP", extra={"port": self.port})
 
-    async def stop(self, *, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop taking events, give answers in flight `grace` seconds, then close everything."""
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop taking events; answers in flight get `grace` seconds (SHUTDOWN_GRACE_SECONDS),
+        then whatever is still streaming ends visibly marked as interrupted."""
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
+        pipeline = self.services.pipeline
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.services.pipeline.idle.wait(), grace)
+            await asyncio.wait_for(pipeline.idle.wait(), grace)
+        if not pipeline.idle.is_set():
+            log.warning(
+                "grace period over: interrupting answers in flight",
+                extra={"active": pipeline.active},
+            )
+            pipeline.interrupt()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pipeline.idle.wait(), FINAL_WRITES_SECONDS)
         if self._runner is not None:
             await self._runner.cleanup()
         await self.services.agent.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -29,6 +30,18 @@ from bot.memory import Memory
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+ContextReader = Callable[[], Awaitable[str]]
+
+# What an operator should check, per failure kind (logged, never shown to users).
+_OPERATOR_HINTS = {
+    FailureKind.MISCONFIGURED: (
+        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN), AWS_REGION, "
+        "and that the bot's AWS credentials allow bedrock:InvokeAgent on that alias"
+    ),
+    FailureKind.THROTTLED: "raise the agent's model quota or slow the traffic down",
+    FailureKind.INVALID_INPUT: "the agent rejected the request (input too long or malformed)",
+}
 
 
 def new_turn_id() -> str:
@@ -60,9 +73,6 @@ class Turn:
         }
 
 
-ContextReader = Callable[[], Awaitable[str]]
-
-
 class AnswerSink(Protocol):
     """Where an answer is shown (a streamed thread reply, an ephemeral response, …)."""
 
@@ -77,6 +87,18 @@ class AnswerSink(Protocol):
     @property
     def ended(self) -> bool: ...
 
+    @property
+    def first_visible_at(self) -> float | None: ...
+
+
+@dataclass(slots=True)
+class _Collected:
+    text: list[str] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    failure: AgentFailure | None = None
+    first_chunk_at: float | None = None
+
 
 class Pipeline:
     """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
@@ -85,9 +107,14 @@ class Pipeline:
         self._agent = agent
         self._memory = memory
         self._metrics = metrics
+        self._stopping = asyncio.Event()
         self.active = 0
         self.idle = asyncio.Event()
         self.idle.set()
+
+    def interrupt(self) -> None:
+        """Shutting down: every answer still streaming ends now, marked as interrupted."""
+        self._stopping.set()
 
     async def handle(
         self, turn: Turn, sink: AnswerSink, *, context: ContextReader | None = None
@@ -99,6 +126,7 @@ class Pipeline:
         token = turn_id_var.set(turn.turn_id)
         self.active += 1
         self.idle.clear()
+        self._metrics.active_answers.inc()
         began = False
         try:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
@@ -128,6 +156,7 @@ class Pipeline:
             return None
         finally:
             self.active -= 1
+            self._metrics.active_answers.dec()
             if self.active == 0:
                 self.idle.set()
             turn_id_var.reset(token)
@@ -158,29 +187,33 @@ class Pipeline:
             user_id=turn.user_id,
             history=replay_messages(session.history) if session.fresh else (),
         )
-        answer = await self._stream(request, sink)
+        collected = await self._stream(request, sink)
+        answer = Answer(
+            "".join(collected.text), tuple(collected.sources), collected.usage, collected.failure
+        )
         suffix, reference = self._closing_text(answer)
         blocks = None
         if answer.text.strip():
             value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
             blocks = formatting.feedback_blocks(value)
         delivered = await sink.end(suffix=suffix, blocks=blocks)
-        stored = StoredTurn(
-            question=turn.text,
-            answer=answer.text,
-            interrupted=answer.interrupted,
-            input_tokens=answer.usage.input_tokens,
-            output_tokens=answer.usage.output_tokens,
-            user_id=turn.user_id,
-            asked_at=time.time() - (time.monotonic() - started),
-            answered_at=time.time(),
-            turn_id=turn.turn_id,
+        await self._memory.record_turn(
+            turn.conversation,
+            StoredTurn(
+                question=turn.text,
+                answer=answer.text,
+                interrupted=answer.interrupted,
+                input_tokens=answer.usage.input_tokens,
+                output_tokens=answer.usage.output_tokens,
+                user_id=turn.user_id,
+                asked_at=time.time() - (time.monotonic() - started),
+                answered_at=time.time(),
+                turn_id=turn.turn_id,
+            ),
+            generation=session.generation,
         )
-        await self._memory.record_turn(turn.conversation, stored, generation=session.generation)
         outcome = answer.failure.kind.value if answer.failure else "ok"
-        self._metrics.answers.labels(outcome=outcome).inc()
-        self._metrics.usage(answer.usage)
-        self._metrics.answer_time.observe(time.monotonic() - started)
+        self._observe(answer, collected, sink, started)
         log.info(
             "answer finished",
             extra={
@@ -198,26 +231,50 @@ class Pipeline:
         )
         return answer
 
-    async def _stream(self, request: AgentRequest, sink: AnswerSink) -> Answer:
-        text: list[str] = []
-        sources: list[Source] = []
-        usage = Usage()
-        failure: AgentFailure | None = None
+    async def _stream(self, request: AgentRequest, sink: AnswerSink) -> _Collected:
+        """Feed the agent's events to the sink until the agent ends or shutdown interrupts."""
+        collected = _Collected()
+        consumer = asyncio.create_task(self._consume(request, sink, collected))
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not consumer.done():
+            consumer.cancel()  # closes the agent stream; the worker thread ends with it
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            collected.failure = AgentFailure(FailureKind.INTERRUPTED, "shutdown")
+        return collected
+
+    async def _consume(self, request: AgentRequest, sink: AnswerSink, into: _Collected) -> None:
         try:
             async for event in self._agent.stream(request):
                 if isinstance(event, TextDelta):
-                    text.append(event.text)
+                    into.first_chunk_at = into.first_chunk_at or time.monotonic()
+                    into.text.append(event.text)
                     sink.append(event.text)
                 elif isinstance(event, Citations):
-                    sources.extend(s for s in event.sources if s not in sources)
+                    into.sources.extend(s for s in event.sources if s not in into.sources)
                 elif isinstance(event, Usage):
-                    usage += event
+                    into.usage += event
                 elif isinstance(event, AgentFailure):
-                    failure = event
+                    into.failure = event
         except Exception as exc:  # a backend bug must still end in a visible, logged answer
             log.exception("agent stream crashed")
-            failure = AgentFailure(FailureKind.UNKNOWN, type(exc).__name__)
-        return Answer("".join(text), tuple(sources), usage, failure)
+            into.failure = AgentFailure(FailureKind.UNKNOWN, type(exc).__name__)
+
+    def _observe(
+        self, answer: Answer, collected: _Collected, sink: AnswerSink, started: float
+    ) -> None:
+        outcome = answer.failure.kind.value if answer.failure else "ok"
+        self._metrics.answers.labels(outcome=outcome).inc()
+        self._metrics.usage(answer.usage)
+        self._metrics.answer_time.observe(time.monotonic() - started)
+        if collected.first_chunk_at is not None and sink.first_visible_at is not None:
+            self._metrics.first_text.observe(
+                max(0.0, sink.first_visible_at - collected.first_chunk_at)
+            )
 
     def _closing_text(self, answer: Answer) -> tuple[str, str | None]:
         """What goes under the streamed text: sources, or an error note with a reference."""
@@ -237,6 +294,7 @@ class Pipeline:
                     "code": answer.failure.code,
                     "detail": answer.failure.detail,
                     "partial": partial,
+                    "fix": _OPERATOR_HINTS.get(answer.failure.kind, ""),
                 },
             )
         elif not answer.text.strip():

@@ -54,6 +54,7 @@ _FAILURE_TEXTS: dict[FailureKind, str] = {
         "in the logs."
     ),
     FailureKind.TIMEOUT: "The agent took too long to answer. Please try again.",
+    FailureKind.INTERRUPTED: "The answer was interrupted before it started. Please ask again.",
 }
 _GENERIC_FAILURE = "Something went wrong while answering. Please try again in a moment."
 

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     order_command: str = "/order"
     order_id_pattern: str = r"^[A-Za-z]{2,5}-?[0-9]{3,12}$"
 
+    shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
     port: int = Field(3000, ge=0, le=65535)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON

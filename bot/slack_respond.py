@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ class ResponseUrlAnswer:
         self._webhook = AsyncWebhookClient(response_url, session=session, timeout=15)
         self._markdown = ""
         self._ended = False
+        self.first_visible_at: float | None = None
 
     async def begin(self) -> None:
         """The slash command's ack is the sign of life; nothing to do here."""
@@ -50,6 +52,8 @@ class ResponseUrlAnswer:
             delivered &= await self._post(
                 text=part, blocks=payload_blocks, replace_original=index == 0
             )
+            if delivered and self.first_visible_at is None:
+                self.first_visible_at = time.monotonic()
         return delivered
 
     async def _post(

@@ -29,6 +29,7 @@ from bot.slack_calls import SlackCaller, SlackWriteError
 
 log = logging.getLogger(__name__)
 
+_SMALLEST_MESSAGE = 500
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
 
@@ -68,10 +69,11 @@ class _Message:
     shown: int  # offset up to which Slack shows the answer in this message
     kind: Kind
     ts: str | None = None
+    max_chars: int | None = None  # lowered when Slack says msg_too_long
 
     @property
     def limit(self) -> int:
-        return _LIMITS[self.kind]
+        return min(_LIMITS[self.kind], self.max_chars or _LIMITS[self.kind])
 
 
 class AnswerStream:
@@ -97,6 +99,7 @@ class AnswerStream:
         self._markdown = ""
         self._suffix = ""
         self._blocks: list[dict[str, Any]] | None = None
+        self._blocks_due = False
         self._messages = [self._new_message(0)]
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
@@ -104,6 +107,7 @@ class AnswerStream:
         self._last_write = 0.0
         self._reacted = False
         self._status_set = False
+        self.first_visible_at: float | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self.message_ts: list[str] = []
 
@@ -195,9 +199,15 @@ class AnswerStream:
             cut = self._fit(message, text)
             closing = final or cut < len(text)
             try:
+                # Closing blocks (feedback) go under the answer's last message only.
+                self._blocks_due = final and cut == len(text)
                 if not await self._write(message, text[:cut], closing=closing):
                     return False
             except SlackWriteError as exc:
+                if exc.error == "msg_too_long" and message.limit > _SMALLEST_MESSAGE:
+                    # Slack counts differently than we do (entities, emoji): split sooner.
+                    message.max_chars = max(_SMALLEST_MESSAGE, message.limit * 3 // 4)
+                    continue
                 if message.kind is not Kind.STREAM or exc.error in _CHANNEL_GONE:
                     raise
                 self._fall_back(message, exc)
@@ -237,8 +247,10 @@ class AnswerStream:
             written = await self._post(message, body, final=closing)
         if written:
             message.shown = end
-            self._wrote_text = self._wrote_text or end > message.start
             self._last_write = time.monotonic()
+            if end > message.start and not self._wrote_text:
+                self._wrote_text = True
+                self.first_visible_at = self._last_write
         return written
 
     async def _write_stream(self, message: _Message, text: str, *, closing: bool) -> bool:
@@ -317,7 +329,7 @@ class AnswerStream:
         return response is not None
 
     def _final_blocks(self, message: _Message, final: bool) -> list[dict[str, Any]]:
-        return list(self._blocks or ()) if final and message is self._messages[-1] else []
+        return list(self._blocks or ()) if final and self._blocks_due else []
 
     def _fall_back(self, message: _Message, exc: SlackWriteError) -> None:
         """A refused or expired stream: keep the same message, edit it with chat.update."""

@@ -8,6 +8,7 @@ retried here with backoff; once text has gone out, nothing is retried (the user 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -45,6 +46,21 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def abort_stream(event_stream: Any) -> None:
+    """Close a botocore event stream so a thread blocked reading it wakes up now.
+
+    Closing a socket does not wake a thread blocked in recv() on Linux; shutting it down does
+    (urllib3 2.x `HTTPResponse.shutdown`, meant for exactly this).
+    """
+    raw = getattr(event_stream, "_raw_stream", None)
+    shutdown = getattr(raw, "shutdown", None)
+    if callable(shutdown):
+        # ValueError/RuntimeError: already released or closed, so nothing is blocked on it.
+        with contextlib.suppress(ValueError, RuntimeError, OSError):
+            shutdown()
+    event_stream.close()
 
 
 class StreamHandle:

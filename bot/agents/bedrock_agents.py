@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend
+from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend, abort_stream
 from bot.agents.errors import failure_from_exception
 from bot.events import (
     AgentEvent,
@@ -51,7 +51,7 @@ class BedrockAgentsBackend(ThreadedBackend):
             emit(failure_from_exception(exc))
             return
         completion = response["completion"]
-        handle.attach(completion.close)
+        handle.attach(lambda: abort_stream(completion))
         # A multi-byte character may straddle two chunks; decode incrementally.
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         try:

@@ -1,0 +1,193 @@
+"""Fault injection on the agent side: every failure visible, explained, logged, recoverable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.conftest import StartBot
+from tests.fakes.bedrock import (
+    Drop,
+    FakeBedrockAgentRuntime,
+    HttpError,
+    Pause,
+    RaiseInStream,
+    Script,
+    Text,
+)
+from tests.fakes.slack import FakeSlack
+from tests.harness import REDIS_URL, Bot, mention
+
+REF = re.compile(r"ref `([0-9a-f]{8})`")
+
+
+async def final_text(slack: FakeSlack, thread_ts: str, *, stops: int = 1) -> str:
+    await slack.wait_for(lambda: len(slack.calls_to("chat.stopStream")) >= stops)
+    return "\n".join(m.visible for m in slack.thread("C0CHAN", thread_ts))
+
+
+async def stored_turns(prefix: str, thread_ts: str) -> list[bytes]:
+    redis = Redis.from_url(REDIS_URL)
+    turns = await redis.lrange(f"{prefix}turns:T0001:C0CHAN:{thread_ts}", 0, -1)
+    await redis.aclose()
+    return turns
+
+
+def initial(code: str, status: int) -> Script:
+    return Script([HttpError(status, code, f"{code}: internal detail arn:aws:secret")])
+
+
+def in_stream(code: str, status: int = 200) -> Script:
+    del status  # in-stream exceptions arrive after HTTP 200
+    camel = code[0].lower() + code[1:]
+    return Script([RaiseInStream(camel, f"{code}: internal detail arn:aws:secret")])
+
+
+@pytest.mark.parametrize("failure", [initial, in_stream], ids=["initial", "in-stream"])
+@pytest.mark.parametrize(
+    ("code", "status"), [("ThrottlingException", 429), ("ServiceQuotaExceededException", 400)]
+)
+async def test_throttling_gets_a_friendly_busy_reply_after_retries(
+    bot: Bot,
+    slack: FakeSlack,
+    bedrock: FakeBedrockAgentRuntime,
+    failure: Callable[[str, int], Script],
+    code: str,
+    status: int,
+) -> None:
+    bedrock.enqueue(*(failure(code, status) for _ in range(3)))
+    event = mention("busy?")
+
+    await bot.send_event(event)
+
+    text = await final_text(slack, event["ts"])
+    assert "busy" in text and "try again" in text
+    assert "arn:aws" not in text and "Exception" not in text
+    assert len(bedrock.invocations) == 3  # retried before any text reached Slack
+
+
+@pytest.mark.parametrize("failure", [initial, in_stream], ids=["initial", "in-stream"])
+@pytest.mark.parametrize(
+    ("code", "status", "says"),
+    [
+        ("ValidationException", 400, "shorten or rephrase"),
+        ("AccessDeniedException", 403, "misconfigured"),
+        ("ResourceNotFoundException", 404, "misconfigured"),
+    ],
+)
+async def test_errors_that_retrying_cannot_fix_are_explained_once(
+    bot: Bot,
+    slack: FakeSlack,
+    bedrock: FakeBedrockAgentRuntime,
+    caplog: pytest.LogCaptureFixture,
+    failure: Callable[[str, int], Script],
+    code: str,
+    status: int,
+    says: str,
+) -> None:
+    bedrock.enqueue(failure(code, status))
+    event = mention("question")
+
+    with caplog.at_level(logging.WARNING):
+        await bot.send_event(event)
+        text = await final_text(slack, event["ts"])
+
+    assert says in text and "arn:aws" not in text
+    [reference] = REF.findall(text)
+    [record] = [r for r in caplog.records if getattr(r, "reference", None) == reference]
+    assert record.code.lower() == code.lower()  # type: ignore[attr-defined]
+    if says == "misconfigured":
+        assert "bedrock:InvokeAgent" in record.fix  # type: ignore[attr-defined]
+    assert len(bedrock.invocations) == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("DependencyFailedException", 424),
+        ("BadGatewayException", 502),
+        ("InternalServerException", 500),
+        ("ModelNotReadyException", 424),
+        ("ConflictException", 409),
+    ],
+)
+async def test_transient_errors_are_retried_before_the_stream_opens(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, code: str, status: int
+) -> None:
+    bedrock.enqueue(initial(code, status), in_stream(code), Script.answer("Recovered fine."))
+    event = mention("question")
+
+    await bot.send_event(event)
+
+    assert await final_text(slack, event["ts"]) == "Recovered fine."
+    assert len(bedrock.invocations) == 3
+
+
+async def test_when_retries_run_out_the_error_reference_is_in_reply_and_log(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, caplog: pytest.LogCaptureFixture
+) -> None:
+    bedrock.enqueue(*(initial("InternalServerException", 500) for _ in range(3)))
+    event = mention("question")
+
+    with caplog.at_level(logging.WARNING):
+        await bot.send_event(event)
+        text = await final_text(slack, event["ts"])
+
+    [reference] = REF.findall(text)
+    assert "Something went wrong" in text
+    assert any(getattr(r, "reference", None) == reference for r in caplog.records)
+
+
+async def test_nothing_is_retried_once_text_reached_slack(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+) -> None:
+    bedrock.enqueue(Script([Text("The first half"), RaiseInStream("internalServerException", "x")]))
+    event = mention("question")
+
+    await bot.send_event(event)
+
+    text = await final_text(slack, event["ts"])
+    assert text.startswith("The first half\n\n⚠️ _Answer interrupted")
+    assert len(bedrock.invocations) == 1
+    [turn] = await stored_turns(redis_prefix, event["ts"])
+    assert b'"interrupted":true' in turn and b'"answer":"The first half"' in turn
+
+
+async def test_a_dropped_connection_keeps_the_partial_answer_and_the_user_can_ask_again(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+) -> None:
+    bedrock.enqueue(Script([Text("Step one: open the"), Drop()]))
+    event = mention("how do I deploy?")
+
+    await bot.send_event(event)
+    text = await final_text(slack, event["ts"])
+    await bot.send_event(mention("how do I deploy? again", thread_ts=event["ts"]))
+    text_after = await final_text(slack, event["ts"], stops=2)
+
+    assert text.startswith("Step one: open the") and "interrupted" in text and REF.search(text)
+    assert text_after.endswith("You said: how do I deploy? again")
+    first, _second = await stored_turns(redis_prefix, event["ts"])
+    assert b'"interrupted":true' in first
+
+
+async def test_a_silent_agent_is_cut_off_after_the_idle_timeout(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+) -> None:
+    bot = await start(AGENT_IDLE_TIMEOUT_SECONDS="0.3")
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("Thinking about it"), Pause(10, until=release)]))
+    event = mention("hard question")
+
+    await bot.send_event(event)
+
+    text = await final_text(slack, event["ts"])
+    release.set()
+    assert text.startswith("Thinking about it") and "interrupted" in text
+    [turn] = await stored_turns(redis_prefix, event["ts"])
+    assert b'"interrupted":true' in turn
+    assert slack.reactions_on("C0CHAN", event["ts"]) == []

@@ -1,0 +1,172 @@
+"""Fault injection on the Slack side: the final answer always arrives, nothing stays behind."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import StartBot
+from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Pause, Script, Text
+from tests.fakes.slack import FakeSlack
+from tests.harness import Bot, mention, new_ts
+
+LONG = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 12 for n in range(40))
+
+
+def thread_text(slack: FakeSlack, thread_ts: str) -> list[str]:
+    return [m.visible for m in slack.thread("C0CHAN", thread_ts)]
+
+
+async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("one "), Text("two "), Pause(5, until=release), Text("three")]))
+    slack.rate_limit("chat.appendStream", retry_after=1, times=1)
+    event = mention("count")
+
+    await bot.send_event(event)
+    await slack.wait_for(lambda: slack.rate_limited == 1)
+    release.set()
+    await slack.wait_for_calls("chat.stopStream")
+
+    assert thread_text(slack, event["ts"]) == ["one two three"]
+    [limited] = [c for c in slack.calls_to("chat.appendStream") if c.status == 429]
+    later = [c for c in slack.calls_to("chat.appendStream") if c.at > limited.at]
+    assert all(c.at - limited.at >= 0.99 for c in later), "nothing before Retry-After passed"
+    [message] = slack.thread("C0CHAN", event["ts"])
+    assert all(a in b for a, b in zip(message.versions, message.versions[1:], strict=False))
+
+
+async def test_a_rate_limited_final_write_waits_and_lands(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    slack.rate_limit("chat.stopStream", retry_after=1, times=1)
+    event = mention("final")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
+    assert thread_text(slack, event["ts"]) == ["You said: final"]
+
+
+async def test_an_expired_stream_continues_on_the_same_message_with_chat_update(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("Part **one**."), Pause(5, until=release), Text(" Part two.")]))
+    event = mention("long running")
+
+    await bot.send_event(event)
+    await slack.wait_for_calls("chat.startStream")
+    [message] = slack.thread("C0CHAN", event["ts"])
+    slack.expire_stream("C0CHAN", message.ts)
+    release.set()
+
+    await slack.wait_for(lambda: "Part two." in message.visible and bool(message.blocks))
+    assert message.visible.startswith("Part **one**. Part two.")
+    assert len(slack.thread("C0CHAN", event["ts"])) == 1
+    assert any(c.ok for c in slack.calls_to("chat.update"))
+
+
+async def test_native_mode_falls_back_when_slack_refuses_to_stream(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bot = await start(SLACK_STREAMING="native")
+    slack.streaming_enabled = False
+    event = mention("refused")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(lambda: thread_text(slack, event["ts"]) == ["You said: refused"])
+
+
+async def test_long_answers_continue_in_following_messages_without_losing_text(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    text = LONG * 2  # ≈ 26,000 characters: three native messages
+    bedrock.enqueue(Script.answer(text, chunk_size=900))
+    event = mention("tell me everything")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(
+        lambda: any(b for m in slack.thread("C0CHAN", event["ts"]) for b in m.blocks)
+    )
+    parts = thread_text(slack, event["ts"])
+    assert len(parts) == 3
+    assert "".join(parts) == text
+    assert all(len(p) <= 12_000 for p in parts)
+    assert all(p.endswith("\n\n") for p in parts[:-1]), "split between paragraphs"
+
+
+async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bot = await start(SLACK_STREAMING="update")
+    text = LONG[:9_000]
+    bedrock.enqueue(Script.answer(text, chunk_size=1_000))
+    slack.fail("chat.update", "msg_too_long", times=1)
+    event = mention("a lot")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(
+        lambda: any(b for m in slack.thread("C0CHAN", event["ts"]) for b in m.blocks)
+    )
+    messages = slack.thread("C0CHAN", event["ts"])
+    assert len(messages) >= 3
+    assert all(len(m.text) <= 4_000 for m in messages)
+    # mrkdwn conversion may trim whitespace at paragraph ends; every word stays, in order.
+    assert " ".join(m.visible for m in messages).split() == text.split()
+
+
+async def test_transient_slack_errors_are_retried_and_the_answer_lands(
+    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    slack.fail("chat.stopStream", "internal_error", times=2)
+    slack.fail("reactions.add", "internal_error", times=1)
+    event = mention("flaky")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
+    assert thread_text(slack, event["ts"]) == ["You said: flaky"]
+
+
+async def test_the_placeholder_never_stays_behind_when_the_agent_fails(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bot = await start(SLACK_STREAMING="update", AGENT_RETRY_ATTEMPTS="1")
+    bedrock.enqueue(Script([HttpError(500, "InternalServerException", "boom")]))
+    event = mention("fail please")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(lambda: "Something went wrong" in "".join(thread_text(slack, event["ts"])))
+    [message] = slack.thread("C0CHAN", event["ts"])
+    assert "Thinking" not in message.visible
+
+
+async def test_the_thinking_status_is_cleared_when_the_agent_fails(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bot = await start(AGENT_RETRY_ATTEMPTS="1")
+    bedrock.enqueue(Script([HttpError(500, "InternalServerException", "boom")]))
+    root = new_ts()
+    ts = new_ts()
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "D0DM",
+        "user": "U0USER",
+        "text": "hi",
+        "ts": ts,
+        "thread_ts": root,
+        "team": "T0001",
+    }
+
+    await bot.send_event(dm)
+
+    await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setStatus")) == 2)
+    assert slack.calls_to("assistant.threads.setStatus")[-1].args["status"] == ""
+    assert "Something went wrong" in slack.thread("D0DM", root)[0].visible
