@@ -24,6 +24,7 @@ class StreamingMode(StrEnum):
     AUTO = "auto"
     NATIVE = "native"
     UPDATE = "update"
+    OFF = "off"  # post the answer once complete: what a non-streaming bot does (a baseline)
 
 
 class LogFormat(StrEnum):

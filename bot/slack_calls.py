@@ -79,17 +79,24 @@ class SlackCaller:
             await asyncio.sleep(_BACKOFF * 2**attempt)
 
     async def best_effort(self, method: str, **args: Any) -> bool:
-        """For reactions and statuses: one try, never raises, True when Slack accepted it."""
+        """For reactions and statuses: one try, never raises, True when Slack accepted it.
+        Skipped while Slack has this method rate-limited (a sign of life is not worth a 429)."""
+        if self._budget.blocked_for(self._team_id, method) > 0:
+            return False
         try:
             await self._client.api_call(
                 method, json={k: v for k, v in args.items() if v is not None}
             )
             return True
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.info(
-                "best-effort slack call failed", extra={"method": method, "error": _error_of(exc)}
-            )
-            return False
+        except SlackApiError as exc:
+            if exc.response.status_code == 429:
+                retry_after = _retry_after(exc.response.headers)
+                self._budget.rate_limited_by_slack(self._team_id, method, retry_after)
+            error = _error_of(exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = _error_of(exc)
+        log.info("best-effort slack call failed", extra={"method": method, "error": error})
+        return False
 
 
 def _retry_after(headers: Any) -> float:

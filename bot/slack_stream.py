@@ -88,6 +88,7 @@ class AnswerStream:
         budget: WriteBudget,
     ) -> None:
         self._target = target
+        self._mode = mode
         self._budget = budget
         self._slack = SlackCaller(client=client, budget=budget, team_id=target.team_id)
         self._scope = f"{target.team_id}:{target.channel[:1]}"
@@ -114,15 +115,16 @@ class AnswerStream:
     async def begin(self) -> None:
         """Show a sign of life at once: a reaction or a status (native), a placeholder (update)."""
         target = self._target
-        if self._native and target.sign_of_life is SignOfLife.STATUS:
-            self._status_set = await self._set_status(formatting.THINKING_STATUS)
-        elif self._native and target.question_ts:
+        if self._native and target.sign_of_life is SignOfLife.REACTION and target.question_ts:
             self._reacted = await self._slack.best_effort(
                 "reactions.add",
                 channel=target.channel,
                 timestamp=target.question_ts,
                 name=formatting.SIGN_OF_LIFE_REACTION,
             )
+        if self._native and not self._reacted:
+            # DMs, or reactions rate-limited: the "is thinking…" status instead.
+            self._status_set = await self._set_status(formatting.THINKING_STATUS)
         elif not self._native:
             with contextlib.suppress(SlackWriteError):
                 await self._post(self._messages[0], formatting.PLACEHOLDER_TEXT, final=False)
@@ -179,6 +181,8 @@ class AnswerStream:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if not self._closing.is_set() and self._mode is StreamingMode.OFF:
+                continue  # the baseline: nothing is shown until the answer is complete
             if not self._closing.is_set() and self._wrote_text:
                 gap = self._budget.interval(self._target.team_id)
                 wait = self._last_write + gap - time.monotonic()
@@ -241,7 +245,7 @@ class AnswerStream:
         if message.kind is Kind.STREAM:
             written = await self._write_stream(message, text, closing=closing)
         elif message.kind is Kind.MARKDOWN:
-            written = await self._update_markdown(message, text[message.start :], final=closing)
+            written = await self._write_markdown(message, text[message.start :], final=closing)
         else:
             body = formatting.to_mrkdwn(text[message.start :]) or formatting.PLACEHOLDER_TEXT
             written = await self._post(message, body, final=closing)
@@ -256,6 +260,10 @@ class AnswerStream:
     async def _write_stream(self, message: _Message, text: str, *, closing: bool) -> bool:
         delta = text[message.shown :]
         blocks = self._final_blocks(message, closing) or None
+        if message.ts is None and closing:
+            # Nothing streamed yet: one chat.postMessage beats startStream + stopStream (Tier 2).
+            message.kind = Kind.MARKDOWN
+            return await self._write_markdown(message, text[message.start :], final=True)
         if message.ts is None:
             response = await self._slack.call(
                 "chat.startStream",
@@ -313,14 +321,26 @@ class AnswerStream:
             message.ts = str(response["ts"])
         return response is not None
 
-    async def _update_markdown(self, message: _Message, markdown: str, *, final: bool) -> bool:
+    async def _write_markdown(self, message: _Message, markdown: str, *, final: bool) -> bool:
+        """Markdown that Slack renders itself, posted or edited in place."""
         extra = self._final_blocks(message, final)
-        if not extra:
-            return await self._update(message, final=final, markdown_text=markdown)
-        # markdown_text cannot travel with blocks: the Markdown goes in a markdown block.
-        blocks = [{"type": "markdown", "text": markdown}, *extra]
-        fallback = markdown[: formatting.SECTION_TEXT_LIMIT]
-        return await self._update(message, final=final, text=fallback, blocks=blocks)
+        content: dict[str, Any] = {"markdown_text": markdown}
+        if extra:
+            # markdown_text cannot travel with blocks: the Markdown goes in a markdown block.
+            blocks = [{"type": "markdown", "text": markdown}, *extra]
+            content = {"text": markdown[: formatting.SECTION_TEXT_LIMIT], "blocks": blocks}
+        if message.ts is not None:
+            return await self._update(message, final=final, **content)
+        response = await self._slack.call(
+            "chat.postMessage",
+            final=final,
+            channel=self._target.channel,
+            thread_ts=self._target.thread_ts,
+            **content,
+        )
+        if response is not None:
+            message.ts = str(response["ts"])
+        return response is not None
 
     async def _update(self, message: _Message, *, final: bool, **content: Any) -> bool:
         response = await self._slack.call(

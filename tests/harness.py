@@ -155,3 +155,20 @@ async def start_bot(env: Mapping[str, str]) -> Runtime:
         runtime = Runtime(settings)
     await runtime.start(host="127.0.0.1")
     return runtime
+
+
+def finished_answers(slack: FakeSlack) -> int:
+    """Answers the bot has finished: each ends by clearing its sign of life (👀 or status)."""
+    return sum(
+        1
+        for c in slack.calls
+        if c.ok
+        and (
+            c.method == "reactions.remove"
+            or (c.method == "assistant.threads.setStatus" and c.args.get("status") == "")
+        )
+    )
+
+
+async def wait_finished(slack: FakeSlack, count: int = 1) -> None:
+    await slack.wait_for(lambda: finished_answers(slack) >= count)

@@ -21,13 +21,13 @@ from tests.fakes.bedrock import (
     Text,
 )
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, mention
+from tests.harness import REDIS_URL, Bot, mention, wait_finished
 
 REF = re.compile(r"ref `([0-9a-f]{8})`")
 
 
 async def final_text(slack: FakeSlack, thread_ts: str, *, stops: int = 1) -> str:
-    await slack.wait_for(lambda: len(slack.calls_to("chat.stopStream")) >= stops)
+    await wait_finished(slack, stops)
     return "\n".join(m.visible for m in slack.thread("C0CHAN", thread_ts))
 
 

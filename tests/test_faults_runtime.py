@@ -21,7 +21,7 @@ from tests.fakes.__main__ import wait_ready
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, Bot, bot_env, mention
+from tests.harness import SIGNING_SECRET, Bot, bot_env, mention, wait_finished
 
 
 class PrivateRedis:
@@ -150,11 +150,9 @@ async def test_a_huge_question_is_cut_with_a_visible_note(
 
     [invocation] = await bedrock.wait_for_invocations(1)
     assert invocation.input_text == "x" * 20_000
-    await slack.wait_for_calls("chat.stopStream")
-    [message] = slack.thread("C0CHAN", event["ts"])
-    assert message.visible.startswith(
-        "_(Your message was 30,000 characters; I only read the first 20,000.)_"
-    )
+    await wait_finished(slack)
+    shown = "".join(m.visible for m in slack.thread("C0CHAN", event["ts"]))
+    assert shown.startswith("_(Your message was 30,000 characters; I only read the first 20,000.)_")
 
 
 async def test_any_unicode_passes_through_intact(
@@ -168,7 +166,7 @@ async def test_any_unicode_passes_through_intact(
 
     [invocation] = await bedrock.wait_for_invocations(1)
     assert invocation.input_text == question
-    await slack.wait_for_calls("chat.stopStream")
+    await wait_finished(slack)
     assert [m.visible for m in slack.thread("C0CHAN", event["ts"])] == [question]
 
 

@@ -40,10 +40,14 @@ async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
 async def test_a_rate_limited_final_write_waits_and_lands(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("final")]))
     slack.rate_limit("chat.stopStream", retry_after=1, times=1)
     event = mention("final")
 
     await bot.send_event(event)
+    await slack.wait_for_calls("chat.startStream")
+    release.set()
 
     await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
     assert thread_text(slack, event["ts"]) == ["You said: final"]
@@ -123,11 +127,15 @@ async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long
 async def test_transient_slack_errors_are_retried_and_the_answer_lands(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("flaky")]))
     slack.fail("chat.stopStream", "internal_error", times=2)
     slack.fail("reactions.add", "internal_error", times=1)
     event = mention("flaky")
 
     await bot.send_event(event)
+    await slack.wait_for_calls("chat.startStream")
+    release.set()
 
     await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
     assert thread_text(slack, event["ts"]) == ["You said: flaky"]

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, mention, new_ts
+from tests.harness import REDIS_URL, Bot, finished_answers, mention, new_ts, wait_finished
 
 
 def channel_message(text: str, *, thread_ts: str, user: str = "U0USER") -> dict[str, object]:
@@ -32,9 +32,9 @@ def channel_message(text: str, *, thread_ts: str, user: str = "U0USER") -> dict[
 async def ask(bot: Bot, slack: FakeSlack, event: dict[str, object]) -> None:
     """Send a question and wait until its thread holds a finished answer."""
     thread = str(event.get("thread_ts") or event["ts"])
-    before = len(slack.calls_to("chat.stopStream"))
+    before = finished_answers(slack)
     await bot.send_event(event)
-    await slack.wait_for(lambda: len(slack.calls_to("chat.stopStream")) > before)
+    await wait_finished(slack, before + 1)
     assert slack.thread("C0CHAN", thread)
 
 
@@ -235,7 +235,7 @@ async def test_questions_in_one_thread_are_answered_one_at_a_time_across_replica
     first_call, second_call = bedrock.invocations
     assert first_call.finished_at is not None
     assert second_call.started_at >= first_call.finished_at
-    await slack.wait_for(lambda: len(slack.calls_to("chat.stopStream")) == 2)
+    await wait_finished(slack, 2)
     assert [m.visible for m in slack.thread("C0CHAN", first["ts"])] == [
         "first answer",
         "second answer",

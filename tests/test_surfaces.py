@@ -12,7 +12,7 @@ from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script, Text
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, mention, new_ts
+from tests.harness import REDIS_URL, Bot, mention, new_ts, wait_finished
 
 WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
 S3 = {"type": "S3", "s3Location": {"uri": "s3://handbook/benefits.pdf"}}
@@ -138,7 +138,7 @@ async def test_a_dm_in_a_thread_shows_is_thinking_then_clears_it(
     root = new_ts()
     await bot.send_event(dm("what is the dress code?", thread_ts=root))
 
-    await slack.wait_for_calls("chat.stopStream")
+    await wait_finished(slack)
     await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setStatus")) == 2)
     statuses = [c.args["status"] for c in slack.calls_to("assistant.threads.setStatus")]
     assert statuses == ["is thinking…", ""]
@@ -188,7 +188,7 @@ async def test_citations_become_numbered_sources_under_the_answer(
 
     await bot.send_event(event)
 
-    await slack.wait_for_calls("chat.stopStream")
+    await wait_finished(slack)
     [message] = slack.thread("C0CHAN", event["ts"])
     assert message.visible == (
         "You get 25 days [1]. Benefits differ [2].\n\n**Sources**\n"
@@ -233,7 +233,7 @@ async def test_feedback_is_recorded_with_the_answer_and_thanked(
 ) -> None:
     event = mention("rate me")
     await bot.send_event(event)
-    await slack.wait_for_calls("chat.stopStream")
+    await wait_finished(slack)
     [message] = slack.thread("C0CHAN", event["ts"])
 
     hook = await click(bot, slack, message, "feedback_down")
