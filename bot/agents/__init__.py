@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 from botocore.config import Config
 
+from bot.agents.agentcore import AgentCoreBackend
 from bot.agents.base import AgentBackend, RetryPolicy
 from bot.agents.bedrock_agents import BedrockAgentsBackend
 from bot.settings import AgentBackend as BackendName
@@ -44,4 +45,14 @@ def build_backend(settings: Settings) -> AgentBackend:
             idle_timeout=settings.agent_idle_timeout_seconds,
             retry=retry,
         )
-    raise NotImplementedError(f"AGENT_BACKEND={settings.agent_backend} is not available yet")
+    client = boto3.session.Session().client(
+        "bedrock-agentcore", region_name=settings.aws_region, config=config
+    )
+    return AgentCoreBackend(
+        client=client,
+        runtime_arn=settings.agentcore_runtime_arn or "",
+        qualifier=settings.agentcore_qualifier,
+        executor=executor,
+        idle_timeout=settings.agent_idle_timeout_seconds,
+        retry=retry,
+    )

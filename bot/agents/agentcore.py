@@ -1,0 +1,298 @@
+"""Amazon Bedrock AgentCore Runtime (InvokeAgentRuntime) backend.
+
+AgentCore runs an agent container of our own, so the payload is this bot's contract with it::
+
+    {"prompt": "<the question>",
+     "session_id": "<runtimeSessionId>",
+     "slack": {"slackTeamId": "T…", "slackChannelId": "C…", "slackUserId": "U…", "orderId": "…"},
+     "history": [{"role": "user", "content": "…"}, {"role": "assistant", "content": "…"}]}
+
+`slack` is what Bedrock Agents gets as `sessionAttributes` (from Slack's payload, never from the
+message text; `orderId` only for the order command); `history` only seeds a fresh session.
+Answers are read by `AnswerParser`: server-sent events, a JSON document or plain text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
+
+from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend, abort_stream
+from bot.agents.errors import failure_from_exception, failure_kind
+from bot.events import (
+    AgentEvent,
+    AgentFailure,
+    AgentRequest,
+    Citations,
+    FailureKind,
+    Source,
+    TextDelta,
+    Usage,
+)
+
+# Codes of this API that bot.agents.errors (shared with Bedrock Agents) does not know.
+_LOCAL_KINDS = {"retryableconflictexception": FailureKind.CONFLICT}
+_CODE_SHAPE = re.compile(r"[A-Za-z][\w.-]{0,63}")
+
+
+class AgentCoreBackend(ThreadedBackend):
+    """Calls `bedrock-agentcore` InvokeAgentRuntime for one runtime endpoint (qualifier)."""
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        runtime_arn: str,
+        qualifier: str,
+        executor: ThreadPoolExecutor,
+        idle_timeout: float,
+        retry: RetryPolicy,
+    ) -> None:
+        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
+        self._client = client
+        self._runtime_arn = runtime_arn
+        self._qualifier = qualifier
+
+    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
+        try:
+            response = self._client.invoke_agent_runtime(**self.build_params(request))
+        except (ClientError, BotoCoreError) as exc:
+            emit(failure_from_error(exc))
+            return
+        body = response["response"]
+        # StreamingBody keeps the urllib3 response in `_raw_stream`, as event streams do.
+        handle.attach(lambda: abort_stream(body))
+        try:
+            for event in answer_events(body, str(response.get("contentType") or "")):
+                if handle.cancelled.is_set():
+                    return
+                emit(event)
+                if isinstance(event, AgentFailure):
+                    return
+        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
+            if not handle.cancelled.is_set():
+                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
+                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+
+    def build_params(self, request: AgentRequest) -> dict[str, Any]:
+        """The InvokeAgentRuntime parameters for one request (pure; unit-tested)."""
+        session = runtime_session_id(request.session_id)
+        params: dict[str, Any] = {
+            "agentRuntimeArn": self._runtime_arn,
+            "runtimeSessionId": session,
+            "contentType": "application/json",
+            "accept": "text/event-stream, application/json",
+            "payload": json.dumps(build_payload(request, session), ensure_ascii=False).encode(),
+        }
+        if self._qualifier:
+            params["qualifier"] = self._qualifier
+        if request.user_id:  # the API rejects an empty header value
+            params["runtimeUserId"] = request.user_id
+        return params
+
+
+def build_payload(request: AgentRequest, runtime_session: str) -> dict[str, Any]:
+    """The JSON document the agent container receives (the contract in the module docstring)."""
+    payload: dict[str, Any] = {
+        "prompt": request.text,
+        "session_id": runtime_session,
+        "slack": dict(request.session_attributes),
+    }
+    if request.history:
+        payload["history"] = [{"role": m.role, "content": m.text} for m in request.history]
+    return payload
+
+
+def runtime_session_id(session_id: str) -> str:
+    """A valid runtimeSessionId for a bot session id: stable, distinct, 40–100 characters.
+
+    The API wants 33–256 characters; its response model allows only `[a-zA-Z0-9][a-zA-Z0-9-_]*`
+    up to 100, so ":" and "." become "_" and a hash of the untouched id keeps ids apart.
+    """
+    readable = re.sub(r"[^A-Za-z0-9-]", "_", session_id)[:61]
+    digest = hashlib.sha256(session_id.encode()).hexdigest()[:32]
+    return f"slack-{readable}-{digest}"
+
+
+def failure_from_error(exc: BaseException) -> AgentFailure:
+    """`failure_from_exception`, knowing this API's own error codes too."""
+    failure = failure_from_exception(exc)
+    local = _LOCAL_KINDS.get(failure.code.lower())
+    return AgentFailure(local, failure.code, failure.detail) if local else failure
+
+
+def failure_from_payload(data: Any) -> AgentFailure:
+    """An error the agent reported in its answer: `{"error": code|text, "message": …}` or text."""
+    # bedrock-agentcore's SDK sends {"error": str(exc), "error_type": "ValueError", "message": …}.
+    code = str(_dig(data, "error_type") or _dig(data, "code") or _dig(data, "error") or "")
+    code = code if _CODE_SHAPE.fullmatch(code) else "AgentError"
+    message = _dig(data, "message") or _dig(data, "error") or data
+    kind = _LOCAL_KINDS.get(code.lower()) or failure_kind(code)
+    return AgentFailure(kind, code, str(message or "")[:500])
+
+
+def answer_events(body: Any, content_type: str) -> Iterator[AgentEvent]:
+    """The answer's events as its bytes arrive.
+
+    `StreamingBody.read(n)` waits for n bytes, so read urllib3's `read1` (what one socket read
+    brought); botocore checks Content-Length in `read`, which this bypasses, so check it here.
+    """
+    raw = body._raw_stream
+    parser = AnswerParser(content_type)
+    while data := raw.read1(64 * 1024):
+        yield from parser.feed(data)
+        if parser.done:
+            return
+    if remaining := raw.length_remaining:
+        raise IncompleteReadError(actual_bytes=raw.tell(), expected_bytes=raw.tell() + remaining)
+    yield from parser.close()
+
+
+class AnswerParser:
+    """Bytes of an answer in, agent events out; `done` once the agent said it has finished.
+
+    Server-sent events follow the WHATWG rules; `data` is JSON or bare text: a JSON string, an
+    object's `text`/`delta`/`content`/`data`/`chunk` (or its `.text`), a Strands
+    `{"event": {"contentBlockDelta": …}}`; objects may add `usage` and `citations`
+    (`[{"title", "url"}]`). `event: error` or an `error` member fails; `data: [DONE]` ends.
+    """
+
+    def __init__(self, content_type: str) -> None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        self.sse = media == "text/event-stream"  # else one document: JSON or plain text
+        self.done = False
+        # A multi-byte character may straddle two reads; decode incrementally.
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._parts: list[str] = []  # the document so far, or an incomplete SSE line
+        self._data: list[str] = []
+        self._event = ""
+        # Strands may send each text twice (raw model delta, `data` event): use the first kind.
+        self._source: str | None = None
+
+    def feed(self, data: bytes) -> list[AgentEvent]:
+        text = self._decoder.decode(data)
+        if self.sse:
+            return self._lines(text)
+        self._parts.append(text)
+        return []
+
+    def close(self) -> list[AgentEvent]:
+        tail = self._decoder.decode(b"", final=True)
+        if self.sse:  # a clean end without a final blank line still ends the event
+            return self._lines(tail + "\n\n")
+        return json_events("".join([*self._parts, tail]))
+
+    def _lines(self, text: str) -> list[AgentEvent]:
+        text = "".join([*self._parts, text])
+        # "\r" may be the first half of "\r\n": keep it until the next byte says.
+        hold = "\r" if text.endswith("\r") else ""
+        lines = text[: len(text) - len(hold)].replace("\r\n", "\n").replace("\r", "\n")
+        *complete, rest = lines.split("\n")
+        self._parts = [rest + hold]
+        events: list[AgentEvent] = []
+        for line in complete:
+            field, _, value = line.partition(":")
+            if self.done:
+                break
+            if not line:
+                events += self._dispatch()
+            elif field == "data":
+                self._data.append(value.removeprefix(" "))
+            elif field == "event":
+                self._event = value.removeprefix(" ")
+        return events  # comments (":…"), id and retry change nothing here
+
+    def _dispatch(self) -> list[AgentEvent]:
+        data, event, had_data = "\n".join(self._data), self._event, bool(self._data)
+        self._data, self._event = [], ""
+        if not had_data or data.strip() == "[DONE]":
+            self.done = self.done or had_data
+            return []
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = data  # agents that yield plain strings may send them unquoted
+        if event == "error" or _dig(value, "error"):
+            self.done = True
+            return [failure_from_payload(value)]
+        if isinstance(value, Mapping):
+            found = text_in_event(value)
+            return (self._text(*found) if found else []) + extras(value)
+        text = value if isinstance(value, str) else "" if value is None else data
+        return self._text("string", text)
+
+    def _text(self, source: str, text: str) -> list[AgentEvent]:
+        if not text or self._source not in (None, source):
+            return []
+        self._source = source
+        return [TextDelta(text)]
+
+
+def json_events(raw: str) -> list[AgentEvent]:
+    """A complete non-SSE answer as agent events."""
+    try:
+        document = json.loads(raw)
+    except ValueError:  # mislabelled plain text is still the agent's answer
+        return [TextDelta(raw)] if raw.strip() else []
+    if _dig(document, "error"):
+        return [failure_from_payload(document)]
+    text = plain_text(document) if isinstance(document, Mapping | list | str) else raw.strip()
+    events: list[AgentEvent] = [TextDelta(text)] if text else []
+    return events + (extras(document) if isinstance(document, Mapping) else [])
+
+
+def plain_text(value: Any) -> str:
+    """The answer's text in a JSON document: a string, a known key, or Strands content blocks."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(plain_text(item) for item in value)
+    keys = ("result", "response", "output", "text", "content", "message")
+    texts = (plain_text(value.get(key)) for key in keys) if isinstance(value, Mapping) else ()
+    return next((text for text in texts if text), "")
+
+
+def text_in_event(value: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(which kind of event, its text) for one SSE JSON object, or None if it has no text."""
+    if isinstance(value.get("event"), Mapping):  # Strands raw model event: only text deltas
+        text = _dig(value, "event", "contentBlockDelta", "delta", "text")
+        return ("event", text) if isinstance(text, str) else None
+    for key in ("text", "delta", "content", "data", "chunk"):
+        item = _dig(value, key, "text") if isinstance(value.get(key), Mapping) else value.get(key)
+        if isinstance(item, str):
+            return key, item
+    return None
+
+
+def extras(value: Mapping[str, Any]) -> list[AgentEvent]:
+    """Usage and citations an event or document may carry beside its text."""
+    events: list[AgentEvent] = []
+    usage = value.get("usage") or _dig(value, "event", "metadata", "usage")
+    counts = [_dig(usage, key) for key in ("inputTokens", "outputTokens")]
+    total = Usage(*(n if isinstance(n, int) and n > 0 else 0 for n in counts))
+    if total.total:
+        events.append(total)
+    sources: list[Source] = []
+    citations = value.get("citations")
+    for citation in citations if isinstance(citations, list) else ():
+        url, title = _dig(citation, "url"), _dig(citation, "title") or _dig(citation, "url")
+        source = Source(str(title), str(url) if url else None)
+        if title and source not in sources:
+            sources.append(source)
+    if sources:
+        events.append(Citations(tuple(sources)))
+    return events
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]…`, or None where a level is missing or not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value

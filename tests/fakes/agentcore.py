@@ -1,0 +1,293 @@
+"""Local AgentCore Runtime InvokeAgentRuntime that real boto3 talks to via ``endpoint_url``.
+
+Plays the same ``Script``s as ``tests.fakes.bedrock`` (one test script works against both fakes):
+``Text`` → ``data: {"text": …, "citations": […]}``, ``Trace`` → ``data: {"usage": …}`` (or a
+text-free ``data: {"trace": …}`` when it has no usage), ``RaiseInStream`` → ``event: error`` +
+``data: {"error": code, "message": …}`` then the end, ``HttpError`` → a restJson error response.
+With ``json_body`` set the whole answer is one ``application/json`` body ``{"result": …}`` instead.
+"""
+
+# ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Self
+from urllib.parse import unquote, urlparse
+
+from aiohttp import web
+
+from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+
+__all__ = [
+    "Drop",
+    "FakeAgentCoreRuntime",
+    "HttpError",
+    "Invocation",
+    "Pause",
+    "RaiseInStream",
+    "Script",
+    "Text",
+    "Trace",
+]
+
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+USER_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+
+
+@dataclass
+class Invocation:
+    """One InvokeAgentRuntime request as the fake saw it."""
+
+    runtime_arn: str
+    qualifier: str | None
+    session_id: str | None
+    user_id: str | None
+    payload: Any  # the parsed JSON body (or the raw text when it is not JSON)
+    headers: dict[str, str]  # lower-cased names
+    started_at: float
+    finished_at: float | None = None
+    chunk_times: list[float] = field(default_factory=list)
+    disconnected: bool = False  # a write failed because the client had gone away
+    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
+
+    async def wait_finished(self, timeout: float = 5.0) -> None:
+        """Wait until the server is done with this request (ended, dropped or failed)."""
+        async with asyncio.timeout(timeout):
+            await self._finished.wait()
+
+    @property
+    def prompt(self) -> str:
+        return str(self._field("prompt") or "")
+
+    @property
+    def slack(self) -> dict[str, str]:
+        return dict(self._field("slack") or {})
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self._field("history") or [])
+
+    def _field(self, name: str) -> Any:
+        return self.payload.get(name) if isinstance(self.payload, dict) else None
+
+
+def echo_responder(invocation: Invocation) -> Script:
+    """Default responder: a single chunk echoing the prompt."""
+    return Script([Text(f"You said: {invocation.prompt}")])
+
+
+def simple_citations(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bedrock-style ``retrievedReferences`` citations as AgentCore ``{"title", "url"}`` ones."""
+    simple: list[dict[str, Any]] = []
+    for citation in citations:
+        if "title" in citation or "url" in citation:
+            simple.append(citation)
+            continue
+        for reference in citation.get("retrievedReferences") or ():
+            # location is {"type": …, "<kind>Location": {"url" | "uri": …}}.
+            places = [v for v in (reference.get("location") or {}).values() if isinstance(v, dict)]
+            url = next((p.get("url") or p.get("uri") for p in places), None)
+            metadata = reference.get("metadata") or {}
+            title = metadata.get("title") or metadata.get("x-amz-bedrock-kb-title")
+            title = title or (urlparse(url).path.rsplit("/", 1)[-1] if url else None)
+            if title:
+                simple.append({"title": title, "url": url})
+    return simple
+
+
+def _sse(data: Any, event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
+    if isinstance(step, Text):
+        data: dict[str, Any] = {"text": step.text}
+        if step.citations is not None:
+            data["citations"] = simple_citations(step.citations)
+        return _sse(data)
+    if isinstance(step, Trace):
+        if step.usage is None:
+            return _sse({"trace": {"rationale": "Looking into it."}})
+        return _sse({"usage": {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}})
+    return _sse({"error": step.exception_type, "message": step.message}, event="error")
+
+
+class FakeAgentCoreRuntime:
+    """aiohttp server on 127.0.0.1 serving InvokeAgentRuntime from scripts."""
+
+    def __init__(self, *, json_body: bool = False) -> None:
+        self.url = ""
+        self.json_body = json_body
+        self.responder: Callable[[Invocation], Script] = echo_responder
+        self.invocations: list[Invocation] = []
+        self._queue: deque[Script] = deque()
+        self._arrived = asyncio.Condition()
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on a free port and set ``url``."""
+        app = web.Application(client_max_size=100 * 1024 * 1024)  # the API's payload limit
+        # The ARN arrives percent-encoded ("/" as %2F): match any path, decode it ourselves.
+        app.router.add_post(r"/runtimes/{arn:.+}/invocations", self._handle)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
+        self._runner = runner
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        """Cancel streams still running (e.g. long Pauses) and close the server."""
+        for task in list(self._handlers):
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def enqueue(self, *scripts: Script) -> None:
+        """Queue scripts for the next invocations, first in first out, before ``responder``."""
+        self._queue.extend(scripts)
+
+    async def wait_for_invocations(self, n: int, timeout: float = 5.0) -> list[Invocation]:
+        """Wait until at least ``n`` requests have arrived; return the first ``n``."""
+        try:
+            async with asyncio.timeout(timeout), self._arrived:
+                await self._arrived.wait_for(lambda: len(self.invocations) >= n)
+        except TimeoutError:
+            raise TimeoutError(f"expected {n} invocations, got {len(self.invocations)}") from None
+        return self.invocations[:n]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        raw = await request.read()
+        try:
+            payload: Any = json.loads(raw) if raw else None
+        except ValueError:
+            payload = raw.decode(errors="replace")
+        # aiohttp decodes the path except %2F; decode the rest so the ARN reads as sent.
+        encoded = request.raw_path.split("?", 1)[0].split("/")[2:-1]
+        inv = Invocation(
+            runtime_arn=unquote("/".join(encoded)),
+            qualifier=request.query.get("qualifier"),
+            session_id=request.headers.get(SESSION_HEADER),
+            user_id=request.headers.get(USER_HEADER),
+            payload=payload,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            started_at=time.monotonic(),
+        )
+        self.invocations.append(inv)
+        async with self._arrived:
+            self._arrived.notify_all()
+        try:
+            script = self._queue.popleft() if self._queue else self.responder(inv)
+            return await self._play(request, inv, script)
+        finally:
+            inv.finished_at = time.monotonic()
+            inv._finished.set()
+            self._handlers.discard(task)
+
+    async def _play(
+        self, request: web.Request, inv: Invocation, script: Script
+    ) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        if script.steps and isinstance(first := script.steps[0], HttpError):
+            await asyncio.sleep(first.delay)
+            return _error(first.status, first.error_type, first.message, request_id)
+        if not 33 <= len(inv.session_id or "") <= 256:  # as AWS: a length outside 33–256 fails
+            message = "runtimeSessionId must be 33 to 256 characters"
+            return _error(400, "ValidationException", message, request_id)
+        resp = web.StreamResponse(status=200)
+        resp.headers["x-amzn-RequestId"] = request_id
+        resp.headers[SESSION_HEADER] = inv.session_id or ""
+        if self.json_body:
+            return await self._play_json(request, inv, script, resp)
+        resp.content_type = "text/event-stream"
+        resp.charset = "utf-8"
+        resp.enable_chunked_encoding()
+        try:
+            await resp.prepare(request)
+            for step in script.steps:
+                if isinstance(step, Pause):
+                    await _pause(step)
+                    continue
+                await asyncio.sleep(step.delay)
+                if isinstance(step, Drop):  # flush first, so the client gets the earlier events
+                    await request.writer.drain()
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                assert not isinstance(step, HttpError), "Script only allows it as its sole step"
+                await resp.write(_sse_frame(step))
+                await request.writer.drain()  # one HTTP chunk per event, sent now
+                if isinstance(step, Text):
+                    inv.chunk_times.append(time.monotonic())
+            await resp.write_eof()
+        except ConnectionError:  # the client hung up early: record it, it is no server fault
+            inv.disconnected = True
+        return resp
+
+    async def _play_json(
+        self, request: web.Request, inv: Invocation, script: Script, resp: web.StreamResponse
+    ) -> web.StreamResponse:
+        """Run the script's timing, then send everything it said as one JSON document."""
+        document: dict[str, Any] = {"result": ""}
+        dropped = False
+        for step in script.steps:
+            if isinstance(step, Pause):
+                await _pause(step)
+                continue
+            await asyncio.sleep(step.delay)
+            if isinstance(step, Text):
+                document["result"] += step.text
+                if step.citations is not None:
+                    document.setdefault("citations", []).extend(simple_citations(step.citations))
+            elif isinstance(step, Trace) and step.usage is not None:
+                document["usage"] = {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}
+            elif isinstance(step, RaiseInStream):
+                document = {"error": step.exception_type, "message": step.message}
+            dropped = dropped or isinstance(step, Drop)
+        body = json.dumps(document, ensure_ascii=False).encode()
+        resp.content_type = "application/json"
+        resp.content_length = len(body)
+        try:
+            await resp.prepare(request)
+            # A drop sends half the promised Content-Length, then aborts the connection.
+            await resp.write(body[: len(body) // 2] if dropped else body)
+            await request.writer.drain()
+            inv.chunk_times.append(time.monotonic())
+            if dropped and request.transport is not None:
+                request.transport.abort()
+                return resp
+            await resp.write_eof()
+        except ConnectionError:
+            inv.disconnected = True
+        return resp
+
+
+async def _pause(step: Pause) -> None:
+    # Without `until`, a fresh Event makes this a plain sleep of `seconds`.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for((step.until or asyncio.Event()).wait(), step.seconds)
+
+
+def _error(status: int, error_type: str, message: str, request_id: str) -> web.Response:
+    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id}
+    return web.json_response({"message": message}, status=status, headers=headers)
