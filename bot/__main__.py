@@ -8,7 +8,7 @@ import sys
 from bot.logs import configure_logging
 from bot.settings import ConfigError, load_settings
 
-USAGE = "usage: python -m bot [run]"
+USAGE = "usage: python -m bot [run | doctor | usage [--days N] [--by day|channel]]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,14 @@ def main(argv: list[str] | None = None) -> int:
     if command in {"-h", "--help", "help"}:
         print(USAGE)
         return 0
+    if command == "doctor":
+        from bot.doctor import doctor
+
+        return asyncio.run(doctor())
+    if command == "usage":
+        from bot.usage import main as usage_main
+
+        return usage_main(args[1:])
     if command != "run":
         print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2

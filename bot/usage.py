@@ -1,0 +1,239 @@
+"""`python -m bot usage`: tokens and estimated cost per day (and channel), from Redis.
+
+It reads the turns Redis still holds: the last HISTORY_MAX_TURNS of each conversation, for
+HISTORY_TTL_DAYS. The Prometheus counters are the complete record; this is the per-channel view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import TextIO
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.history import StoredTurn
+from bot.settings import ConfigError, describe_validation_error, load_settings
+
+SCAN_BATCH = 500  # keys per SCAN step and per pipelined LRANGE round trip
+
+
+class Prices(BaseSettings):
+    """USD per 1,000 tokens (defaults: Claude Sonnet on Bedrock). To move into bot/settings.py."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    price_input_per_1k: float = Field(0.003, ge=0)
+    price_output_per_1k: float = Field(0.015, ge=0)
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (
+            input_tokens * self.price_input_per_1k + output_tokens * self.price_output_per_1k
+        ) / 1000
+
+
+class Grouping(StrEnum):
+    DAY = "day"
+    CHANNEL = "channel"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedTurn:
+    """A stored turn and the conversation it belongs to (`team:channel[:thread_ts]`)."""
+
+    conversation: str
+    turn: StoredTurn
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One line of the table; `channel` is "" when grouped by day only."""
+
+    day: str
+    channel: str
+    turns: int
+    input_tokens: int
+    output_tokens: int
+    cost: float
+
+
+def channel_of(conversation: str, *, order_label: str = "/order") -> str:
+    """The Slack channel of a conversation key; the order command's conversations as one."""
+    parts = conversation.split(":")
+    if len(parts) < 2:
+        return "?"
+    return order_label if parts[1] == "order" else parts[1]
+
+
+def day_of(turn: StoredTurn) -> date | None:
+    """The UTC day a turn was answered (or asked); None for seeded context without a time."""
+    stamp = turn.answered_at or turn.asked_at
+    return datetime.fromtimestamp(stamp, UTC).date() if stamp > 0 else None
+
+
+def aggregate(
+    turns: Iterable[KeyedTurn],
+    *,
+    by: Grouping,
+    prices: Prices,
+    since: date | None = None,
+    order_label: str = "/order",
+) -> list[UsageRow]:
+    """Sum tokens per day (and channel), newest day first, costliest channel first within it."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for keyed in turns:
+        day = day_of(keyed.turn)
+        if day is None or (since is not None and day < since):
+            continue
+        channel = channel_of(keyed.conversation, order_label=order_label)
+        key = (day.isoformat(), channel if by is Grouping.CHANNEL else "")
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += 1
+        total[1] += keyed.turn.input_tokens
+        total[2] += keyed.turn.output_tokens
+    rows = [
+        UsageRow(day, channel, n, tokens_in, tokens_out, prices.cost(tokens_in, tokens_out))
+        for (day, channel), (n, tokens_in, tokens_out) in sums.items()
+    ]
+    # Stable sorts, least significant first: channel name, then cost, then newest day.
+    rows.sort(key=lambda row: row.channel)
+    rows.sort(key=lambda row: row.cost, reverse=True)
+    rows.sort(key=lambda row: row.day, reverse=True)
+    return rows
+
+
+def total_row(rows: Sequence[UsageRow]) -> UsageRow:
+    """The sum of `rows`, labelled "total"."""
+    return UsageRow(
+        "total",
+        "",
+        sum(row.turns for row in rows),
+        sum(row.input_tokens for row in rows),
+        sum(row.output_tokens for row in rows),
+        sum(row.cost for row in rows),
+    )
+
+
+def render_table(rows: Sequence[UsageRow], *, by: Grouping) -> str:
+    """A plain table, numbers right-aligned, with a total line."""
+    header = ["day", "channel", "turns", "input tokens", "output tokens", "cost USD"]
+    if by is Grouping.DAY:
+        header.remove("channel")
+    lines = [header]
+    for row in [*rows, total_row(rows)]:
+        cells = [row.day, row.channel, f"{row.turns:,}", f"{row.input_tokens:,}"]
+        cells += [f"{row.output_tokens:,}", f"{row.cost:,.4f}"]
+        lines.append(cells if by is Grouping.CHANNEL else [cells[0], *cells[2:]])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text_columns = 2 if by is Grouping.CHANNEL else 1
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i < text_columns else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(line, widths, strict=True))
+        ).rstrip()
+        for line in lines
+    )
+
+
+def _escape_glob(text: str) -> str:
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
+
+
+def _parse(raw: bytes) -> StoredTurn | None:
+    try:
+        turn = StoredTurn.from_json(raw)
+    except (ValueError, TypeError):  # a damaged entry must not hide every other turn
+        return None
+    # Keep only what is counted: answers can be long, and there may be many.
+    return replace(turn, question="", answer="")
+
+
+async def load_turns(redis: Redis, prefix: str) -> list[KeyedTurn]:
+    """Every conversation's stored turns: SCAN `<prefix>turns:*`, LRANGE pipelined in batches."""
+    marker = f"{prefix}turns:"
+    turns: list[KeyedTurn] = []
+    batch: list[bytes] = []
+
+    async def flush() -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in batch:
+                pipe.lrange(key, 0, -1)
+            lists = await pipe.execute()
+        for key, items in zip(batch, lists, strict=True):
+            conversation = key.decode()[len(marker) :]
+            turns.extend(KeyedTurn(conversation, t) for t in map(_parse, items) if t is not None)
+        batch.clear()
+
+    async for key in redis.scan_iter(match=f"{_escape_glob(marker)}*", count=SCAN_BATCH):
+        batch.append(key)
+        if len(batch) >= SCAN_BATCH:
+            await flush()
+    if batch:
+        await flush()
+    return turns
+
+
+def _arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot usage", description="Tokens and estimated cost, from Redis."
+    )
+    parser.add_argument("--days", type=int, default=30, help="how many days back (default 30)")
+    by_help = "a row per day, or per day and channel (default day)"
+    parser.add_argument("--by", choices=[g.value for g in Grouping], default="day", help=by_help)
+    args = parser.parse_args(list(argv))
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    args.by = Grouping(args.by)
+    return args
+
+
+async def usage(
+    argv: Sequence[str], *, out: TextIO | None = None, today: date | None = None
+) -> int:
+    """Print the usage table; 0 on success, 1 if Redis failed, 2 on bad configuration."""
+    out = out or sys.stdout
+    args = _arguments(argv)
+    try:
+        settings = load_settings()
+        prices = Prices()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(describe_validation_error(exc), file=sys.stderr)
+        return 2
+    if settings.redis_url is None:
+        print("REDIS_URL is not set: there is no shared store to read usage from", file=sys.stderr)
+        return 2
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_connect_timeout=3, socket_timeout=30
+    )
+    try:
+        turns = await load_turns(redis, settings.redis_key_prefix)
+    except (RedisError, OSError) as exc:
+        print(f"cannot read Redis: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await redis.aclose()
+    since = (today or datetime.now(UTC).date()) - timedelta(days=args.days - 1)
+    rows = aggregate(
+        turns, by=args.by, prices=prices, since=since, order_label=settings.order_command
+    )
+    print(render_table(rows, by=args.by), file=out)
+    price = f"USD {prices.price_input_per_1k} in, {prices.price_output_per_1k} out per 1k tokens"
+    kept = f"the last {settings.history_max_turns} turns of each conversation Redis keeps"
+    print(f"\nsince {since.isoformat()} UTC; {price}; counts {kept}", file=out)
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m bot usage [--days N] [--by day|channel]`."""
+    return asyncio.run(usage(argv))

@@ -1,0 +1,117 @@
+"""Local `bedrock-agent` control plane (GetAgent, GetAgentAlias) that real boto3 talks to.
+
+Point boto3 at it with `AWS_ENDPOINT_URL_BEDROCK_AGENT=fake.url`. Answers are restJson shaped
+per botocore's `bedrock-agent` model; errors carry `x-amzn-ErrorType` like AWS's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Self
+
+from aiohttp import web
+
+_STAMP = "2026-07-01T12:00:00Z"
+_ACCOUNT = "123456789012"
+
+
+@dataclass
+class FakeAgent:
+    """One agent with one alias, as GetAgent/GetAgentAlias report them."""
+
+    agent_id: str = "AGENT12345"
+    alias_id: str = "ALIAS12345"
+    idle_ttl: int = 3600
+    alias_status: str = "PREPARED"
+    agent_status: str = "PREPARED"
+    alias_version: str = "1"
+
+
+class FakeBedrockAgentControl:
+    """aiohttp server on 127.0.0.1; `deny = True` answers every call with AccessDenied."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.url = ""
+        self.region = region
+        self.agents: dict[str, FakeAgent] = {"AGENT12345": FakeAgent()}
+        self.deny = False
+        self.requests: list[str] = []  # request paths, in arrival order
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on a free port and set `url`."""
+        app = web.Application()
+        app.router.add_get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias)
+        app.router.add_get("/agents/{agentId}/", self._get_agent)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        """Close the server."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _arn(self, kind: str, *ids: str) -> str:
+        return f"arn:aws:bedrock:{self.region}:{_ACCOUNT}:{kind}/{'/'.join(ids)}"
+
+    def _find(self, request: web.Request) -> FakeAgent | web.Response:
+        self.requests.append(request.path)
+        if self.deny:
+            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
+        agent = self.agents.get(request.match_info["agentId"])
+        if agent is None:
+            return _error(404, "ResourceNotFoundException", "Agent not found.")
+        return agent
+
+    async def _get_alias(self, request: web.Request) -> web.Response:
+        agent = self._find(request)
+        if isinstance(agent, web.Response):
+            return agent
+        alias_id = request.match_info["agentAliasId"]
+        if alias_id != agent.alias_id:
+            return _error(404, "ResourceNotFoundException", f"Agent alias {alias_id} not found.")
+        alias: dict[str, Any] = {
+            "agentId": agent.agent_id,
+            "agentAliasId": alias_id,
+            "agentAliasName": "live",
+            "agentAliasArn": self._arn("agent-alias", agent.agent_id, alias_id),
+            "routingConfiguration": [{"agentVersion": agent.alias_version}],
+            "createdAt": _STAMP,
+            "updatedAt": _STAMP,
+            "agentAliasStatus": agent.alias_status,
+            "aliasInvocationState": "ACCEPT_INVOCATIONS",
+        }
+        return web.json_response({"agentAlias": alias})
+
+    async def _get_agent(self, request: web.Request) -> web.Response:
+        agent = self._find(request)
+        if isinstance(agent, web.Response):
+            return agent
+        body: dict[str, Any] = {
+            "agentId": agent.agent_id,
+            "agentName": "handbook-agent",
+            "agentArn": self._arn("agent", agent.agent_id),
+            "agentVersion": "DRAFT",
+            "agentStatus": agent.agent_status,
+            "idleSessionTTLInSeconds": agent.idle_ttl,
+            "agentResourceRoleArn": f"arn:aws:iam::{_ACCOUNT}:role/AmazonBedrockExecutionRole",
+            "createdAt": _STAMP,
+            "updatedAt": _STAMP,
+        }
+        return web.json_response({"agent": body})
+
+
+def _error(status: int, error_type: str, message: str) -> web.Response:
+    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
+    return web.json_response({"message": message}, status=status, headers=headers)
