@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import fakeredis
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -36,6 +36,7 @@ from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
+REDIS_CONNECTIONS = 32
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 
 
@@ -51,9 +52,16 @@ def build_services(settings: Settings) -> Services:
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
     )
     if settings.redis_url is not None:
-        redis = Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=5, socket_connect_timeout=3
+        # A bounded pool that waits for a free connection: under a burst, opening hundreds
+        # of connections (each with its own handshake) costs more than queueing for a few.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url.get_secret_value(),
+            max_connections=REDIS_CONNECTIONS,
+            timeout=5,
+            socket_timeout=5,
+            socket_connect_timeout=3,
         )
+        redis = Redis(connection_pool=pool)
     else:
         log.warning(
             "REDIS_URL is not set: using an in-process store; conversations are forgotten on "
@@ -69,12 +77,18 @@ def build_services(settings: Settings) -> Services:
     )
     agent = build_backend(settings)
     metrics = Metrics()
+    budget = WriteBudget(
+        base_interval=settings.stream_interval,
+        publish=memory.publish_slack_block,
+        lookup=memory.slack_block,
+    )
+    budget.on_rate_limited = lambda method: metrics.slack_rate_limited.labels(method=method).inc()
     return Services(
         settings=settings,
         client=client,
         agent=agent,
         memory=memory,
-        budget=WriteBudget(base_interval=settings.stream_interval),
+        budget=budget,
         pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
         metrics=metrics,
     )
@@ -92,7 +106,11 @@ def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
         app = AsyncApp(
             client=services.client,
             signing_secret=secret.get_secret_value() if secret else None,
-            request_verification_enabled=settings.http_mode,
+            # Our HTTP handler verifies signatures before parsing (see build_web_app); Socket
+            # Mode needs none. Bolt's per-event assistant helpers are not used: both off.
+            request_verification_enabled=False,
+            attaching_conversation_kwargs_enabled=False,
+            attaching_function_token_enabled=False,
             process_before_response=False,
             logger=bolt_logger,
         )
@@ -197,9 +215,11 @@ class Runtime:
         self.health = Health()
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
+        self._lag_watch: asyncio.Task[None] | None = None
         self.port = settings.port
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
+        self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None
@@ -236,6 +256,8 @@ class Runtime:
                 await asyncio.wait_for(pipeline.idle.wait(), FINAL_WRITES_SECONDS)
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._lag_watch is not None:
+            self._lag_watch.cancel()
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()

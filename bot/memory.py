@@ -132,6 +132,23 @@ class Memory:
         self._available()
         return True
 
+    async def publish_slack_block(self, team_id: str, method: str, seconds: float) -> None:
+        """Tell every replica that Slack rate-limited `method` in this workspace."""
+        key = self.key("slack429", team_id, method)
+        try:
+            await self.redis.set(key, "1", px=max(1, int(seconds * 1000)))
+        except _STORE_ERRORS as exc:
+            self._unavailable("publish_slack_block", exc)
+
+    async def slack_block(self, team_id: str, method: str) -> float:
+        """Seconds left on a rate limit another replica saw (0 when none)."""
+        try:
+            remaining_ms = await self.redis.pttl(self.key("slack429", team_id, method))
+        except _STORE_ERRORS as exc:
+            self._unavailable("slack_block", exc)
+            return 0.0
+        return max(0.0, remaining_ms / 1000)
+
     async def knows(self, conversation: str) -> bool:
         """Has the bot answered in this conversation (so follow-ups need no mention)?"""
         try:
@@ -181,41 +198,36 @@ class Memory:
                 log.warning("could not renew the conversation lock", extra={"error": str(exc)})
 
     async def open_session(self, conversation: str, *, now: float | None = None) -> Session:
-        """The session for the next turn: same generation while alive, a new one after idle."""
+        """The session for the next turn: same generation while alive, a new one after idle.
+
+        One round trip: read the session and, if it is new, mark the conversation known at
+        once, so follow-ups during the very first answer already need no mention.
+        """
         now = time.time() if now is None else now
+        session_key = self.key("session", conversation)
         try:
-            state = await self.redis.hgetall(self.key("session", conversation))
-            if state and now - float(state.get(b"last_active", 0)) > self._idle_seconds:
-                history = tuple(await self._history(conversation))
-            else:
-                history = ()
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(session_key)
+                pipe.hsetnx(session_key, "generation", 1)
+                pipe.hsetnx(session_key, "last_active", now)
+                pipe.expire(session_key, self._ttl)
+                state, *_ = await pipe.execute()
+            idle = bool(state) and now - float(state.get(b"last_active", 0)) > self._idle_seconds
+            history = tuple(await self._history(conversation)) if idle else ()
         except _STORE_ERRORS as exc:
             self._unavailable("open_session", exc)
             return Session(session_id(conversation, 1), 1, fresh=True, known=False)
         self._available()
         if not state:
-            await self._mark_known(conversation, now)
             return Session(session_id(conversation, 1), 1, fresh=True, known=False)
         generation = int(state.get(b"generation", 1))
-        if now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
+        if not idle:
             return Session(
                 session_id(conversation, generation), generation, fresh=False, known=True
             )
         return Session(
             session_id(conversation, generation + 1), generation + 1, True, True, history
         )
-
-    async def _mark_known(self, conversation: str, now: float) -> None:
-        """From its first question on, a thread's follow-ups are answered without a mention."""
-        session_key = self.key("session", conversation)
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hsetnx(session_key, "generation", 1)
-                pipe.hsetnx(session_key, "last_active", now)
-                pipe.expire(session_key, self._ttl)
-                await pipe.execute()
-        except _STORE_ERRORS as exc:
-            self._unavailable("open_session", exc)
 
     async def history(self, conversation: str) -> list[StoredTurn]:
         try:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.events import Usage
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+_LAG_BUCKETS = (
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.1,
+    0.25,
+    1,
+)
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -30,6 +48,12 @@ class Metrics:
         self.slack_rate_limited = Counter(
             "slackbot_slack_rate_limited", "Slack 429 answers", ["method"], registry=r
         )
+        self.loop_lag = Histogram(
+            "slackbot_event_loop_lag_seconds",
+            "How late the event loop ran a 50 ms timer (blocking work shows here)",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
         self.active_answers = Gauge("slackbot_active_answers", "Answers streaming now", registry=r)
         self.first_text = Histogram(
             "slackbot_first_visible_text_seconds",
@@ -50,6 +74,14 @@ class Metrics:
     def usage(self, usage: Usage) -> None:
         self.tokens.labels(direction="input").inc(usage.input_tokens)
         self.tokens.labels(direction="output").inc(usage.output_tokens)
+
+    async def watch_event_loop(self, *, interval: float = 0.05) -> None:
+        """Runs for the life of the process: samples how late a timer fires."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval)
+            self.loop_lag.observe(max(0.0, loop.time() - started - interval))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

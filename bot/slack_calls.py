@@ -45,6 +45,9 @@ class SlackCaller:
         body = {key: value for key, value in args.items() if value is not None}
         attempt = 0
         while True:
+            await self._budget.refresh(self._team_id, method)
+            if not final and self._budget.blocked_for(self._team_id, method) > 0:
+                return None  # Slack asked us to wait: this text goes out with a later write
             await self._budget.wait_turn(self._team_id, method)
             try:
                 response = await self._client.api_call(method, json=body)

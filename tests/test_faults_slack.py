@@ -19,12 +19,21 @@ def thread_text(slack: FakeSlack, thread_ts: str) -> list[str]:
 async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("one "), Text("two "), Pause(5, until=release), Text("three")]))
+    started, release = asyncio.Event(), asyncio.Event()
+    steps = [
+        Text("one "),
+        Pause(5, until=started),
+        Text("two "),
+        Pause(5, until=release),
+        Text("three"),
+    ]
+    bedrock.enqueue(Script(steps))
     slack.rate_limit("chat.appendStream", retry_after=1, times=1)
     event = mention("count")
 
     await bot.send_event(event)
+    await slack.wait_for_calls("chat.startStream")
+    started.set()
     await slack.wait_for(lambda: slack.rate_limited == 1)
     release.set()
     await slack.wait_for_calls("chat.stopStream")

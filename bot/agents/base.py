@@ -134,17 +134,12 @@ class ThreadedBackend(ABC):
             await asyncio.sleep(delay)
 
     async def _attempt(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+        inbox = _Inbox(asyncio.get_running_loop())
         handle = StreamHandle()
 
         def emit(item: Any) -> None:
-            if handle.cancelled.is_set():
-                return
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop closed under us (shutdown): nobody is listening
-                handle.cancelled.set()
+            if not handle.cancelled.is_set() and not inbox.put(item):
+                handle.cancelled.set()  # the loop closed under us (shutdown): nobody listens
 
         def run() -> None:
             try:
@@ -155,22 +150,72 @@ class ThreadedBackend(ABC):
             finally:
                 emit(_END)
 
-        worker = loop.run_in_executor(self._executor, run)
+        worker = asyncio.get_running_loop().run_in_executor(self._executor, run)
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(queue.get(), timeout=self._idle_timeout)
+                    batch = await inbox.take(within=self._idle_timeout)
                 except TimeoutError:
                     yield AgentFailure(FailureKind.TIMEOUT, "idle_timeout")
                     return
-                if item is _END:
-                    return
-                yield item
-                if isinstance(item, AgentFailure):
-                    return
+                for item in _merge_text(batch):
+                    if item is _END:
+                        return
+                    yield item
+                    if isinstance(item, AgentFailure):
+                        return
         finally:
             handle.cancel()
             worker.add_done_callback(_log_worker_error)
+
+
+class _Inbox:
+    """Hands events from a worker thread to the event loop, waking the loop once per batch.
+
+    Hundreds of streams each delivering chunks would otherwise mean a cross-thread wake-up
+    (a self-pipe write and a loop iteration) per chunk; when the loop is busy, chunks that
+    arrived meanwhile are taken together.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._scheduled = False
+        self._ready = asyncio.Event()
+
+    def put(self, item: Any) -> bool:
+        """From the worker thread; False when the event loop is gone."""
+        with self._lock:
+            self._items.append(item)
+            if self._scheduled:
+                return True
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._ready.set)
+        except RuntimeError:
+            return False
+        return True
+
+    async def take(self, *, within: float) -> list[Any]:
+        async with asyncio.timeout(within):
+            await self._ready.wait()
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+            self._ready.clear()
+        return items
+
+
+def _merge_text(batch: list[Any]) -> list[Any]:
+    """Adjacent text deltas of one batch become one: fewer appends, same text."""
+    merged: list[Any] = []
+    for item in batch:
+        if merged and isinstance(item, TextDelta) and isinstance(merged[-1], TextDelta):
+            merged[-1] = TextDelta(merged[-1].text + item.text)
+        else:
+            merged.append(item)
+    return merged
 
 
 def _log_worker_error(future: asyncio.Future[None]) -> None:

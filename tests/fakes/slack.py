@@ -68,7 +68,8 @@ class FakeSlack(SlackState):
         self.clock: Callable[[], float] = time.monotonic  # drives set_limits buckets only
         self._faults: dict[str, deque[_Fault]] = {}
         self._limits: dict[str, tuple[float, int]] = {}
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets: dict[tuple[str, ...], _Bucket] = {}
+        self._per_channel: frozenset[str] = frozenset()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -121,7 +122,11 @@ class FakeSlack(SlackState):
         self._faults.setdefault(method, deque()).append(fault)
 
     def set_limits(
-        self, per_minute: dict[str, float], *, burst: dict[str, int] | None = None
+        self,
+        per_minute: dict[str, float],
+        *,
+        burst: dict[str, int] | None = None,
+        per_channel: frozenset[str] = frozenset(),
     ) -> None:
         """Token bucket per (team, method); key "*" covers other methods. Burst defaults to 1.
 
@@ -130,6 +135,8 @@ class FakeSlack(SlackState):
         """
         burst = burst or {}
         self._limits = {m: (rate / 60.0, burst.get(m, 1)) for m, rate in per_minute.items()}
+        # chat.postMessage is limited per channel (about 1 a second), not per workspace.
+        self._per_channel = per_channel
         self._buckets.clear()
 
     def expire_stream(self, channel: str, ts: str) -> None:
@@ -236,7 +243,9 @@ class FakeSlack(SlackState):
             return 0
         rate, burst = limit
         now = self.clock()
-        key = (str(args.get("team_id") or self.team_id), method)
+        key: tuple[str, ...] = (str(args.get("team_id") or self.team_id), method)
+        if method in self._per_channel:
+            key = (*key, str(args.get("channel")))
         bucket = self._buckets.setdefault(key, _Bucket(float(burst), now))
         bucket.tokens = min(float(burst), bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
