@@ -78,6 +78,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def slack_like_limits(slack: FakeSlack) -> None:
+    """Slack's per-workspace tiers, with fresh buckets (as if a quiet minute had passed)."""
+    slack.set_limits(SLACK_LIMITS, burst=SLACK_BURSTS, per_channel=frozenset({"chat.postMessage"}))
+
+
 async def run(quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
     async with FakeSlack() as slack, FakeBedrockAgentRuntime() as bedrock:
@@ -86,8 +91,11 @@ async def run(quick: bool) -> dict[str, Any]:
         baseline = BotProcess(slack, bedrock, port=free_port(), SLACK_STREAMING="off")
         await bot.start()
         await baseline.start()
+        many = 50 if quick else 200
+        text = PARAGRAPH * 4  # ≈ 600 characters, 20 at a time every 50 ms (≈ 400 a second)
+        common = {"text": text, "interval": 0.05}
+        crowd = {"text": PARAGRAPH * 8, "interval": 0.05}
         try:
-            text = PARAGRAPH * 4  # ≈ 600 characters, streamed at ≈ 400 characters a second
             results["single"] = await run_conversations(
                 bot,
                 slack,
@@ -95,31 +103,42 @@ async def run(quick: bool) -> dict[str, Any]:
                 agent,
                 count=5 if quick else 20,
                 channels=1,
-                spread=0 if quick else 20,
-                text=text,
+                spread=5 if quick else 20,
                 first_delay=0.3,
-                interval=0.05,
                 within=30,
                 label="single",
+                **common,
             )
-            slack.set_limits(
-                SLACK_LIMITS, burst=SLACK_BURSTS, per_channel=frozenset({"chat.postMessage"})
+            # 200 questions arrive over 3 s; each answer takes about 4 s (first chunk after 1 s,
+            # then ≈ 1,200 characters at 400 a second), so all 200 are in flight together.
+            results["concurrent_200_no_limits"] = await run_conversations(
+                bot,
+                slack,
+                bedrock,
+                agent,
+                count=many,
+                channels=40,
+                spread=3.0,
+                first_delay=1.0,
+                within=60,
+                label="nolimit",
+                **crowd,
             )
+            slack_like_limits(slack)
             results["concurrent_200"] = await run_conversations(
                 bot,
                 slack,
                 bedrock,
                 agent,
-                count=50 if quick else 200,
+                count=many,
                 channels=40,
-                spread=1.0,
-                text=text,
-                first_delay=0.8,
-                interval=0.05,
+                spread=3.0,
+                first_delay=1.0,
                 within=90,
                 label="concurrent",
+                **crowd,
             )
-            await asyncio.sleep(3)  # let this workspace's Slack buckets refill between scenarios
+            slack_like_limits(slack)
             results["long_10000_chars"] = await run_conversations(
                 bot,
                 slack,
@@ -128,12 +147,13 @@ async def run(quick: bool) -> dict[str, Any]:
                 count=1,
                 channels=1,
                 spread=0,
-                text=(PARAGRAPH + "\n\n") * 60,
                 first_delay=0.5,
+                text=(PARAGRAPH + "\n\n") * 60,
                 interval=0.02,
                 within=60,
                 label="long",
             )
+            slack_like_limits(slack)
             results["burst_500_with_duplicates"] = await burst_with_duplicates(
                 bot, slack, bedrock, agent, events=100 if quick else 500, seconds=5.0
             )

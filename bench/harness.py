@@ -69,6 +69,8 @@ class BotProcess:
         self.env = (
             os.environ | AWS_ENV | bot_env(slack, bedrock, prefix) | {"PORT": str(port)} | env
         )
+        # The product's defaults, not the test suite's fast ones.
+        self.env |= {"STREAM_UPDATE_INTERVAL_MS": "800", "AGENT_RETRY_BASE_SECONDS": "0.5"} | env
         self.env.setdefault("LOG_LEVEL", "WARNING")
         self.process: asyncio.subprocess.Process | None = None
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))

@@ -178,23 +178,35 @@ class AnswerStream:
         )
 
     async def _pump(self) -> None:
+        deferred_at: float | None = None
         while True:
             await self._wake.wait()
             self._wake.clear()
             if not self._closing.is_set() and self._mode is StreamingMode.OFF:
                 continue  # the baseline: nothing is shown until the answer is complete
-            if not self._closing.is_set() and self._wrote_text:
-                gap = self._budget.interval(self._target.team_id)
-                wait = self._last_write + gap - time.monotonic()
-                if wait > 0:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._closing.wait(), wait)
+            if not self._closing.is_set():
+                await self._pace(deferred_at)
             final = self._closing.is_set()
             done = await self._flush(final=final)
             if final:
                 return
+            deferred_at = None if done else time.monotonic()
             if not done:
                 self._wake.set()  # Slack deferred us (429, hiccup): try again next interval
+
+    async def _pace(self, deferred_at: float | None) -> None:
+        """Wait out the gap between two writes (or after a deferred one); the end cuts it short.
+
+        Leading edge: the first text goes out at once, unless Slack just deferred it.
+        """
+        gap = self._budget.interval(self._target.team_id)
+        since = deferred_at if deferred_at is not None else self._last_write
+        if deferred_at is None and not self._wrote_text:
+            return
+        wait = since + gap - time.monotonic()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), wait)
 
     async def _flush(self, *, final: bool) -> bool:
         text = self._markdown + (self._suffix if final else "")

@@ -32,7 +32,7 @@ def letters(text: str) -> str:
 @given(MARKDOWNISH)
 def test_markdown_to_slack_keeps_every_letter_in_order(markdown: str) -> None:
     # A code fence's info string (```python) names the language; Slack has no use for it.
-    assume(not re.search(r"(^|\n)[ \t]*(`{3,}|~{3,})", markdown))
+    assume(not re.search(r"(^|\n)[ \t>*+\-\d.#]*(`{3,}|~{3,})", markdown))
     converted = formatting.to_mrkdwn(markdown)
     unescaped = converted.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
     assert letters(unescaped) == letters(markdown)
