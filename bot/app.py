@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -76,7 +77,7 @@ def build_services(settings: Settings) -> Services:
         ttl_seconds=settings.history_ttl_seconds,
     )
     agent = build_backend(settings)
-    metrics = Metrics()
+    metrics = Metrics(prices=settings.prices)
     budget = WriteBudget(
         base_interval=settings.stream_interval,
         publish=memory.publish_slack_block,
@@ -159,6 +160,13 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     )
 
     async def slack_events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            return await handle_slack_request(request)
+        finally:
+            services.metrics.ack.observe(time.perf_counter() - started)
+
+    async def handle_slack_request(request: web.Request) -> web.Response:
         if health.draining:
             return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
         body = await request.text()

@@ -196,7 +196,8 @@ class Pipeline:
         if answer.text.strip():
             value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
             blocks = formatting.feedback_blocks(value)
-        delivered = await sink.end(suffix=suffix, blocks=blocks)
+        # Remembered before the answer is shown complete: a reply typed right after it must
+        # find this turn, on any replica.
         await self._memory.record_turn(
             turn.conversation,
             StoredTurn(
@@ -212,8 +213,9 @@ class Pipeline:
             ),
             generation=session.generation,
         )
-        outcome = answer.failure.kind.value if answer.failure else "ok"
+        delivered = await sink.end(suffix=suffix, blocks=blocks)
         self._observe(answer, collected, sink, started)
+        outcome = answer.failure.kind.value if answer.failure else "ok"
         log.info(
             "answer finished",
             extra={

@@ -60,6 +60,17 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per 1,000 tokens, for cost estimates."""
+
+    input_per_1k: float = 0.003
+    output_per_1k: float = 0.015
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_1k + output_tokens * self.output_per_1k) / 1000
+
+
 class FailureKind(StrEnum):
     """What went wrong, in the terms the user-facing reply and the metrics need."""
 

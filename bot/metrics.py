@@ -7,64 +7,54 @@ import asyncio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.events import Usage
+from bot.events import Prices, Usage
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-_LAG_BUCKETS = (
-    0.0005,
-    0.001,
-    0.002,
-    0.003,
-    0.005,
-    0.0075,
-    0.01,
-    0.015,
-    0.02,
-    0.03,
-    0.05,
-    0.1,
-    0.25,
-    1,
-)
-_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# Fine buckets where targets live (acks < 50 ms, loop lag < 20 ms), coarse ones for answers.
+_FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
+_FAST_BUCKETS += (0.1, 0.25, 1)
+_ANSWER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
 class Metrics:
     """Counters and histograms a team running the bot watches."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.questions = Counter(
-            "slackbot_questions", "Questions received", ["surface"], registry=r
-        )
-        self.answers = Counter(
-            "slackbot_answers", "Answers finished, by outcome", ["outcome"], registry=r
-        )
+    def __init__(self, *, prices: Prices | None = None) -> None:
+        self._prices = prices or Prices()
+        self.registry = r = CollectorRegistry()
+        self.questions = Counter("slackbot_questions", "Questions", ["surface"], registry=r)
+        self.answers = Counter("slackbot_answers", "Answers, by outcome", ["outcome"], registry=r)
         self.feedback_votes = Counter("slackbot_feedback", "Feedback clicks", ["vote"], registry=r)
-        self.tokens = Counter(
-            "slackbot_agent_tokens", "Agent tokens used", ["direction"], registry=r
+        self.tokens = Counter("slackbot_agent_tokens", "Agent tokens", ["direction"], registry=r)
+        self.cost = Counter(
+            "slackbot_agent_cost_usd", "Estimated agent cost (PRICE_*_PER_1K)", registry=r
         )
         self.slack_rate_limited = Counter(
             "slackbot_slack_rate_limited", "Slack 429 answers", ["method"], registry=r
         )
-        self.loop_lag = Histogram(
-            "slackbot_event_loop_lag_seconds",
-            "How late the event loop ran a 50 ms timer (blocking work shows here)",
-            buckets=_LAG_BUCKETS,
+        self.active_answers = Gauge("slackbot_active_answers", "Answers in progress", registry=r)
+        self.ack = Histogram(
+            "slackbot_ack_seconds",
+            "From a Slack request arriving to its HTTP acknowledgement",
+            buckets=_FAST_BUCKETS,
             registry=r,
         )
-        self.active_answers = Gauge("slackbot_active_answers", "Answers streaming now", registry=r)
         self.first_text = Histogram(
             "slackbot_first_visible_text_seconds",
             "From the agent's first chunk to the first visible Slack text",
-            buckets=_LATENCY_BUCKETS,
+            buckets=_ANSWER_BUCKETS,
             registry=r,
         )
         self.answer_time = Histogram(
             "slackbot_answer_seconds",
             "From question to complete answer",
-            buckets=_LATENCY_BUCKETS,
+            buckets=_ANSWER_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "slackbot_event_loop_lag_seconds",
+            "How late the event loop ran a 50 ms timer (blocking work shows here)",
+            buckets=_FAST_BUCKETS,
             registry=r,
         )
 
@@ -74,6 +64,7 @@ class Metrics:
     def usage(self, usage: Usage) -> None:
         self.tokens.labels(direction="input").inc(usage.input_tokens)
         self.tokens.labels(direction="output").inc(usage.output_tokens)
+        self.cost.inc(self._prices.cost(usage.input_tokens, usage.output_tokens))
 
     async def watch_event_loop(self, *, interval: float = 0.05) -> None:
         """Runs for the life of the process: samples how late a timer fires."""

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.events import Prices
+
 
 class AgentBackend(StrEnum):
     BEDROCK_AGENTS = "bedrock-agents"
@@ -76,6 +78,8 @@ class Settings(BaseSettings):
     order_command: str = "/order"
     order_id_pattern: str = r"^[A-Za-z]{2,5}-?[0-9]{3,12}$"
 
+    price_input_per_1k: float = Field(0.003, ge=0)  # USD, for cost estimates (Claude Sonnet-like)
+    price_output_per_1k: float = Field(0.015, ge=0)
     shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
     port: int = Field(3000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -175,6 +179,10 @@ class Settings(BaseSettings):
     @property
     def stream_interval(self) -> float:
         return self.stream_update_interval_ms / 1000
+
+    @property
+    def prices(self) -> Prices:
+        return Prices(self.price_input_per_1k, self.price_output_per_1k)
 
     @property
     def order_id_regex(self) -> re.Pattern[str]:

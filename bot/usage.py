@@ -15,29 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TextIO
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.events import Prices
 from bot.history import StoredTurn
 from bot.settings import ConfigError, describe_validation_error, load_settings
 
 SCAN_BATCH = 500  # keys per SCAN step and per pipelined LRANGE round trip
-
-
-class Prices(BaseSettings):
-    """USD per 1,000 tokens (defaults: Claude Sonnet on Bedrock). To move into bot/settings.py."""
-
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
-
-    price_input_per_1k: float = Field(0.003, ge=0)
-    price_output_per_1k: float = Field(0.015, ge=0)
-
-    def cost(self, input_tokens: int, output_tokens: int) -> float:
-        return (
-            input_tokens * self.price_input_per_1k + output_tokens * self.price_output_per_1k
-        ) / 1000
 
 
 class Grouping(StrEnum):
@@ -203,7 +189,7 @@ async def usage(
     args = _arguments(argv)
     try:
         settings = load_settings()
-        prices = Prices()
+        prices = settings.prices
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -228,7 +214,7 @@ async def usage(
         turns, by=args.by, prices=prices, since=since, order_label=settings.order_command
     )
     print(render_table(rows, by=args.by), file=out)
-    price = f"USD {prices.price_input_per_1k} in, {prices.price_output_per_1k} out per 1k tokens"
+    price = f"USD {prices.input_per_1k} in, {prices.output_per_1k} out per 1k tokens"
     kept = f"the last {settings.history_max_turns} turns of each conversation Redis keeps"
     print(f"\nsince {since.isoformat()} UTC; {price}; counts {kept}", file=out)
     return 0

@@ -9,13 +9,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bot import usage as usage_module
+from bot.events import Prices
 from bot.history import StoredTurn
 from bot.keys import conversation_key, order_conversation_key
 from bot.memory import Memory
+from bot.settings import load_settings
 from bot.usage import (
     Grouping,
     KeyedTurn,
-    Prices,
     UsageRow,
     aggregate,
     channel_of,
@@ -26,7 +27,14 @@ from bot.usage import (
 from tests.harness import REDIS_URL, patched_env
 
 TODAY = date(2026, 8, 3)
-PRICES = Prices(price_input_per_1k=0.003, price_output_per_1k=0.015)
+PRICES = Prices(input_per_1k=0.003, output_per_1k=0.015)
+BASE_SETTINGS = {
+    "slack_bot_token": "xoxb-1",
+    "slack_signing_secret": "s",
+    "bedrock_agent_id": "A",
+    "bedrock_agent_alias_id": "B",
+    "_env_file": None,
+}
 
 
 def at(day: date, hour: int = 12) -> float:
@@ -101,9 +109,8 @@ def test_prices_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PRICE_INPUT_PER_1K", "0.001")
     monkeypatch.setenv("PRICE_OUTPUT_PER_1K", "0.002")
 
-    assert Prices().cost(2000, 1000) == pytest.approx(0.004)
-    assert Prices.model_fields["price_input_per_1k"].default == 0.003
-    assert Prices.model_fields["price_output_per_1k"].default == 0.015
+    assert load_settings(**BASE_SETTINGS).prices.cost(2000, 1000) == pytest.approx(0.004)
+    assert Prices().cost(1000, 1000) == pytest.approx(0.018)  # defaults: 0.003 in, 0.015 out
 
 
 async def test_usage_reads_every_conversation_from_redis(
