@@ -37,7 +37,8 @@ ContextReader = Callable[[], Awaitable[str]]
 _OPERATOR_HINTS = {
     FailureKind.MISCONFIGURED: (
         "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN), AWS_REGION, "
-        "and that the bot's AWS credentials allow bedrock:InvokeAgent on that alias"
+        "and that the bot's AWS credentials allow bedrock:InvokeAgent on that alias "
+        "(bedrock-agentcore:InvokeAgentRuntime on that runtime)"
     ),
     FailureKind.THROTTLED: "raise the agent's model quota or slow the traffic down",
     FailureKind.INVALID_INPUT: "the agent rejected the request (input too long or malformed)",

@@ -1,4 +1,11 @@
-"""Shared fixtures: the fakes, a unique Redis key prefix, and a bot started against them."""
+"""Shared fixtures: the fakes, a unique Redis key prefix, and a bot started against them.
+
+`bedrock` is the fake agent runtime, once per backend (ids `bedrock-agents` and `agentcore`; the
+name predates the second one): every test that uses it, or `start`/`bot`, runs against both, with
+the bot configured for that backend. Its invocations read the same either way (`input_text`,
+`session_attributes`, `conversation_history`, `session_id`, …). A test about something only
+Bedrock Agents has is marked `@pytest.mark.bedrock_only("why")`.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,36 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import Runtime
-from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.slack import FakeSlack
-from tests.harness import AWS_ENV, REDIS_URL, Bot, bot_env, start_bot, unique_prefix
+from tests.harness import (
+    AWS_ENV,
+    BACKENDS,
+    REDIS_URL,
+    Bot,
+    FakeAgent,
+    bot_env,
+    start_bot,
+    unique_prefix,
+)
 
 # botocore resolves credentials at the first call, long after a test patched its environment.
 os.environ.update(AWS_ENV)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "bedrock_only(reason): the test does not apply to the agentcore backend"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the agentcore run of `bedrock_only` tests, with the marker's reason."""
+    for item in items:
+        marker = item.get_closest_marker("bedrock_only")
+        callspec = getattr(item, "callspec", None)
+        if marker and callspec is not None and callspec.params.get("bedrock") == "agentcore":
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"Bedrock Agents only: {reason}"))
 
 
 @pytest.fixture
@@ -26,12 +57,11 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-@pytest.fixture
-async def bedrock() -> AsyncIterator[FakeBedrockAgentRuntime]:
-    fake = FakeBedrockAgentRuntime()
-    await fake.start()
-    yield fake
-    await fake.stop()
+@pytest.fixture(params=list(BACKENDS))
+async def bedrock(request: pytest.FixtureRequest) -> AsyncIterator[FakeAgent]:
+    """The fake agent runtime of one backend; the bot from `start`/`bot` is configured for it."""
+    async with BACKENDS[request.param]() as fake:
+        yield fake
 
 
 @pytest.fixture
@@ -49,9 +79,7 @@ StartBot = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def start(
-    slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
-) -> AsyncIterator[StartBot]:
+async def start(slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str) -> AsyncIterator[StartBot]:
     """`await start(SLACK_STREAMING="update", ...)` → a running bot; all are stopped at the end."""
     runtimes: list[Runtime] = []
     http = aiohttp.ClientSession()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
+from bot.agents.agentcore import runtime_session_id
 from bot.app import Runtime
 from bot.settings import load_settings
+from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
@@ -29,16 +33,45 @@ AWS_ENV = {
 }
 
 
-def bot_env(slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, prefix: str) -> dict[str, str]:
+FakeAgent = FakeBedrockAgentRuntime | FakeAgentCoreRuntime
+
+# AGENT_BACKEND value → the fake that speaks that backend's API; also the ids of the tests.
+BACKENDS: dict[str, type[FakeAgent]] = {
+    "bedrock-agents": FakeBedrockAgentRuntime,
+    "agentcore": FakeAgentCoreRuntime,
+}
+RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-abc123"
+
+
+def backend_name(agent: FakeAgent) -> str:
+    """The AGENT_BACKEND that talks to `agent`."""
+    return next(name for name, fake in BACKENDS.items() if isinstance(agent, fake))
+
+
+def agent_env(agent: FakeAgent) -> dict[str, str]:
+    """The variables that point the bot at `agent`, with the backend that speaks its API."""
+    if isinstance(agent, FakeAgentCoreRuntime):
+        return {
+            "AGENT_BACKEND": "agentcore",
+            "AGENTCORE_RUNTIME_ARN": RUNTIME_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+        }
+    return {
+        "AGENT_BACKEND": "bedrock-agents",
+        "BEDROCK_AGENT_ID": "AGENT12345",
+        "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
+        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": agent.url,
+    }
+
+
+def bot_env(slack: FakeSlack, agent: FakeAgent, prefix: str) -> dict[str, str]:
     """The environment `python -m bot` needs to run against the fakes."""
     return {
         "SLACK_BOT_TOKEN": slack.token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
-        "BEDROCK_AGENT_ID": "AGENT12345",
-        "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
+        **agent_env(agent),
         "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": bedrock.url,
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": prefix,
         "STREAM_UPDATE_INTERVAL_MS": "100",
@@ -138,10 +171,14 @@ def mention(
     return event
 
 
-_counter = iter(range(1, 10**9))
+# The fake Slack gives the bot's own messages whole hundreds of microseconds ("1700000000.000100",
+# "….000200", …). People's messages never get one: in one channel, a question and a reply with
+# the same ts would be one message to Slack (its reaction then seemingly gone, say).
+_counter = (n for n in itertools.count(1) if n % 100)
 
 
 def new_ts() -> str:
+    """A fresh ts for a person's message, distinct from every ts the fake Slack hands out."""
     return f"1700000000.{next(_counter):06d}"
 
 
@@ -172,3 +209,29 @@ def finished_answers(slack: FakeSlack) -> int:
 
 async def wait_finished(slack: FakeSlack, count: int = 1) -> None:
     await slack.wait_for(lambda: finished_answers(slack) >= count)
+
+
+def expected_session(agent: FakeAgent, session_id: str) -> str:
+    """The session id `agent` sees for the bot's session `session_id` (Bedrock's, readable form).
+
+    Bedrock Agents gets it as it is, e.g. "T0001:C0CHAN:<thread ts>:g2"; AgentCore gets the
+    runtimeSessionId derived from it.
+    """
+    return runtime_session_id(session_id) if isinstance(agent, FakeAgentCoreRuntime) else session_id
+
+
+def for_each_backend(
+    argnames: str, table: Mapping[str, Iterable[tuple[Any, ...]]]
+) -> pytest.MarkDecorator:
+    """Parametrise the `bedrock` fixture together with `argnames`: each backend with its rows.
+
+    For cases that differ by backend (an error code one API has and the other has not), where
+    the fixture alone would run every row against both backends.
+    """
+    names = [name.strip() for name in argnames.split(",")]
+    params = [
+        pytest.param(backend, *row, id="-".join([backend, *map(str, row)]))
+        for backend, rows in table.items()
+        for row in rows
+    ]
+    return pytest.mark.parametrize(["bedrock", *names], params, indirect=["bedrock"])

@@ -66,6 +66,14 @@ async def scoped_slack() -> AsyncIterator[ScopedSlack]:
 
 
 @pytest.fixture
+async def bedrock() -> AsyncIterator[FakeBedrockAgentRuntime]:
+    """Bedrock Agents only, overriding conftest's two-backend fixture: doctor's checks differ by
+    backend, and these are Bedrock Agents' (the AgentCore one starts its own fake)."""
+    async with FakeBedrockAgentRuntime() as fake:
+        yield fake
+
+
+@pytest.fixture
 async def control() -> AsyncIterator[FakeBedrockAgentControl]:
     async with FakeBedrockAgentControl() as fake:
         yield fake

@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 from tests.conftest import StartBot
 from tests.fakes.bedrock import (
     Drop,
-    FakeBedrockAgentRuntime,
     HttpError,
     Pause,
     RaiseInStream,
@@ -21,9 +20,42 @@ from tests.fakes.bedrock import (
     Text,
 )
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, mention, wait_finished
+from tests.harness import (
+    REDIS_URL,
+    Bot,
+    FakeAgent,
+    backend_name,
+    for_each_backend,
+    mention,
+    wait_finished,
+)
 
 REF = re.compile(r"ref `([0-9a-f]{8})`")
+
+# The errors each backend's API really has, with their HTTP statuses (botocore's models of
+# InvokeAgent and InvokeAgentRuntime), by what the bot must make of them.
+THROTTLED = {
+    "bedrock-agents": [("ThrottlingException", 429), ("ServiceQuotaExceededException", 400)],
+    "agentcore": [("ThrottlingException", 429), ("ServiceQuotaExceededException", 402)],
+}
+TRANSIENT = {
+    "bedrock-agents": [
+        ("DependencyFailedException", 424),
+        ("BadGatewayException", 502),
+        ("InternalServerException", 500),
+        ("ModelNotReadyException", 424),
+        ("ConflictException", 409),
+    ],
+    "agentcore": [
+        ("InternalServerException", 500),
+        ("RetryableConflictException", 409),
+        ("RuntimeClientError", 424),
+    ],
+}
+INVOKE_PERMISSION = {
+    "bedrock-agents": "bedrock:InvokeAgent",
+    "agentcore": "bedrock-agentcore:InvokeAgentRuntime",
+}
 
 
 async def final_text(slack: FakeSlack, thread_ts: str, *, stops: int = 1) -> str:
@@ -49,13 +81,11 @@ def in_stream(code: str, status: int = 200) -> Script:
 
 
 @pytest.mark.parametrize("failure", [initial, in_stream], ids=["initial", "in-stream"])
-@pytest.mark.parametrize(
-    ("code", "status"), [("ThrottlingException", 429), ("ServiceQuotaExceededException", 400)]
-)
+@for_each_backend("code, status", THROTTLED)
 async def test_throttling_gets_a_friendly_busy_reply_after_retries(
     bot: Bot,
     slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
+    bedrock: FakeAgent,
     failure: Callable[[str, int], Script],
     code: str,
     status: int,
@@ -83,7 +113,7 @@ async def test_throttling_gets_a_friendly_busy_reply_after_retries(
 async def test_errors_that_retrying_cannot_fix_are_explained_once(
     bot: Bot,
     slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
+    bedrock: FakeAgent,
     caplog: pytest.LogCaptureFixture,
     failure: Callable[[str, int], Script],
     code: str,
@@ -102,22 +132,14 @@ async def test_errors_that_retrying_cannot_fix_are_explained_once(
     [record] = [r for r in caplog.records if getattr(r, "reference", None) == reference]
     assert record.code.lower() == code.lower()  # type: ignore[attr-defined]
     if says == "misconfigured":
-        assert "bedrock:InvokeAgent" in record.fix  # type: ignore[attr-defined]
+        permission = INVOKE_PERMISSION[backend_name(bedrock)]
+        assert permission in record.fix  # type: ignore[attr-defined]
     assert len(bedrock.invocations) == 1
 
 
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("DependencyFailedException", 424),
-        ("BadGatewayException", 502),
-        ("InternalServerException", 500),
-        ("ModelNotReadyException", 424),
-        ("ConflictException", 409),
-    ],
-)
+@for_each_backend("code, status", TRANSIENT)
 async def test_transient_errors_are_retried_before_the_stream_opens(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, code: str, status: int
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, code: str, status: int
 ) -> None:
     bedrock.enqueue(initial(code, status), in_stream(code), Script.answer("Recovered fine."))
     event = mention("question")
@@ -129,7 +151,7 @@ async def test_transient_errors_are_retried_before_the_stream_opens(
 
 
 async def test_when_retries_run_out_the_error_reference_is_in_reply_and_log(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, caplog: pytest.LogCaptureFixture
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
 ) -> None:
     bedrock.enqueue(*(initial("InternalServerException", 500) for _ in range(3)))
     event = mention("question")
@@ -144,7 +166,7 @@ async def test_when_retries_run_out_the_error_reference_is_in_reply_and_log(
 
 
 async def test_nothing_is_retried_once_text_reached_slack(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     bedrock.enqueue(Script([Text("The first half"), RaiseInStream("internalServerException", "x")]))
     event = mention("question")
@@ -159,7 +181,7 @@ async def test_nothing_is_retried_once_text_reached_slack(
 
 
 async def test_a_dropped_connection_keeps_the_partial_answer_and_the_user_can_ask_again(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     bedrock.enqueue(Script([Text("Step one: open the"), Drop()]))
     event = mention("how do I deploy?")
@@ -176,7 +198,7 @@ async def test_a_dropped_connection_keeps_the_partial_answer_and_the_user_can_as
 
 
 async def test_a_silent_agent_is_cut_off_after_the_idle_timeout(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     bot = await start(AGENT_IDLE_TIMEOUT_SECONDS="0.3")
     release = asyncio.Event()

@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 
 from tests.conftest import StartBot
 from tests.fakes.__main__ import wait_ready
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
+from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, Bot, bot_env, mention, wait_finished
+from tests.harness import SIGNING_SECRET, Bot, FakeAgent, bot_env, mention, wait_finished
 
 
 class PrivateRedis:
@@ -85,7 +85,7 @@ async def answered(slack: FakeSlack, thread_ts: str, text: str) -> None:
 
 
 async def test_a_redis_outage_degrades_to_answers_without_memory_and_recovers(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, private_redis: PrivateRedis
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, private_redis: PrivateRedis
 ) -> None:
     bot = await start(REDIS_URL=private_redis.url)
     assert (await bot.get("/readyz"))[0] == 200
@@ -118,7 +118,7 @@ async def test_a_redis_outage_degrades_to_answers_without_memory_and_recovers(
 
 
 async def test_malformed_and_unknown_requests_get_clean_answers_and_no_traceback(
-    bot: Bot, bedrock: FakeBedrockAgentRuntime, caplog: pytest.LogCaptureFixture
+    bot: Bot, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
         not_json = await bot.post_signed("{this is not json")
@@ -142,7 +142,7 @@ async def test_malformed_and_unknown_requests_get_clean_answers_and_no_traceback
 
 
 async def test_a_huge_question_is_cut_with_a_visible_note(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     event = mention("x" * 30_000)
 
@@ -156,7 +156,7 @@ async def test_a_huge_question_is_cut_with_a_visible_note(
 
 
 async def test_any_unicode_passes_through_intact(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     question = "שלום 👋🏽 family: 👨‍👩‍👧 zero\u200bwidth é\u0301 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 中文"
     bedrock.enqueue(Script([Text(question[:7]), Text(question[7:])]))
@@ -189,7 +189,7 @@ async def post_event(port: int, event: dict[str, object]) -> int:
 
 
 async def test_sigterm_lets_answers_finish_within_the_grace_period(
-    slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str, unused_tcp_port: int
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, unused_tcp_port: int
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Text("Almost "), Pause(10, until=release), Text("done.")]))
@@ -212,7 +212,7 @@ async def test_sigterm_lets_answers_finish_within_the_grace_period(
 
 
 async def test_after_the_grace_period_what_is_left_is_marked_interrupted(
-    slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str, unused_tcp_port: int
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, unused_tcp_port: int
 ) -> None:
     bedrock.enqueue(Script([Text("Partial thoughts"), Pause(30)]))
     env = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import StartBot
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Pause, Script, Text
+from tests.fakes.bedrock import HttpError, Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, mention, new_ts
+from tests.harness import Bot, FakeAgent, mention, new_ts
 
 LONG = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 12 for n in range(40))
 
@@ -17,7 +17,7 @@ def thread_text(slack: FakeSlack, thread_ts: str) -> list[str]:
 
 
 async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
     steps = [
@@ -47,7 +47,7 @@ async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
 
 
 async def test_a_rate_limited_final_write_waits_and_lands(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("final")]))
@@ -63,7 +63,7 @@ async def test_a_rate_limited_final_write_waits_and_lands(
 
 
 async def test_an_expired_stream_continues_on_the_same_message_with_chat_update(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Text("Part **one**."), Pause(5, until=release), Text(" Part two.")]))
@@ -82,7 +82,7 @@ async def test_an_expired_stream_continues_on_the_same_message_with_chat_update(
 
 
 async def test_native_mode_falls_back_when_slack_refuses_to_stream(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="native")
     slack.streaming_enabled = False
@@ -94,7 +94,7 @@ async def test_native_mode_falls_back_when_slack_refuses_to_stream(
 
 
 async def test_long_answers_continue_in_following_messages_without_losing_text(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     text = LONG * 2  # ≈ 26,000 characters: three native messages
     bedrock.enqueue(Script.answer(text, chunk_size=900))
@@ -113,7 +113,7 @@ async def test_long_answers_continue_in_following_messages_without_losing_text(
 
 
 async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update")
     text = LONG[:9_000]
@@ -134,7 +134,7 @@ async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long
 
 
 async def test_transient_slack_errors_are_retried_and_the_answer_lands(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("flaky")]))
@@ -151,7 +151,7 @@ async def test_transient_slack_errors_are_retried_and_the_answer_lands(
 
 
 async def test_the_placeholder_never_stays_behind_when_the_agent_fails(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update", AGENT_RETRY_ATTEMPTS="1")
     bedrock.enqueue(Script([HttpError(500, "InternalServerException", "boom")]))
@@ -165,7 +165,7 @@ async def test_the_placeholder_never_stays_behind_when_the_agent_fails(
 
 
 async def test_the_thinking_status_is_cleared_when_the_agent_fails(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(AGENT_RETRY_ATTEMPTS="1")
     bedrock.enqueue(Script([HttpError(500, "InternalServerException", "boom")]))

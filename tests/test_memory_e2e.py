@@ -5,12 +5,22 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import StartBot
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
+from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, finished_answers, mention, new_ts, wait_finished
+from tests.harness import (
+    REDIS_URL,
+    Bot,
+    FakeAgent,
+    expected_session,
+    finished_answers,
+    mention,
+    new_ts,
+    wait_finished,
+)
 
 
 def channel_message(text: str, *, thread_ts: str, user: str = "U0USER") -> dict[str, object]:
@@ -48,7 +58,7 @@ async def make_idle(redis_prefix: str, thread_ts: str, *, seconds: float = 10_00
 
 
 async def test_a_follow_up_in_an_answered_thread_needs_no_mention(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first = mention("what is the leave policy?")
     await ask(bot, slack, first)
@@ -64,7 +74,7 @@ async def test_a_follow_up_in_an_answered_thread_needs_no_mention(
 
 
 async def test_other_threads_and_top_level_chatter_are_left_alone(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     stranger_thread = new_ts()
     await bot.send_event(channel_message("not for the bot", thread_ts=stranger_thread))
@@ -79,7 +89,7 @@ async def test_other_threads_and_top_level_chatter_are_left_alone(
 
 
 async def test_a_mention_inside_an_answered_thread_is_answered_once(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first = mention("first")
     await ask(bot, slack, first)
@@ -94,7 +104,7 @@ async def test_a_mention_inside_an_answered_thread_is_answered_once(
 
 
 async def test_joining_a_thread_late_reads_it_once_as_context(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     root = new_ts()
     slack.replies[("C0CHAN", root)] = [
@@ -113,7 +123,7 @@ async def test_joining_a_thread_late_reads_it_once_as_context(
 
 
 async def test_after_idle_a_new_session_carries_the_history(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     first = mention("my name is Ann")
     await ask(bot, slack, first)
@@ -122,7 +132,10 @@ async def test_after_idle_a_new_session_carries_the_history(
     await ask(bot, slack, mention("what is my name?", thread_ts=first["ts"]))
 
     one, two = bedrock.invocations
-    assert one.session_id.endswith(":g1") and two.session_id.endswith(":g2")
+    assert [one.session_id, two.session_id] == [
+        expected_session(bedrock, f"T0001:C0CHAN:{first['ts']}:g1"),
+        expected_session(bedrock, f"T0001:C0CHAN:{first['ts']}:g2"),
+    ]
     assert two.conversation_history == [
         {"role": "user", "content": [{"text": "my name is Ann"}]},
         {"role": "assistant", "content": [{"text": "You said: my name is Ann"}]},
@@ -130,8 +143,12 @@ async def test_after_idle_a_new_session_carries_the_history(
     assert one.conversation_history == []
 
 
+@pytest.mark.bedrock_only(
+    "HISTORY_REPLAY chooses between two InvokeAgent fields; AgentCore always sends the history "
+    "as the payload's `history`"
+)
 async def test_history_can_be_replayed_as_an_input_preamble(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     bot = await start(HISTORY_REPLAY="input_preamble")
     first = mention("my name is Ann")
@@ -147,7 +164,7 @@ async def test_history_can_be_replayed_as_an_input_preamble(
 
 
 async def test_the_session_expires_on_the_real_clock(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SESSION_IDLE_SECONDS="1")
     first = mention("remember 42")
@@ -156,12 +173,14 @@ async def test_the_session_expires_on_the_real_clock(
 
     await ask(bot, slack, mention("what number?", thread_ts=first["ts"]))
 
-    assert bedrock.invocations[1].session_id.endswith(":g2")
+    assert bedrock.invocations[1].session_id == expected_session(
+        bedrock, f"T0001:C0CHAN:{first['ts']}:g2"
+    )
     assert bedrock.invocations[1].conversation_history[0]["content"] == [{"text": "remember 42"}]
 
 
 async def test_a_restart_loses_nothing(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     before = await start()
     first = mention("my name is Ann")
@@ -185,7 +204,7 @@ async def test_a_restart_loses_nothing(
 
 
 async def test_retries_and_duplicate_deliveries_get_one_answer_across_replicas(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     one, two = await start(), await start()
     event = mention("only once please")
@@ -212,7 +231,7 @@ async def bot_answered(slack: FakeSlack, thread_ts: str) -> None:
 
 
 async def test_questions_in_one_thread_are_answered_one_at_a_time_across_replicas(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     one, two = await start(), await start()
     release = asyncio.Event()
@@ -243,7 +262,7 @@ async def test_questions_in_one_thread_are_answered_one_at_a_time_across_replica
 
 
 async def test_questions_in_different_threads_run_concurrently(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Text("slow"), Pause(5, until=release)]), Script([Text("fast")]))

@@ -7,12 +7,12 @@ import json
 import re
 import time
 
-from tests.conftest import StartBot
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, RaiseInStream, Script, Text
-from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, mention, new_ts
+import pytest
 
-SESSION_ID = re.compile(r"^[0-9a-zA-Z._:-]{2,100}$")
+from tests.conftest import StartBot
+from tests.fakes.bedrock import Pause, RaiseInStream, Script, Text
+from tests.fakes.slack import FakeSlack
+from tests.harness import Bot, FakeAgent, mention, new_ts
 
 
 def replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[str]:
@@ -26,7 +26,7 @@ async def answered(slack: FakeSlack, channel: str, thread_ts: str, expected: str
 
 
 async def test_native_stream_shows_partial_text_before_the_agent_finishes(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(
@@ -57,7 +57,7 @@ async def test_native_stream_shows_partial_text_before_the_agent_finishes(
 
 
 async def test_sign_of_life_reaction_is_added_then_removed(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
     bedrock.enqueue(Script([Pause(5, until=release), Text("Done.")]))
@@ -74,7 +74,7 @@ async def test_sign_of_life_reaction_is_added_then_removed(
 
 
 async def test_update_mode_turns_the_placeholder_into_the_answer(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update")
     release = asyncio.Event()
@@ -103,7 +103,7 @@ async def test_update_mode_turns_the_placeholder_into_the_answer(
 
 
 async def test_auto_mode_falls_back_to_updates_when_slack_refuses_streaming(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     slack.streaming_enabled = False
     bedrock.enqueue(Script.answer("A complete answer in several chunks.", chunk_size=8))
@@ -117,7 +117,7 @@ async def test_auto_mode_falls_back_to_updates_when_slack_refuses_streaming(
 
 
 async def test_whole_answer_in_one_chunk_is_delivered(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     # An agent without streaming permission sends the final answer as one chunk.
     bedrock.enqueue(Script.answer("One single chunk with everything.", chunk_size=10_000))
@@ -130,7 +130,7 @@ async def test_whole_answer_in_one_chunk_is_delivered(
 
 
 async def test_the_agent_gets_the_question_without_the_mention_and_slack_ids(
-    bot: Bot, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, bedrock: FakeAgent
 ) -> None:
     await bot.send_event(mention("  what's   <@U0OTHER> doing?", user="U0ASKER", channel="C0XYZ"))
 
@@ -141,12 +141,24 @@ async def test_the_agent_gets_the_question_without_the_mention_and_slack_ids(
         "slackChannelId": "C0XYZ",
         "slackUserId": "U0ASKER",
     }
+
+
+@pytest.mark.bedrock_only(
+    "streamingConfigurations and enableTrace are InvokeAgent parameters; an AgentCore runtime "
+    "streams and reports usage as its container does"
+)
+async def test_bedrock_agents_stream_the_final_response_and_trace_usage(
+    bot: Bot, bedrock: FakeAgent
+) -> None:
+    await bot.send_event(mention("stream please"))
+
+    [invocation] = await bedrock.wait_for_invocations(1)
     assert invocation.body["streamingConfigurations"] == {"streamFinalResponse": True}
     assert invocation.body["enableTrace"] is True
 
 
 async def test_session_id_is_valid_and_stable_per_thread(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first = mention("first question")
     await bot.send_event(first)
@@ -156,13 +168,13 @@ async def test_session_id_is_valid_and_stable_per_thread(
 
     invocations = await bedrock.wait_for_invocations(3)
     sessions = {i.input_text: i.session_id for i in invocations}
-    assert all(SESSION_ID.match(s) for s in sessions.values())
+    assert all(bedrock.session_id_pattern.fullmatch(s) for s in sessions.values())
     assert sessions["first question"] == sessions["follow-up"]
     assert sessions["another thread"] != sessions["first question"]
 
 
 async def test_bad_or_stale_signatures_get_401_and_no_agent_call(
-    bot: Bot, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, bedrock: FakeAgent
 ) -> None:
     body = json.dumps({"type": "event_callback", "event": mention("hi"), "event_id": "Ev1"})
 
@@ -177,9 +189,7 @@ async def test_bad_or_stale_signatures_get_401_and_no_agent_call(
     assert len(bedrock.invocations) == 1
 
 
-async def test_bot_messages_and_edits_never_reach_the_agent(
-    bot: Bot, bedrock: FakeBedrockAgentRuntime
-) -> None:
+async def test_bot_messages_and_edits_never_reach_the_agent(bot: Bot, bedrock: FakeAgent) -> None:
     from_bot = mention("I am a bot") | {"bot_id": "B0OTHER"}
     from_self = mention("I am me", user="UBOT")
     edited = mention("edited") | {"edited": {"user": "U0USER", "ts": new_ts()}}
@@ -195,7 +205,7 @@ async def test_bot_messages_and_edits_never_reach_the_agent(
 
 
 async def test_an_empty_mention_gets_a_hint_and_no_agent_call(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     event = mention("   ")
 
@@ -206,7 +216,7 @@ async def test_an_empty_mention_gets_a_hint_and_no_agent_call(
 
 
 async def test_agent_error_in_stream_is_shown_with_a_reference(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bedrock.enqueue(
         Script([Text("Partial answer"), RaiseInStream("internalServerException", "boom")])

@@ -11,14 +11,14 @@ import sys
 import aiohttp
 
 from tests.fakes.__main__ import wait_ready
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, Script
+from tests.fakes.bedrock import Script
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, bot_env, mention
+from tests.harness import SIGNING_SECRET, FakeAgent, bot_env, mention
 
 
 async def test_python_m_bot_answers_a_mention_and_exits_cleanly_on_sigterm(
-    slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str, unused_tcp_port: int
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, unused_tcp_port: int
 ) -> None:
     bedrock.enqueue(Script.answer("Shipped **today**.", chunk_size=5))
     env = os.environ | bot_env(slack, bedrock, redis_prefix) | {"PORT": str(unused_tcp_port)}

@@ -9,10 +9,18 @@ from typing import Any
 from redis.asyncio import Redis
 
 from tests.conftest import StartBot
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script, Text
+from tests.fakes.bedrock import HttpError, Script, Text
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, mention, new_ts, wait_finished
+from tests.harness import (
+    REDIS_URL,
+    Bot,
+    FakeAgent,
+    expected_session,
+    mention,
+    new_ts,
+    wait_finished,
+)
 
 WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
 S3 = {"type": "S3", "s3Location": {"uri": "s3://handbook/benefits.pdf"}}
@@ -55,7 +63,7 @@ def dm(text: str, *, thread_ts: str | None = None, channel: str = "D0DM") -> dic
 
 
 async def test_order_command_answers_privately_through_response_url(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bedrock.enqueue(Script.answer("Order **ORD-88421** shipped yesterday.", chunk_size=7))
 
@@ -75,12 +83,12 @@ async def test_order_command_answers_privately_through_response_url(
         "orderId": "ORD-88421",
     }
     assert "ORD-88421" in invocation.input_text
-    assert invocation.session_id.startswith("T0001:order:U0ASK")
+    assert invocation.session_id == expected_session(bedrock, "T0001:order:U0ASK:g1")
     assert not slack.calls_to("chat.postMessage") and not slack.calls_to("chat.startStream")
 
 
 async def test_order_command_without_a_valid_id_shows_usage_and_asks_no_one(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     for text in ("", "help", "88421", "ORD-88421; drop table", "A-1"):
         status, ack, _ = await slash(bot, slack, text)
@@ -94,7 +102,7 @@ async def test_order_command_without_a_valid_id_shows_usage_and_asks_no_one(
 
 
 async def test_order_errors_reach_the_caller_the_same_private_way(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bedrock.enqueue(
         Script([HttpError(403, "AccessDeniedException", "not allowed: arn:aws:iam::123")])
@@ -110,7 +118,7 @@ async def test_order_errors_reach_the_caller_the_same_private_way(
 
 
 async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
     await bot.send_event(dm("how many vacation days do I get?"))
     await slack.wait_for(lambda: len(slack.calls_to("chat.update")) >= 1)
@@ -133,7 +141,7 @@ async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
 
 
 async def test_a_dm_in_a_thread_shows_is_thinking_then_clears_it(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     root = new_ts()
     await bot.send_event(dm("what is the dress code?", thread_ts=root))
@@ -179,7 +187,7 @@ async def test_opening_the_messages_tab_shows_the_configured_prompts_once(
 
 
 async def test_citations_become_numbered_sources_under_the_answer(
-    bot: Bot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bedrock.enqueue(
         Script([Text("You get 25 days [1]."), Text(" Benefits differ [2].", citations=CITATIONS)])
@@ -266,7 +274,7 @@ async def test_feedback_in_a_dm_replaces_the_buttons_with_thanks(
 
 
 async def test_outside_allowed_channels_one_polite_note_and_no_agent_call(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(ALLOWED_CHANNELS="C0OK,C0ALSO")
     await bot.send_event(mention("hello?", channel="C0NOPE"))

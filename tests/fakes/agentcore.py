@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import unquote, urlparse
 
 from aiohttp import web
@@ -48,7 +49,7 @@ class Invocation:
 
     runtime_arn: str
     qualifier: str | None
-    session_id: str | None
+    session_id: str  # the runtimeSessionId header ("" when missing)
     user_id: str | None
     payload: Any  # the parsed JSON body (or the raw text when it is not JSON)
     headers: dict[str, str]  # lower-cased names
@@ -77,6 +78,29 @@ class Invocation:
 
     def _field(self, name: str) -> Any:
         return self.payload.get(name) if isinstance(self.payload, dict) else None
+
+    # The Bedrock fake's names for the same things, so one end-to-end test reads either fake.
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON payload as an object (empty when it is not one)."""
+        return self.payload if isinstance(self.payload, dict) else {}
+
+    @property
+    def input_text(self) -> str:
+        return self.prompt
+
+    @property
+    def session_attributes(self) -> dict[str, str]:
+        return self.slack
+
+    @property
+    def conversation_history(self) -> list[dict[str, Any]]:
+        """`history` in Bedrock's shape: ``[{"role": r, "content": [{"text": t}]}]``."""
+        return [
+            {"role": message.get("role"), "content": [{"text": message.get("content")}]}
+            for message in self.history
+        ]
 
 
 def echo_responder(invocation: Invocation) -> Script:
@@ -123,6 +147,9 @@ def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
 
 class FakeAgentCoreRuntime:
     """aiohttp server on 127.0.0.1 serving InvokeAgentRuntime from scripts."""
+
+    # A runtimeSessionId the API takes (33–256 characters) and its response model allows.
+    session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{32,99}")
 
     def __init__(self, *, json_body: bool = False) -> None:
         self.url = ""
@@ -187,7 +214,7 @@ class FakeAgentCoreRuntime:
         inv = Invocation(
             runtime_arn=unquote("/".join(encoded)),
             qualifier=request.query.get("qualifier"),
-            session_id=request.headers.get(SESSION_HEADER),
+            session_id=request.headers.get(SESSION_HEADER, ""),
             user_id=request.headers.get(USER_HEADER),
             payload=payload,
             headers={k.lower(): v for k, v in request.headers.items()},
@@ -211,12 +238,12 @@ class FakeAgentCoreRuntime:
         if script.steps and isinstance(first := script.steps[0], HttpError):
             await asyncio.sleep(first.delay)
             return _error(first.status, first.error_type, first.message, request_id)
-        if not 33 <= len(inv.session_id or "") <= 256:  # as AWS: a length outside 33–256 fails
+        if not 33 <= len(inv.session_id) <= 256:  # as AWS: a length outside 33–256 fails
             message = "runtimeSessionId must be 33 to 256 characters"
             return _error(400, "ValidationException", message, request_id)
         resp = web.StreamResponse(status=200)
         resp.headers["x-amzn-RequestId"] = request_id
-        resp.headers[SESSION_HEADER] = inv.session_id or ""
+        resp.headers[SESSION_HEADER] = inv.session_id
         if self.json_body:
             return await self._play_json(request, inv, script, resp)
         resp.content_type = "text/event-stream"

@@ -8,13 +8,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -180,6 +181,9 @@ def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> b
 
 class FakeBedrockAgentRuntime:
     """aiohttp server on 127.0.0.1 serving InvokeAgent from scripts."""
+
+    # A sessionId InvokeAgent takes.
+    session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-zA-Z._:-]{2,100}")
 
     def __init__(self) -> None:
         self.url = ""
