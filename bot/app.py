@@ -10,9 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
-import fakeredis
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -28,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.agents import build_backend
 from bot.conversation import Pipeline
-from bot.memory import Memory
+from bot.memory import connect, memory_for
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
@@ -37,7 +35,6 @@ from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
-REDIS_CONNECTIONS = 32
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 
 
@@ -52,30 +49,12 @@ def build_services(settings: Settings) -> Services:
         timeout=30,
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
     )
-    if settings.redis_url is not None:
-        # A bounded pool that waits for a free connection: under a burst, opening hundreds
-        # of connections (each with its own handshake) costs more than queueing for a few.
-        pool = BlockingConnectionPool.from_url(
-            settings.redis_url.get_secret_value(),
-            max_connections=REDIS_CONNECTIONS,
-            timeout=5,
-            socket_timeout=5,
-            socket_connect_timeout=3,
-        )
-        redis = Redis(connection_pool=pool)
-    else:
+    if settings.redis_url is None:
         log.warning(
             "REDIS_URL is not set: using an in-process store; conversations are forgotten on "
             "restart and replicas cannot share state"
         )
-        redis = fakeredis.FakeAsyncRedis()
-    memory = Memory(
-        redis,
-        prefix=settings.redis_key_prefix,
-        idle_seconds=settings.session_idle_seconds,
-        max_turns=settings.history_max_turns,
-        ttl_seconds=settings.history_ttl_seconds,
-    )
+    memory = memory_for(settings, connect(settings))
     agent = build_backend(settings)
     metrics = Metrics(prices=settings.prices)
     budget = WriteBudget(

@@ -15,18 +15,15 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import aiohttp
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.agents import build_backend
-from bot.agents.errors import failure_from_exception
+from bot.agents import build_backend, control
+from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
+from bot.memory import connect, memory_for, self_test
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
 
 
@@ -185,28 +182,21 @@ def alias_check(alias: Mapping[str, Any]) -> Check:
 
 async def check_bedrock_agents(settings: Settings) -> list[Check]:
     """GetAgentAlias and GetAgent on the control plane; a dry InvokeAgent when they are denied."""
-    config = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 2})
-    ids = {"agentId": settings.bedrock_agent_id or ""}
-    try:  # AWS_ENDPOINT_URL_BEDROCK_AGENT overrides the endpoint, as boto3 documents
-        control = await asyncio.to_thread(
-            boto3.client, "bedrock-agent", settings.aws_region, config=config
-        )
-        alias_id = settings.bedrock_agent_alias_id or ""
-        answer = await asyncio.to_thread(control.get_agent_alias, agentAliasId=alias_id, **ids)
-    except (ClientError, BotoCoreError) as exc:
-        failure = failure_from_exception(exc)
-        if failure.code != "AccessDeniedException":
-            return [failed_call("bedrock agent", "GetAgentAlias", failure, FIXES)]
+    try:
+        alias = await asyncio.to_thread(control.get_agent_alias, settings)
+    except ControlPlaneError as exc:
+        if exc.failure.code != "AccessDeniedException":
+            return [failed_call("bedrock agent", "GetAgentAlias", exc.failure, FIXES)]
         # The bot itself needs only InvokeAgent: ask the alias instead.
         ttl_detail = "cannot read the agent's idleSessionTTLInSeconds (control plane denied)"
         invoked = await dry_run(settings, "bedrock agent", FIXES)
         invoked = replace(invoked, detail=f"GetAgentAlias denied; {invoked.detail}")
         return [invoked, warn("session ttl", ttl_detail, FIXES["get_agent"])]
-    checks = [alias_check(answer["agentAlias"])]
+    checks = [alias_check(alias)]
     try:
-        agent = (await asyncio.to_thread(control.get_agent, **ids))["agent"]
-    except (ClientError, BotoCoreError) as exc:
-        detail = f"cannot read the agent's idleSessionTTLInSeconds ({type(exc).__name__})"
+        agent = await asyncio.to_thread(control.get_agent, settings)
+    except ControlPlaneError as exc:
+        detail = f"cannot read the agent's idleSessionTTLInSeconds ({exc.failure.code})"
         return [*checks, warn("session ttl", detail, FIXES["get_agent"])]
     ttl = agent.get("idleSessionTTLInSeconds")
     return [*checks, ttl_check(ttl, settings.session_idle_seconds)]
@@ -250,19 +240,14 @@ async def check_redis(settings: Settings) -> Check:
     raw = settings.redis_url.get_secret_value()
     url = urlsplit(raw)
     shown = f"{url.scheme}://{url.hostname or ''}{f':{url.port}' if url.port else ''}{url.path}"
-    client = Redis.from_url(raw, socket_timeout=5, socket_connect_timeout=3)
-    key, value = f"{settings.redis_key_prefix}doctor:{uuid.uuid4().hex}", uuid.uuid4().hex
+    memory = memory_for(settings, connect(settings))
     try:
-        await client.ping()
-        await client.set(key, value, ex=60)
-        if await client.get(key) != value.encode():
-            raise RedisError("a value written was not read back")
-        await client.delete(key)
+        await self_test(memory)
     except (RedisError, OSError) as exc:
         message = str(exc).replace(url.password or "\0", "***")[:200]  # never print a secret
         return fail("redis", f"{shown}: {type(exc).__name__}: {message}", FIXES["redis"])
     finally:
-        await client.aclose()
+        await memory.redis.aclose()
     return ok("redis", f"{shown}: PING and SET/GET/DEL under {settings.redis_key_prefix!r}")
 
 

@@ -16,14 +16,12 @@ from enum import StrEnum
 from typing import TextIO
 
 from pydantic import ValidationError
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.events import Prices
 from bot.history import StoredTurn
+from bot.memory import Memory, all_turns, connect, memory_for
 from bot.settings import ConfigError, describe_validation_error, load_settings
-
-SCAN_BATCH = 500  # keys per SCAN step and per pipelined LRANGE round trip
 
 
 class Grouping(StrEnum):
@@ -129,42 +127,10 @@ def render_table(rows: Sequence[UsageRow], *, by: Grouping) -> str:
     )
 
 
-def _escape_glob(text: str) -> str:
-    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in text)
-
-
-def _parse(raw: bytes) -> StoredTurn | None:
-    try:
-        turn = StoredTurn.from_json(raw)
-    except (ValueError, TypeError):  # a damaged entry must not hide every other turn
-        return None
-    # Keep only what is counted: answers can be long, and there may be many.
-    return replace(turn, question="", answer="")
-
-
-async def load_turns(redis: Redis, prefix: str) -> list[KeyedTurn]:
-    """Every conversation's stored turns: SCAN `<prefix>turns:*`, LRANGE pipelined in batches."""
-    marker = f"{prefix}turns:"
-    turns: list[KeyedTurn] = []
-    batch: list[bytes] = []
-
-    async def flush() -> None:
-        async with redis.pipeline(transaction=False) as pipe:
-            for key in batch:
-                pipe.lrange(key, 0, -1)
-            lists = await pipe.execute()
-        for key, items in zip(batch, lists, strict=True):
-            conversation = key.decode()[len(marker) :]
-            turns.extend(KeyedTurn(conversation, t) for t in map(_parse, items) if t is not None)
-        batch.clear()
-
-    async for key in redis.scan_iter(match=f"{_escape_glob(marker)}*", count=SCAN_BATCH):
-        batch.append(key)
-        if len(batch) >= SCAN_BATCH:
-            await flush()
-    if batch:
-        await flush()
-    return turns
+async def load_turns(memory: Memory) -> list[KeyedTurn]:
+    """Every conversation's stored turns, without their texts (only usage is counted)."""
+    found = await all_turns(memory)
+    return [KeyedTurn(key, replace(turn, question="", answer="")) for key, turn in found]
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -199,16 +165,14 @@ async def usage(
     if settings.redis_url is None:
         print("REDIS_URL is not set: there is no shared store to read usage from", file=sys.stderr)
         return 2
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_connect_timeout=3, socket_timeout=30
-    )
+    memory = memory_for(settings, connect(settings))
     try:
-        turns = await load_turns(redis, settings.redis_key_prefix)
+        turns = await load_turns(memory)
     except (RedisError, OSError) as exc:
         print(f"cannot read Redis: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
-        await redis.aclose()
+        await memory.redis.aclose()
     since = (today or datetime.now(UTC).date()) - timedelta(days=args.days - 1)
     rows = aggregate(
         turns, by=args.by, prices=prices, since=since, order_label=settings.order_command

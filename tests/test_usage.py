@@ -13,6 +13,7 @@ from bot.events import Prices
 from bot.history import StoredTurn
 from bot.keys import conversation_key, order_conversation_key
 from bot.memory import Memory
+from bot.memory import admin as memory_admin
 from bot.settings import load_settings
 from bot.usage import (
     Grouping,
@@ -116,7 +117,7 @@ def test_prices_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
 async def test_usage_reads_every_conversation_from_redis(
     redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(usage_module, "SCAN_BATCH", 2)  # several SCAN/pipeline rounds
+    monkeypatch.setattr(memory_admin, "SCAN_BATCH", 2)  # several SCAN/pipeline rounds
     redis = Redis.from_url(REDIS_URL)
     memory = Memory(redis, prefix=redis_prefix, idle_seconds=60, max_turns=20, ttl_seconds=600)
     for n in range(5):
@@ -125,7 +126,7 @@ async def test_usage_reads_every_conversation_from_redis(
     await memory.record_turn("T1:D0DM", turn(AUG_2, 1000, 100), generation=1)
     await redis.rpush(f"{redis_prefix}turns:T1:D0DM", b"{not json")  # damaged: skipped
 
-    loaded = await load_turns(redis, redis_prefix)
+    loaded = await load_turns(memory)
     await redis.aclose()
 
     assert sorted(keyed.conversation for keyed in loaded) == [

@@ -23,6 +23,7 @@ from redis.exceptions import LockError, RedisError
 
 from bot.history import StoredTurn
 from bot.keys import session_id
+from bot.memory.local import LocalLocks
 
 log = logging.getLogger(__name__)
 
@@ -41,27 +42,6 @@ class Session:
     fresh: bool
     known: bool  # the bot has answered in this conversation before
     history: tuple[StoredTurn, ...] = field(default=())
-
-
-class _LocalLocks:
-    """Per-conversation FIFO locks inside this process (the fast path before Redis)."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class Memory:
@@ -83,7 +63,7 @@ class Memory:
         self._max_turns = max_turns
         self._ttl = ttl_seconds
         self._lease = lock_lease_seconds
-        self._local_locks = _LocalLocks()
+        self._local_locks = LocalLocks()
         self._local_events: OrderedDict[str, float] = OrderedDict()
         self.available = True
 
