@@ -169,8 +169,8 @@ class Conversation:
         return "".join(m.visible for m in slack.thread(self.channel, self.thread_ts))
 
     def complete(self, slack: FakeSlack) -> bool:
-        shown = re.sub(r"\s+", "", self.visible(slack).replace("**", "*"))
-        return re.sub(r"\s+", "", self.answer.replace("**", "*")) in shown
+        """Every letter of the answer is shown, in order (Markdown or mrkdwn, links aside)."""
+        return _letters(self.answer) in _letters(self.visible(slack))
 
     def first_visible_at(self) -> float | None:
         for call in self.writes:
@@ -197,6 +197,10 @@ class Conversation:
             if self.invocations and self.invocations[0].chunk_times
             else None
         )
+
+
+def _letters(text: str) -> str:
+    return "".join(re.findall(r"[^\W_]+", re.sub(r"https?://[^\s)|>]+", "", text)))
 
 
 def _carries_answer_text(call: Call) -> bool:

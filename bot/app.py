@@ -19,7 +19,6 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 )
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -47,7 +46,9 @@ def build_services(settings: Settings) -> Services:
         base_url=settings.slack_api_url,
         session=session,
         timeout=30,
-        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        # No automatic resend after a broken connection: Slack may have applied the write.
+        # bot/slack_calls.py decides per method what is safe to retry.
+        retry_handlers=[],
     )
     if settings.redis_url is None:
         log.warning(
@@ -248,7 +249,7 @@ class Runtime:
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()
-        await self.services.memory.redis.aclose()
+        await self.services.memory.redis.aclose(close_connection_pool=True)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -213,6 +213,7 @@ class Pipeline:
                 turn_id=turn.turn_id,
             ),
             generation=session.generation,
+            session_used=answer.failure is None or bool(answer.text.strip()),
         )
         delivered = await sink.end(suffix=suffix, blocks=blocks)
         self._observe(answer, collected, sink, started)

@@ -21,6 +21,9 @@ FINAL_ATTEMPTS = 4
 _BACKOFF = 0.25
 
 
+APPENDS = frozenset({"chat.appendStream"})
+
+
 class SlackWriteError(Exception):
     """Slack refused a write for good (not a 429 or a hiccup)."""
 
@@ -28,6 +31,10 @@ class SlackWriteError(Exception):
         super().__init__(f"{method}: {error}")
         self.method = method
         self.error = error
+
+
+class UncertainWrite(SlackWriteError):
+    """The connection broke mid-call: Slack may or may not have applied the write."""
 
 
 class SlackCaller:
@@ -69,6 +76,10 @@ class SlackCaller:
                     raise SlackWriteError(method, error) from None
                 failure = error
             except (aiohttp.ClientError, TimeoutError) as exc:
+                if method in APPENDS:
+                    # Slack may have applied it before the connection broke: sending the same
+                    # delta again could show it twice. The caller repairs the message instead.
+                    raise UncertainWrite(method, type(exc).__name__) from None
                 failure = type(exc).__name__
             attempt += 1
             log.warning(
@@ -80,6 +91,15 @@ class SlackCaller:
             if attempt >= FINAL_ATTEMPTS:
                 raise SlackWriteError(method, failure)
             await asyncio.sleep(_BACKOFF * 2**attempt)
+
+    async def clean_up(self, method: str, **args: Any) -> bool:
+        """Remove a sign of life: waits out Retry-After and retries like a final write, since
+        a reaction or status left behind is wrong; never raises."""
+        try:
+            return await self.call(method, final=True, **args) is not None
+        except SlackWriteError as exc:  # no_reaction and the like: nothing left to remove
+            log.info("clean-up call failed", extra={"method": method, "error": exc.error})
+            return False
 
     async def best_effort(self, method: str, **args: Any) -> bool:
         """For reactions and statuses: one try, never raises, True when Slack accepted it.

@@ -25,11 +25,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import formatting
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
-from bot.slack_calls import SlackCaller, SlackWriteError
+from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
 
 log = logging.getLogger(__name__)
 
 _SMALLEST_MESSAGE = 500
+_RECOVERIES = 2
+_MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
 
@@ -70,6 +72,7 @@ class _Message:
     kind: Kind
     ts: str | None = None
     max_chars: int | None = None  # lowered when Slack says msg_too_long
+    dirty: bool = False  # an append may or may not have landed: rewrite it whole at the end
 
     @property
     def limit(self) -> int:
@@ -158,9 +161,14 @@ class AnswerStream:
             log.error("answer could not be delivered to Slack", extra={"slack_error": exc.error})
         finally:
             if self._status_set:
-                await self._set_status("")
+                await self._slack.clean_up(
+                    "assistant.threads.setStatus",
+                    channel_id=self._target.channel,
+                    thread_ts=self._target.thread_ts,
+                    status="",
+                )
             if self._reacted and self._target.question_ts:
-                await self._slack.best_effort(
+                await self._slack.clean_up(
                     "reactions.remove",
                     channel=self._target.channel,
                     timestamp=self._target.question_ts,
@@ -187,7 +195,14 @@ class AnswerStream:
             if not self._closing.is_set():
                 await self._pace(deferred_at)
             final = self._closing.is_set()
-            done = await self._flush(final=final)
+            try:
+                done = await self._flush(final=final)
+            except SlackWriteError as exc:
+                if final:
+                    raise
+                # An intermediate write Slack refused: keep going, the final write retries it.
+                log.warning("slack refused an update", extra={"slack_error": exc.error})
+                done = False
             if final:
                 return
             deferred_at = None if done else time.monotonic()
@@ -210,6 +225,7 @@ class AnswerStream:
 
     async def _flush(self, *, final: bool) -> bool:
         text = self._markdown + (self._suffix if final else "")
+        recoveries = 0
         while True:
             message = self._messages[-1]
             cut = self._fit(message, text)
@@ -219,7 +235,17 @@ class AnswerStream:
                 self._blocks_due = final and cut == len(text)
                 if not await self._write(message, text[:cut], closing=closing):
                     return False
+            except UncertainWrite:
+                # The append may have landed; assume it did and rewrite the whole message
+                # with chat.update when it closes, so nothing shows twice or goes missing.
+                message.shown, message.dirty = len(text[:cut]), True
+                return False
             except SlackWriteError as exc:
+                if exc.error in _MESSAGE_GONE and message.ts and recoveries < _RECOVERIES:
+                    # Someone deleted the message we were writing: continue in a new one.
+                    recoveries += 1
+                    message.ts, message.kind, message.shown = None, Kind.MRKDWN, message.start
+                    continue
                 if exc.error == "msg_too_long" and message.limit > _SMALLEST_MESSAGE:
                     # Slack counts differently than we do (entities, emoji): split sooner.
                     message.max_chars = max(_SMALLEST_MESSAGE, message.limit * 3 // 4)
@@ -301,9 +327,13 @@ class AnswerStream:
                 markdown_text=delta or None,
                 blocks=blocks,
             )
-            if done is not None:
-                message.kind = Kind.MARKDOWN  # stopped: any later edit is a chat.update
-            return done is not None
+            if done is None:
+                return False
+            message.kind = Kind.MARKDOWN  # stopped: any later edit is a chat.update
+            if message.dirty:
+                message.dirty = False
+                return await self._write_markdown(message, text[message.start :], final=True)
+            return True
         if not delta:
             return True
         response = await self._slack.call(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from bot.agents.agentcore import runtime_session_id
 from bot.app import Runtime
@@ -235,3 +237,12 @@ def for_each_backend(
         for row in rows
     ]
     return pytest.mark.parametrize(["bedrock", *names], params, indirect=["bedrock"])
+
+
+async def make_idle(redis_prefix: str, thread_ts: str, *, seconds: float = 10_000) -> None:
+    """Pretend the conversation's last answer ended `seconds` ago."""
+    redis = Redis.from_url(REDIS_URL)
+    await redis.hset(
+        f"{redis_prefix}session:T0001:C0CHAN:{thread_ts}", "last_active", time.time() - seconds
+    )
+    await redis.aclose()

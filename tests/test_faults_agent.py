@@ -18,6 +18,7 @@ from tests.fakes.bedrock import (
     RaiseInStream,
     Script,
     Text,
+    Trace,
 )
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
@@ -25,7 +26,9 @@ from tests.harness import (
     Bot,
     FakeAgent,
     backend_name,
+    expected_session,
     for_each_backend,
+    make_idle,
     mention,
     wait_finished,
 )
@@ -213,3 +216,43 @@ async def test_a_silent_agent_is_cut_off_after_the_idle_timeout(
     [turn] = await stored_turns(redis_prefix, event["ts"])
     assert b'"interrupted":true' in turn
     assert slack.reactions_on("C0CHAN", event["ts"]) == []
+
+
+async def test_a_new_session_the_agent_never_answered_still_gets_the_history_next_time(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+) -> None:
+    first = mention("my name is Ann")
+    await bot.send_event(first)
+    await wait_finished(slack)
+    await make_idle(redis_prefix, first["ts"])
+    code, status = ("ThrottlingException", 429)
+    bedrock.enqueue(*(initial(code, status) for _ in range(3)))  # the fresh session fails
+
+    await bot.send_event(mention("are you there?", thread_ts=first["ts"]))
+    await wait_finished(slack, 2)
+    await bot.send_event(mention("what is my name?", thread_ts=first["ts"]))
+    await wait_finished(slack, 3)
+
+    last = bedrock.invocations[-1]
+    assert last.input_text == "what is my name?"
+    assert last.session_id == expected_session(bedrock, f"T0001:C0CHAN:{first['ts']}:g2")
+    assert [m["content"][0]["text"] for m in last.conversation_history][:2] == [
+        "my name is Ann",
+        "You said: my name is Ann",
+    ]
+
+
+async def test_agent_steps_without_text_keep_the_answer_alive(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(AGENT_IDLE_TIMEOUT_SECONDS="0.4")
+    thinking = [Trace(None, delay=0.25) for _ in range(6)]  # 1.5 s of rationale, no text
+    bedrock.enqueue(Script([Text("Let me check."), *thinking, Text(" Done.")]))
+    event = mention("slow tools")
+
+    await bot.send_event(event)
+    await wait_finished(slack)
+
+    assert [m.visible.splitlines()[0] for m in slack.thread("C0CHAN", event["ts"])] == [
+        "Let me check. Done."
+    ]

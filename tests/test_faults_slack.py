@@ -7,7 +7,7 @@ import asyncio
 from tests.conftest import StartBot
 from tests.fakes.bedrock import HttpError, Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, FakeAgent, mention, new_ts
+from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
 LONG = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 12 for n in range(40))
 
@@ -187,3 +187,62 @@ async def test_the_thinking_status_is_cleared_when_the_agent_fails(
     await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setStatus")) == 2)
     assert slack.calls_to("assistant.threads.setStatus")[-1].args["status"] == ""
     assert "Something went wrong" in slack.thread("D0DM", root)[0].visible
+
+
+async def test_the_reaction_is_removed_even_when_slack_rate_limits_the_removal(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    slack.rate_limit("reactions.remove", retry_after=1, times=1)
+    event = mention("busy workspace")
+
+    await bot.send_event(event)
+
+    await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("reactions.remove")), timeout=8)
+    assert slack.reactions_on("C0CHAN", event["ts"]) == []
+    assert thread_text(slack, event["ts"]) == ["You said: busy workspace"]
+
+
+async def test_an_append_cut_off_mid_call_never_shows_twice(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    steps = [
+        Text("one "),
+        Pause(5, until=started),
+        Text("two "),
+        Pause(5, until=release),
+        Text("three"),
+    ]
+    bedrock.enqueue(Script(steps))
+    slack.disconnect_after("chat.appendStream", times=1)
+    event = mention("count")
+
+    await bot.send_event(event)
+    await slack.wait_for_calls("chat.startStream")
+    started.set()
+    await slack.wait_for_calls("chat.appendStream")
+    release.set()
+
+    await wait_finished(slack)
+    [message] = slack.thread("C0CHAN", event["ts"])
+    assert message.visible.startswith("one two three")
+    assert message.visible.count("two") == 1
+    assert [c.ok for c in slack.calls_to("chat.update")] == [True]  # rewritten whole at the end
+
+
+async def test_a_deleted_answer_continues_in_a_new_message(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(SLACK_STREAMING="update")
+    release = asyncio.Event()
+    bedrock.enqueue(Script([Text("Part one."), Pause(5, until=release), Text(" Part two.")]))
+    event = mention("keep going")
+
+    await bot.send_event(event)
+    await slack.wait_for(lambda: "Part one." in "".join(thread_text(slack, event["ts"])))
+    [first] = slack.thread("C0CHAN", event["ts"])
+    slack.delete_message("C0CHAN", first.ts)
+    release.set()
+
+    await slack.wait_for(lambda: any("Part two." in t for t in thread_text(slack, event["ts"])))
+    assert thread_text(slack, event["ts"])[-1].startswith("Part one. Part two.")

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
-from redis.asyncio import Redis
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
-    REDIS_URL,
     Bot,
     FakeAgent,
     expected_session,
     finished_answers,
+    make_idle,
     mention,
     new_ts,
     wait_finished,
@@ -46,15 +44,6 @@ async def ask(bot: Bot, slack: FakeSlack, event: dict[str, object]) -> None:
     await bot.send_event(event)
     await wait_finished(slack, before + 1)
     assert slack.thread("C0CHAN", thread)
-
-
-async def make_idle(redis_prefix: str, thread_ts: str, *, seconds: float = 10_000) -> None:
-    """Pretend the conversation's last answer ended `seconds` ago."""
-    redis = Redis.from_url(REDIS_URL)
-    await redis.hset(
-        f"{redis_prefix}session:T0001:C0CHAN:{thread_ts}", "last_active", time.time() - seconds
-    )
-    await redis.aclose()
 
 
 async def test_a_follow_up_in_an_answered_thread_needs_no_mention(

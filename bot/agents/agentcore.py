@@ -24,7 +24,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 
-from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend, abort_stream
+from bot.agents.base import (
+    HEARTBEAT,
+    Emit,
+    RetryPolicy,
+    StreamHandle,
+    ThreadedBackend,
+    abort_stream,
+)
 from bot.agents.errors import failure_from_exception, failure_kind
 from bot.events import (
     AgentEvent,
@@ -138,7 +145,7 @@ def failure_from_payload(data: Any) -> AgentFailure:
     return AgentFailure(kind, code, str(message or "")[:500])
 
 
-def answer_events(body: Any, content_type: str) -> Iterator[AgentEvent]:
+def answer_events(body: Any, content_type: str) -> Iterator[AgentEvent | object]:
     """The answer's events as its bytes arrive.
 
     `StreamingBody.read(n)` waits for n bytes, so read urllib3's `read1` (what one socket read
@@ -147,7 +154,8 @@ def answer_events(body: Any, content_type: str) -> Iterator[AgentEvent]:
     raw = body._raw_stream
     parser = AnswerParser(content_type)
     while data := raw.read1(64 * 1024):
-        yield from parser.feed(data)
+        # Bytes without text (a rationale, a tool call) still mean the agent is alive.
+        yield from parser.feed(data) or (HEARTBEAT,)
         if parser.done:
             return
     if remaining := raw.length_remaining:

@@ -22,10 +22,13 @@ from bot.events import AgentEvent, AgentFailure, AgentRequest, FailureKind, Text
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[AgentEvent], None]
+Emit = Callable[[Any], None]  # an AgentEvent, or HEARTBEAT
 
 _RETRYABLE = frozenset({FailureKind.UNAVAILABLE, FailureKind.CONFLICT, FailureKind.THROTTLED})
 _END = object()
+# Emitted for stream events that carry nothing for the user (rationale, tool calls): the
+# agent is alive, so the idle timeout starts over.
+HEARTBEAT = object()
 
 
 class AgentBackend(Protocol):
@@ -142,6 +145,9 @@ class ThreadedBackend(ABC):
                 handle.cancelled.set()  # the loop closed under us (shutdown): nobody listens
 
         def run() -> None:
+            if handle.cancelled.is_set():
+                return  # the answer was given up while this waited for a worker: no call
+            emit(HEARTBEAT)  # the idle clock starts now, not while queued for a thread
             try:
                 self._invoke(request, emit, handle)
             except Exception as exc:  # a bug in a backend must end this answer, not the thread
@@ -161,6 +167,8 @@ class ThreadedBackend(ABC):
                 for item in _merge_text(batch):
                     if item is _END:
                         return
+                    if item is HEARTBEAT:
+                        continue
                     yield item
                     if isinstance(item, AgentFailure):
                         return

@@ -10,7 +10,14 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.agents.base import Emit, RetryPolicy, StreamHandle, ThreadedBackend, abort_stream
+from bot.agents.base import (
+    HEARTBEAT,
+    Emit,
+    RetryPolicy,
+    StreamHandle,
+    ThreadedBackend,
+    abort_stream,
+)
 from bot.agents.errors import failure_from_exception
 from bot.events import (
     AgentEvent,
@@ -58,7 +65,8 @@ class BedrockAgentsBackend(ThreadedBackend):
             for raw in completion:
                 if handle.cancelled.is_set():
                     return
-                for event in translate_event(raw, decoder):
+                events = list(translate_event(raw, decoder))
+                for event in events or (HEARTBEAT,):
                     emit(event)
             tail = decoder.decode(b"", final=True)
             if tail:

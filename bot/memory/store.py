@@ -31,6 +31,15 @@ EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every r
 LOCK_LEASE_SECONDS = 30.0  # a crashed replica's lock frees itself after this
 _STORE_ERRORS = (RedisError, OSError)
 _LOCAL_EVENTS_MAX = 50_000
+# Set last_active; raise the generation only (a replica that fell back to generation 1 during
+# a Redis outage must not rewind a conversation that is at generation 5).
+_TOUCH_SESSION = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
+if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'generation', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,9 +232,20 @@ class Memory:
         return [StoredTurn.from_json(item) for item in raw]
 
     async def record_turn(
-        self, conversation: str, turn: StoredTurn, *, generation: int, now: float | None = None
+        self,
+        conversation: str,
+        turn: StoredTurn,
+        *,
+        generation: int,
+        session_used: bool = True,
+        now: float | None = None,
     ) -> bool:
-        """Remember a finished turn and restart the session's idle clock; False if Redis failed."""
+        """Remember a finished turn and restart the session's idle clock; False if Redis failed.
+
+        `session_used=False` (the agent never answered) keeps the session as it was: a new
+        generation that never reached the agent must not count, or the next turn would skip
+        the history replay its fresh session needs. The generation never goes down.
+        """
         now = time.time() if now is None else now
         turns_key = self.key("turns", conversation)
         session_key = self.key("session", conversation)
@@ -235,8 +255,8 @@ class Memory:
                     pipe.rpush(turns_key, turn.to_json())
                     pipe.ltrim(turns_key, -self._max_turns, -1)
                     pipe.expire(turns_key, self._ttl)
-                pipe.hset(session_key, mapping={"generation": generation, "last_active": now})
-                pipe.expire(session_key, self._ttl)
+                if session_used:
+                    pipe.eval(_TOUCH_SESSION, 1, session_key, generation, now, self._ttl)
                 await pipe.execute()
         except _STORE_ERRORS as exc:
             self._unavailable("record_turn", exc)

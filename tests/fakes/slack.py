@@ -70,6 +70,7 @@ class FakeSlack(SlackState):
         self._limits: dict[str, tuple[float, int]] = {}
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._per_channel: frozenset[str] = frozenset()
+        self._disconnects: dict[str, int] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -139,6 +140,14 @@ class FakeSlack(SlackState):
         self._per_channel = per_channel
         self._buckets.clear()
 
+    def disconnect_after(self, method: str, *, times: int = 1) -> None:
+        """The next `times` calls to `method` are applied, then the connection is cut."""
+        self._disconnects[method] = self._disconnects.get(method, 0) + times
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Someone deleted the message in Slack: later updates get message_not_found."""
+        self.messages[(channel, ts)].deleted = True
+
     def expire_stream(self, channel: str, ts: str) -> None:
         """Close a stream server-side: later append/stop get `message_not_in_streaming_state`."""
         msg = self.messages[(channel, ts)]
@@ -203,6 +212,10 @@ class FakeSlack(SlackState):
             await asyncio.sleep(self.latency)
         status, body, headers = answer or self._answer(method, args, token)
         await self._record(Call(method, args, time.monotonic(), body, status))
+        if self._disconnects.get(method, 0) > 0 and request.transport is not None:
+            # Applied, but the client never hears back: the connection breaks mid-call.
+            self._disconnects[method] -= 1
+            request.transport.abort()
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(self, method: str, args: Json, token: str) -> tuple[int, Json, dict[str, str]]:
