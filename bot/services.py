@@ -13,7 +13,8 @@ from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
 from bot.slack_respond import ResponseUrlAnswer
-from bot.slack_stream import AnswerStream, ThreadTarget
+from bot.slack_stream import AnswerStream
+from bot.slack_targets import ThreadTarget
 
 
 @dataclass(slots=True)

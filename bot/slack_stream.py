@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,6 +24,7 @@ from bot import formatting
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
+from bot.slack_targets import Kind, MessageState, SignOfLife, ThreadTarget
 
 log = logging.getLogger(__name__)
 
@@ -33,50 +32,6 @@ _SMALLEST_MESSAGE = 500
 _RECOVERIES = 2
 _MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
-
-
-class SignOfLife(Enum):
-    REACTION = "reaction"  # 👀 on the question (channels)
-    STATUS = "status"  # "is thinking…" assistant status in the thread (DMs)
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadTarget:
-    """Where an answer goes: a thread (or, with no thread_ts, the top level) for a person."""
-
-    team_id: str
-    channel: str
-    thread_ts: str | None
-    user_id: str
-    question_ts: str | None = None
-    sign_of_life: SignOfLife = SignOfLife.REACTION
-
-
-class Kind(Enum):
-    STREAM = "stream"  # native: chat.startStream / appendStream / stopStream, Markdown
-    MARKDOWN = "markdown"  # a stream Slack expired or refused mid-way: chat.update markdown_text
-    MRKDWN = "mrkdwn"  # update mode: chat.postMessage / chat.update with mrkdwn `text`
-
-
-_LIMITS = {
-    Kind.STREAM: formatting.MARKDOWN_TEXT_LIMIT,
-    Kind.MARKDOWN: formatting.MARKDOWN_TEXT_LIMIT,
-    Kind.MRKDWN: formatting.UPDATE_TEXT_LIMIT,
-}
-
-
-@dataclass(slots=True)
-class _Message:
-    start: int  # offset of this message's text in the answer
-    shown: int  # offset up to which Slack shows the answer in this message
-    kind: Kind
-    ts: str | None = None
-    max_chars: int | None = None  # lowered when Slack says msg_too_long
-    dirty: bool = False  # an append may or may not have landed: rewrite it whole at the end
-
-    @property
-    def limit(self) -> int:
-        return min(_LIMITS[self.kind], self.max_chars or _LIMITS[self.kind])
 
 
 class AnswerStream:
@@ -258,11 +213,11 @@ class AnswerStream:
                 return True
             self._messages.append(self._new_message(cut))
 
-    def _new_message(self, start: int) -> _Message:
+    def _new_message(self, start: int) -> MessageState:
         kind = Kind.STREAM if self._native else Kind.MRKDWN
-        return _Message(start=start, shown=start, kind=kind)
+        return MessageState(start=start, shown=start, kind=kind)
 
-    def _fit(self, message: _Message, text: str) -> int:
+    def _fit(self, message: MessageState, text: str) -> int:
         """How much of `text` this message can hold, measured the way Slack counts it."""
         segment, floor = text[message.start :], message.shown - message.start
         if message.kind is not Kind.MRKDWN:
@@ -275,7 +230,7 @@ class AnswerStream:
                 return message.start + cut
             budget = max(floor + 1, cut - overflow - 16)
 
-    async def _write(self, message: _Message, text: str, *, closing: bool) -> bool:
+    async def _write(self, message: MessageState, text: str, *, closing: bool) -> bool:
         """Bring `message` up to the end of `text`; False when Slack deferred the write."""
         end = len(text)
         if not closing and (end == message.start or (end == message.shown and message.ts)):
@@ -295,7 +250,7 @@ class AnswerStream:
                 self.first_visible_at = self._last_write
         return written
 
-    async def _write_stream(self, message: _Message, text: str, *, closing: bool) -> bool:
+    async def _write_stream(self, message: MessageState, text: str, *, closing: bool) -> bool:
         delta = text[message.shown :]
         blocks = self._final_blocks(message, closing) or None
         if message.ts is None and closing:
@@ -345,7 +300,7 @@ class AnswerStream:
         )
         return response is not None
 
-    async def _post(self, message: _Message, body: str, *, final: bool) -> bool:
+    async def _post(self, message: MessageState, body: str, *, final: bool) -> bool:
         extra = self._final_blocks(message, final)
         # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
         blocks = formatting.section_blocks(body) + extra if extra else None
@@ -363,7 +318,7 @@ class AnswerStream:
             message.ts = str(response["ts"])
         return response is not None
 
-    async def _write_markdown(self, message: _Message, markdown: str, *, final: bool) -> bool:
+    async def _write_markdown(self, message: MessageState, markdown: str, *, final: bool) -> bool:
         """Markdown that Slack renders itself, posted or edited in place."""
         extra = self._final_blocks(message, final)
         content: dict[str, Any] = {"markdown_text": markdown}
@@ -384,16 +339,16 @@ class AnswerStream:
             message.ts = str(response["ts"])
         return response is not None
 
-    async def _update(self, message: _Message, *, final: bool, **content: Any) -> bool:
+    async def _update(self, message: MessageState, *, final: bool, **content: Any) -> bool:
         response = await self._slack.call(
             "chat.update", final=final, channel=self._target.channel, ts=message.ts, **content
         )
         return response is not None
 
-    def _final_blocks(self, message: _Message, final: bool) -> list[dict[str, Any]]:
+    def _final_blocks(self, message: MessageState, final: bool) -> list[dict[str, Any]]:
         return list(self._blocks or ()) if final and self._blocks_due else []
 
-    def _fall_back(self, message: _Message, exc: SlackWriteError) -> None:
+    def _fall_back(self, message: MessageState, exc: SlackWriteError) -> None:
         """A refused or expired stream: keep the same message, edit it with chat.update."""
         log.warning(
             "slack stream unavailable; continuing with chat.update",

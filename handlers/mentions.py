@@ -12,7 +12,7 @@ from bot.conversation import ContextReader, Turn
 from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import Question, is_from_person, parse_question
-from bot.slack_stream import ThreadTarget
+from bot.slack_targets import ThreadTarget
 from bot.thread_context import read_thread
 from handlers.common import question_text
 from handlers.listeners import Listeners

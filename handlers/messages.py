@@ -11,7 +11,7 @@ from bot.conversation import Turn
 from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import is_from_person, parse_question
-from bot.slack_stream import SignOfLife, ThreadTarget
+from bot.slack_targets import SignOfLife, ThreadTarget
 from handlers.common import question_text
 from handlers.listeners import Listeners
 
