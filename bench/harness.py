@@ -165,12 +165,14 @@ class Conversation:
             and (c.args.get("thread_ts") == self.thread_ts or c.args.get("ts") in message_ts)
         ]
 
-    def visible(self, slack: FakeSlack) -> str:
+    def visible(self, slack: FakeSlack, shown: dict[tuple[str, str], str] | None = None) -> str:
+        if shown is not None:
+            return shown.get((self.channel, self.thread_ts), "")
         return "".join(m.visible for m in slack.thread(self.channel, self.thread_ts))
 
-    def complete(self, slack: FakeSlack) -> bool:
+    def complete(self, slack: FakeSlack, shown: dict[tuple[str, str], str] | None = None) -> bool:
         """Every letter of the answer is shown, in order (Markdown or mrkdwn, links aside)."""
-        return _letters(self.answer) in _letters(self.visible(slack))
+        return _letters(self.answer) in _letters(self.visible(slack, shown))
 
     def first_visible_at(self) -> float | None:
         for call in self.writes:
@@ -197,6 +199,18 @@ class Conversation:
             if self.invocations and self.invocations[0].chunk_times
             else None
         )
+
+
+def threads_by_key(slack: FakeSlack) -> dict[tuple[str, str], str]:
+    """Every thread's visible bot text, in one pass over the fake's messages."""
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for message in slack.messages.values():
+        if message.thread_ts and not message.deleted and message.ephemeral_user is None:
+            grouped.setdefault((message.channel, message.thread_ts), []).append(message)
+    return {
+        key: "".join(m.visible for m in sorted(items, key=lambda m: float(m.ts)))
+        for key, items in grouped.items()
+    }
 
 
 def _letters(text: str) -> str:

@@ -53,7 +53,7 @@ class Metrics:
         )
         self.loop_lag = Histogram(
             "slackbot_event_loop_lag_seconds",
-            "How late the event loop ran a 50 ms timer (blocking work shows here)",
+            "How late the event loop ran a 20 ms timer (blocking work shows here)",
             buckets=_FAST_BUCKETS,
             registry=r,
         )
@@ -66,7 +66,7 @@ class Metrics:
         self.tokens.labels(direction="output").inc(usage.output_tokens)
         self.cost.inc(self._prices.cost(usage.input_tokens, usage.output_tokens))
 
-    async def watch_event_loop(self, *, interval: float = 0.05) -> None:
+    async def watch_event_loop(self, *, interval: float = 0.02) -> None:
         """Runs for the life of the process: samples how late a timer fires."""
         loop = asyncio.get_running_loop()
         while True:
