@@ -92,6 +92,12 @@ class Settings(BaseSettings):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
 
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # `SLACK_SIGNING_SECRET=` in a .env means "not set", not an empty secret.
+        return value if value is not None and value.get_secret_value().strip() else None
+
     @field_validator("slack_app_token")
     @classmethod
     def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:

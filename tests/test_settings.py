@@ -81,3 +81,11 @@ def test_start_up_with_bad_config_prints_one_line_and_no_traceback(tmp_path: obj
 def test_secrets_never_show_in_the_settings_repr() -> None:
     settings = load_settings(**BASE | {"slack_bot_token": "xoxb-very-secret"}, _env_file=None)
     assert "very-secret" not in repr(settings)
+
+
+def test_a_blank_signing_secret_counts_as_unset() -> None:
+    values = BASE | {"slack_signing_secret": "  "}
+    with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
+        load_settings(**values, _env_file=None)
+    settings = load_settings(**values, slack_app_token="xapp-1", _env_file=None)
+    assert settings.slack_signing_secret is None and not settings.http_mode

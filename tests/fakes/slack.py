@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.fakes.slack_state import Call, Json, Message, SlackError, SlackState
 
@@ -71,6 +71,10 @@ class FakeSlack(SlackState):
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._per_channel: frozenset[str] = frozenset()
         self._disconnects: dict[str, int] = {}
+        self.app_token = "xapp-test"
+        self._socket: web.WebSocketResponse | None = None
+        self._socket_ready = asyncio.Event()
+        self._acks: dict[str, asyncio.Future[Json]] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
 
@@ -90,6 +94,7 @@ class FakeSlack(SlackState):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._on_api)
         app.router.add_post("/response/{id}", self._on_response_url)
+        app.router.add_get("/socket", self._on_socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -139,6 +144,35 @@ class FakeSlack(SlackState):
         # chat.postMessage is limited per channel (about 1 a second), not per workspace.
         self._per_channel = per_channel
         self._buckets.clear()
+
+    async def socket_send(self, kind: str, payload: Json, *, within: float = 5.0) -> Json:
+        """Deliver an envelope over Socket Mode (`events_api`, `slash_commands`, `interactive`)
+        and return the app's acknowledgement."""
+        async with asyncio.timeout(within):
+            await self._socket_ready.wait()
+        assert self._socket is not None
+        envelope_id = f"env-{len(self._acks) + 1}"
+        ack: asyncio.Future[Json] = asyncio.get_running_loop().create_future()
+        self._acks[envelope_id] = ack
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload}
+        await self._socket.send_json(envelope | {"accepts_response_payload": kind != "events_api"})
+        async with asyncio.timeout(within):
+            return await ack
+
+    async def _on_socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._socket = socket
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {}})
+        self._socket_ready.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                data = json.loads(message.data)
+                future = self._acks.get(str(data.get("envelope_id")))
+                if future is not None and not future.done():
+                    future.set_result(data)
+        self._socket_ready.clear()
+        return socket
 
     def disconnect_after(self, method: str, *, times: int = 1) -> None:
         """The next `times` calls to `method` are applied, then the connection is cut."""
@@ -219,6 +253,11 @@ class FakeSlack(SlackState):
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(self, method: str, args: Json, token: str) -> tuple[int, Json, dict[str, str]]:
+        if method == "apps.connections.open":  # Socket Mode: authenticated by the app token
+            if token != self.app_token:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            socket_url = self.url.replace("http://", "ws://") + "/socket"
+            return 200, {"ok": True, "url": socket_url}, {}
         if not self.knows(method):
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
         if not token:
