@@ -57,7 +57,7 @@ def build_services(settings: Settings) -> Services:
         )
     memory = memory_for(settings, connect(settings))
     agent = build_backend(settings)
-    metrics = Metrics(prices=settings.prices)
+    metrics = Metrics(prices=settings.price_book)
     budget = WriteBudget(
         base_interval=settings.stream_interval,
         publish=memory.publish_slack_block,

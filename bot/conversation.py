@@ -99,6 +99,7 @@ class _Collected:
     usage: Usage = field(default_factory=Usage)
     failure: AgentFailure | None = None
     first_chunk_at: float | None = None
+    cost: float = 0.0
 
 
 class Pipeline:
@@ -207,6 +208,7 @@ class Pipeline:
                 interrupted=answer.interrupted,
                 input_tokens=answer.usage.input_tokens,
                 output_tokens=answer.usage.output_tokens,
+                cost_usd=round(collected.cost, 6),
                 user_id=turn.user_id,
                 asked_at=time.time() - (time.monotonic() - started),
                 answered_at=time.time(),
@@ -230,6 +232,7 @@ class Pipeline:
                 "answer_chars": len(answer.text),
                 "input_tokens": answer.usage.input_tokens,
                 "output_tokens": answer.usage.output_tokens,
+                "cost_usd": round(collected.cost, 6),
                 "duration_ms": round((time.monotonic() - started) * 1000),
             },
         )
@@ -262,6 +265,7 @@ class Pipeline:
                     into.sources.extend(s for s in event.sources if s not in into.sources)
                 elif isinstance(event, Usage):
                     into.usage += event
+                    into.cost += self._metrics.usage(event)
                 elif isinstance(event, AgentFailure):
                     into.failure = event
         except Exception as exc:  # a backend bug must still end in a visible, logged answer
@@ -273,7 +277,6 @@ class Pipeline:
     ) -> None:
         outcome = answer.failure.kind.value if answer.failure else "ok"
         self._metrics.answers.labels(outcome=outcome).inc()
-        self._metrics.usage(answer.usage)
         self._metrics.answer_time.observe(time.monotonic() - started)
         if collected.first_chunk_at is not None and sink.first_visible_at is not None:
             self._metrics.first_text.observe(

@@ -47,8 +47,11 @@ class Citations:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens one model call used; `model` when the agent says which (summing drops it)."""
+
     input_tokens: int = 0
     output_tokens: int = 0
+    model: str = ""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -69,6 +72,22 @@ class Prices:
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_per_1k + output_tokens * self.output_per_1k) / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """Prices by model: the longest key found in the model id wins, else the default."""
+
+    default: Prices = field(default_factory=Prices)
+    by_model: tuple[tuple[str, Prices], ...] = ()
+
+    def prices_for(self, model: str) -> Prices:
+        model = model.lower()
+        matches = [(len(key), prices) for key, prices in self.by_model if key.lower() in model]
+        return max(matches, key=lambda match: match[0])[1] if model and matches else self.default
+
+    def cost(self, usage: Usage) -> float:
+        return self.prices_for(usage.model).cost(usage.input_tokens, usage.output_tokens)
 
 
 class FailureKind(StrEnum):

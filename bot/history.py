@@ -21,6 +21,7 @@ class StoredTurn:
     interrupted: bool = False
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float = 0.0  # estimated when answered, with that model's prices
     user_id: str = ""
     asked_at: float = 0.0
     answered_at: float = 0.0

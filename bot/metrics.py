@@ -7,7 +7,7 @@ import asyncio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.events import Prices, Usage
+from bot.events import PriceBook, Usage
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Fine buckets where targets live (acks < 50 ms, loop lag < 20 ms), coarse ones for answers.
@@ -19,8 +19,8 @@ _ANSWER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 class Metrics:
     """Counters and histograms a team running the bot watches."""
 
-    def __init__(self, *, prices: Prices | None = None) -> None:
-        self._prices = prices or Prices()
+    def __init__(self, *, prices: PriceBook | None = None) -> None:
+        self._prices = prices or PriceBook()
         self.registry = r = CollectorRegistry()
         self.questions = Counter("slackbot_questions", "Questions", ["surface"], registry=r)
         self.answers = Counter("slackbot_answers", "Answers, by outcome", ["outcome"], registry=r)
@@ -61,10 +61,13 @@ class Metrics:
     def feedback(self, vote: str) -> None:
         self.feedback_votes.labels(vote=vote).inc()
 
-    def usage(self, usage: Usage) -> None:
+    def usage(self, usage: Usage) -> float:
+        """Count one model call's tokens and its estimated cost (priced by its model)."""
+        cost = self._prices.cost(usage)
         self.tokens.labels(direction="input").inc(usage.input_tokens)
         self.tokens.labels(direction="output").inc(usage.output_tokens)
-        self.cost.inc(self._prices.cost(usage.input_tokens, usage.output_tokens))
+        self.cost.inc(cost)
+        return cost
 
     async def watch_event_loop(self, *, interval: float = 0.02) -> None:
         """Runs for the life of the process: samples how late a timer fires."""

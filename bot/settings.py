@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.events import Prices
+from bot.events import PriceBook, Prices
 
 
 class AgentBackend(StrEnum):
@@ -80,6 +81,9 @@ class Settings(BaseSettings):
 
     price_input_per_1k: float = Field(0.003, ge=0)  # USD, for cost estimates (Claude Sonnet-like)
     price_output_per_1k: float = Field(0.015, ge=0)
+    # JSON: {"claude-3-5-sonnet": [0.003, 0.015], "nova-pro": [0.0008, 0.0032]}; keys are found
+    # in the model id the agent's trace reports (foundation model, profile or ARN).
+    model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(default_factory=dict)
     shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
     port: int = Field(3000, ge=0, le=65535)
     log_level: str = "INFO"
@@ -129,6 +133,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return frozenset(value or ())
+
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _parse_model_prices(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'must be JSON like {{"model": [0.003, 0.015]}} ({exc.msg})'
+                ) from None
+        return value
 
     @field_validator("suggested_prompts", mode="before")
     @classmethod
@@ -189,6 +205,11 @@ class Settings(BaseSettings):
     @property
     def prices(self) -> Prices:
         return Prices(self.price_input_per_1k, self.price_output_per_1k)
+
+    @property
+    def price_book(self) -> PriceBook:
+        models = tuple((key, Prices(*pair)) for key, pair in self.model_prices.items())
+        return PriceBook(self.prices, models)
 
     @property
     def order_id_regex(self) -> re.Pattern[str]:

@@ -71,21 +71,27 @@ def aggregate(
     since: date | None = None,
     order_label: str = "/order",
 ) -> list[UsageRow]:
-    """Sum tokens per day (and channel), newest day first, costliest channel first within it."""
-    sums: dict[tuple[str, str], list[int]] = {}
+    """Sum tokens per day (and channel), newest day first, costliest channel first within it.
+
+    A turn's cost is the one estimated when it was answered (priced by the model that ran);
+    older turns without one are priced with `prices`.
+    """
+    sums: dict[tuple[str, str], list[float]] = {}
     for keyed in turns:
         day = day_of(keyed.turn)
         if day is None or (since is not None and day < since):
             continue
         channel = channel_of(keyed.conversation, order_label=order_label)
         key = (day.isoformat(), channel if by is Grouping.CHANNEL else "")
-        total = sums.setdefault(key, [0, 0, 0])
+        turn = keyed.turn
+        total = sums.setdefault(key, [0, 0, 0, 0.0])
         total[0] += 1
-        total[1] += keyed.turn.input_tokens
-        total[2] += keyed.turn.output_tokens
+        total[1] += turn.input_tokens
+        total[2] += turn.output_tokens
+        total[3] += turn.cost_usd or prices.cost(turn.input_tokens, turn.output_tokens)
     rows = [
-        UsageRow(day, channel, n, tokens_in, tokens_out, prices.cost(tokens_in, tokens_out))
-        for (day, channel), (n, tokens_in, tokens_out) in sums.items()
+        UsageRow(day, channel, int(n), int(tokens_in), int(tokens_out), cost)
+        for (day, channel), (n, tokens_in, tokens_out, cost) in sums.items()
     ]
     # Stable sorts, least significant first: channel name, then cost, then newest day.
     rows.sort(key=lambda row: row.channel)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 from concurrent.futures import ThreadPoolExecutor
 
 from botocore.exceptions import ClientError, EventStreamError
@@ -10,6 +9,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from bot.agents.base import RetryPolicy
 from bot.agents.bedrock_agents import (
     BedrockAgentsBackend,
+    StreamState,
     sources_from_attribution,
     translate_event,
     usage_from_trace,
@@ -20,6 +20,8 @@ from bot.events import (
     Citations,
     FailureKind,
     HistoryMessage,
+    PriceBook,
+    Prices,
     Source,
     TextDelta,
     Usage,
@@ -87,11 +89,47 @@ def test_usage_is_summed_over_every_trace_step() -> None:
     assert usage_from_trace(trace) == Usage(150, 10)
 
 
+def test_usage_is_priced_by_the_model_the_trace_named() -> None:
+    state = StreamState()
+    model_input = {
+        "trace": {
+            "trace": {
+                "orchestrationTrace": {
+                    "modelInvocationInput": {
+                        "foundationModel": "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                        "traceId": "t-0",
+                    }
+                }
+            }
+        }
+    }
+    output = {
+        "trace": {
+            "trace": {
+                "orchestrationTrace": {
+                    "modelInvocationOutput": {
+                        "metadata": {"usage": {"inputTokens": 1000, "outputTokens": 100}},
+                        "traceId": "t-0",
+                    }
+                }
+            }
+        }
+    }
+
+    assert list(translate_event(model_input, state)) == []
+    [usage] = list(translate_event(output, state))
+
+    assert usage == Usage(1000, 100, "us.anthropic.claude-3-5-sonnet-20241022-v2:0")
+    book = PriceBook(Prices(1, 1), (("claude", Prices(2, 2)), ("claude-3-5-sonnet", Prices(3, 30))))
+    assert book.cost(usage) == 3 + 3  # the longest matching key wins
+    assert book.cost(Usage(1000, 0, "amazon.nova-pro-v1:0")) == 1  # unlisted: the default
+
+
 def test_a_character_split_across_chunks_is_decoded_whole() -> None:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    state = StreamState()
     data = "👍".encode()
-    first = list(translate_event({"chunk": {"bytes": data[:2]}}, decoder))
-    second = list(translate_event({"chunk": {"bytes": data[2:]}}, decoder))
+    first = list(translate_event({"chunk": {"bytes": data[:2]}}, state))
+    second = list(translate_event({"chunk": {"bytes": data[2:]}}, state))
     assert first == [] and second == [TextDelta("👍")]
 
 
@@ -116,7 +154,7 @@ def test_citations_become_deduplicated_sources() -> None:
     events = list(
         translate_event(
             {"chunk": {"bytes": b"x", "attribution": attribution}},
-            codecs.getincrementaldecoder("utf-8")(),
+            StreamState(),
         )
     )
     assert isinstance(events[1], Citations)

@@ -8,11 +8,14 @@ import logging
 import re
 from collections.abc import Callable
 
+import pytest
+from redis.asyncio import Redis
+
 from bot.logs import JsonFormatter, turn_id_var
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script, Trace
 from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, mention, wait_finished
+from tests.harness import REDIS_URL, Bot, FakeAgent, mention, wait_finished
 
 
 async def metrics_once(bot: Bot, ready: Callable[[str], bool]) -> str:
@@ -86,3 +89,24 @@ def test_every_log_line_of_an_answer_carries_its_turn_id_and_no_token() -> None:
         turn_id_var.reset(token)
     assert entry["turn_id"] == "abc123" and entry["kind"] == "x"
     assert "secret" not in entry["msg"] and "xoxb-***" in entry["msg"]
+
+
+@pytest.mark.bedrock_only("AgentCore agents report no foundation model in their stream")
+async def test_cost_is_priced_by_the_model_the_agent_used(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+) -> None:
+    bot = await start(MODEL_PRICES='{"claude-3-5-sonnet": [3, 15]}', PRICE_INPUT_PER_1K="1")
+    sonnet = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+    calls = [Trace((1000, 100), model=sonnet), Trace((1000, 0), model="amazon.nova-pro-v1:0")]
+    bedrock.enqueue(Script([*calls, *Script.answer("Priced.", usage=None).steps]))
+    event = mention("what does this cost?")
+    await bot.send_event(event)
+    await wait_finished(slack)
+
+    text = await metrics_once(bot, lambda t: "slackbot_answer_seconds_count 1.0" in t)
+
+    assert metric(text, "slackbot_agent_cost_usd_total") == 3 + 1.5 + 1  # sonnet, then default
+    redis = Redis.from_url(REDIS_URL)
+    [turn] = await redis.lrange(f"{redis_prefix}turns:T0001:C0CHAN:{event['ts']}", 0, -1)
+    await redis.aclose()
+    assert json.loads(turn)["cost_usd"] == 5.5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import codecs
 import json
 import re
 
@@ -12,7 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot import formatting
-from bot.agents.bedrock_agents import translate_event
+from bot.agents.bedrock_agents import StreamState, translate_event
 from bot.events import TextDelta
 from tests.fakes.eventstream import encode_event
 
@@ -68,7 +67,7 @@ def test_any_chunking_of_the_event_stream_gives_the_same_text(
 ) -> None:
     wire = frames_for(text, pieces)
     buffer = EventStreamBuffer()
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    state = StreamState()
     got: list[str] = []
     position, sizes = 0, iter(read_sizes * (len(wire) // len(read_sizes) + 1))
     while position < len(wire):
@@ -78,5 +77,5 @@ def test_any_chunking_of_the_event_stream_gives_the_same_text(
         for message in buffer:
             body = json.loads(message.payload)
             raw = {"chunk": {"bytes": base64.b64decode(body["bytes"])}}
-            got.extend(e.text for e in translate_event(raw, decoder) if isinstance(e, TextDelta))
+            got.extend(e.text for e in translate_event(raw, state) if isinstance(e, TextDelta))
     assert "".join(got) == text

@@ -60,15 +60,15 @@ class BedrockAgentsBackend(ThreadedBackend):
         completion = response["completion"]
         handle.attach(lambda: abort_stream(completion))
         # A multi-byte character may straddle two chunks; decode incrementally.
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        state = StreamState()
         try:
             for raw in completion:
                 if handle.cancelled.is_set():
                     return
-                events = list(translate_event(raw, decoder))
+                events = list(translate_event(raw, state))
                 for event in events or (HEARTBEAT,):
                     emit(event)
-            tail = decoder.decode(b"", final=True)
+            tail = state.decoder.decode(b"", final=True)
             if tail:
                 emit(TextDelta(tail))
         except ClientError as exc:  # EventStreamError: an exception event after HTTP 200
@@ -112,10 +112,18 @@ def history_preamble(request: AgentRequest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def translate_event(
-    raw: Mapping[str, Any], decoder: codecs.IncrementalDecoder
-) -> Iterator[AgentEvent]:
+class StreamState:
+    """What one answer's stream remembers between events: its text decoder and the model the
+    latest model call named (its input trace comes before the output trace with the usage)."""
+
+    def __init__(self) -> None:
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.model = ""
+
+
+def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[AgentEvent]:
     """Turn one parsed InvokeAgent stream event into typed agent events."""
+    decoder = state.decoder
     if "chunk" in raw:
         chunk = raw["chunk"]
         text = decoder.decode(chunk.get("bytes") or b"")
@@ -125,9 +133,22 @@ def translate_event(
         if sources:
             yield Citations(sources)
     elif "trace" in raw:
+        state.model = model_of_trace(raw["trace"]) or state.model
         usage = usage_from_trace(raw["trace"])
         if usage.total:
-            yield usage
+            yield Usage(usage.input_tokens, usage.output_tokens, state.model)
+
+
+def model_of_trace(node: Any) -> str:
+    """The `foundationModel` a trace names (a model invocation's input), if any."""
+    if isinstance(node, Mapping):
+        model = node.get("foundationModel")
+        if isinstance(model, str) and model:
+            return model
+        return next((m for value in node.values() if (m := model_of_trace(value))), "")
+    if isinstance(node, list):
+        return next((m for value in node if (m := model_of_trace(value))), "")
+    return ""
 
 
 def usage_from_trace(node: Any) -> Usage:

@@ -37,6 +37,7 @@ class Trace:
 
     usage: tuple[int, int] | None = (100, 20)
     delay: float = 0.0
+    model: str | None = None  # also send the model call's input trace naming this model
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,21 @@ def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> b
             chunk["attribution"] = {"citations": step.citations}
         return encode_event("chunk", chunk)
     if isinstance(step, Trace):
-        return encode_event("trace", _trace_payload(inv, step))
+        frame = encode_event("trace", _trace_payload(inv, step))
+        if step.model:
+            named = _trace_payload(inv, step)
+            named["trace"] = {
+                "orchestrationTrace": {
+                    "modelInvocationInput": {
+                        "foundationModel": step.model,
+                        "traceId": "model-call-0",
+                        "type": "ORCHESTRATION",
+                        "text": "the prompt",
+                    }
+                }
+            }
+            frame = encode_event("trace", named) + frame
+        return frame
     assert isinstance(step, RaiseInStream), "Script only allows HttpError as its sole step"
     return encode_exception(step.exception_type, step.message)
 
