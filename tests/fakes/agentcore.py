@@ -17,15 +17,14 @@ import json
 import re
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from aiohttp import web
 
 from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+from .scripted import ScriptedServer
 
 __all__ = [
     "Drop",
@@ -145,60 +144,22 @@ def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
     return _sse({"error": step.exception_type, "message": step.message}, event="error")
 
 
-class FakeAgentCoreRuntime:
+class FakeAgentCoreRuntime(ScriptedServer[Invocation]):
     """aiohttp server on 127.0.0.1 serving InvokeAgentRuntime from scripts."""
 
     # A runtimeSessionId the API takes (33–256 characters) and its response model allows.
     session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{32,99}")
 
     def __init__(self, *, json_body: bool = False) -> None:
-        self.url = ""
+        super().__init__(echo_responder)
         self.json_body = json_body
-        self.responder: Callable[[Invocation], Script] = echo_responder
-        self.invocations: list[Invocation] = []
-        self._queue: deque[Script] = deque()
-        self._arrived = asyncio.Condition()
-        self._handlers: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         """Listen on a free port and set ``url``."""
         app = web.Application(client_max_size=100 * 1024 * 1024)  # the API's payload limit
         # The ARN arrives percent-encoded ("/" as %2F): match any path, decode it ourselves.
         app.router.add_post(r"/runtimes/{arn:.+}/invocations", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
-        self._runner = runner
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        """Cancel streams still running (e.g. long Pauses) and close the server."""
-        for task in list(self._handlers):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def enqueue(self, *scripts: Script) -> None:
-        """Queue scripts for the next invocations, first in first out, before ``responder``."""
-        self._queue.extend(scripts)
-
-    async def wait_for_invocations(self, n: int, timeout: float = 5.0) -> list[Invocation]:
-        """Wait until at least ``n`` requests have arrived; return the first ``n``."""
-        try:
-            async with asyncio.timeout(timeout), self._arrived:
-                await self._arrived.wait_for(lambda: len(self.invocations) >= n)
-        except TimeoutError:
-            raise TimeoutError(f"expected {n} invocations, got {len(self.invocations)}") from None
-        return self.invocations[:n]
+        await self._serve(app)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -220,11 +181,8 @@ class FakeAgentCoreRuntime:
             headers={k.lower(): v for k, v in request.headers.items()},
             started_at=time.monotonic(),
         )
-        self.invocations.append(inv)
-        async with self._arrived:
-            self._arrived.notify_all()
         try:
-            script = self._queue.popleft() if self._queue else self.responder(inv)
+            script = await self._arrive(inv)
             return await self._play(request, inv, script)
         finally:
             inv.finished_at = time.monotonic()

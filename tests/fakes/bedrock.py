@@ -11,15 +11,15 @@ import json
 import re
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from .eventstream import encode_event, encode_exception
+from .scripted import ScriptedServer
 
 
 @dataclass(frozen=True)
@@ -194,20 +194,14 @@ def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> b
     return encode_exception(step.exception_type, step.message)
 
 
-class FakeBedrockAgentRuntime:
+class FakeBedrockAgentRuntime(ScriptedServer[Invocation]):
     """aiohttp server on 127.0.0.1 serving InvokeAgent from scripts."""
 
     # A sessionId InvokeAgent takes.
     session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[0-9a-zA-Z._:-]{2,100}")
 
     def __init__(self) -> None:
-        self.url = ""
-        self.responder: Callable[[Invocation], Script] = echo_responder
-        self.invocations: list[Invocation] = []
-        self._queue: deque[Script] = deque()
-        self._arrived = asyncio.Condition()
-        self._handlers: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
+        super().__init__(echo_responder)
 
     async def start(self) -> None:
         """Listen on a free port and set ``url``."""
@@ -216,41 +210,7 @@ class FakeBedrockAgentRuntime:
         app.router.add_post(
             "/agents/{agentId}/agentAliases/{agentAliasId}/sessions/{sessionId}/text", self._handle
         )
-        # Short shutdown: stop() cancels in-flight handlers itself.
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        # A deep backlog so hundreds of benchmark connections arriving at once are not refused.
-        await web.TCPSite(runner, "127.0.0.1", 0, backlog=2048).start()
-        self._runner = runner
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        """Cancel streams still running (e.g. long Pauses) and close the server."""
-        for task in list(self._handlers):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def enqueue(self, *scripts: Script) -> None:
-        """Queue scripts for the next invocations, first in first out, before ``responder``."""
-        self._queue.extend(scripts)
-
-    async def wait_for_invocations(self, n: int, timeout: float = 5.0) -> list[Invocation]:
-        """Wait until at least ``n`` requests have arrived; return the first ``n``."""
-        try:
-            async with asyncio.timeout(timeout), self._arrived:
-                await self._arrived.wait_for(lambda: len(self.invocations) >= n)
-        except TimeoutError:
-            raise TimeoutError(f"expected {n} invocations, got {len(self.invocations)}") from None
-        return self.invocations[:n]
+        await self._serve(app)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         task = asyncio.current_task()
@@ -265,11 +225,8 @@ class FakeBedrockAgentRuntime:
             headers={k.lower(): v for k, v in request.headers.items()},
             started_at=time.monotonic(),
         )
-        self.invocations.append(inv)
-        async with self._arrived:
-            self._arrived.notify_all()
         try:
-            script = self._queue.popleft() if self._queue else self.responder(inv)
+            script = await self._arrive(inv)
             return await self._play(request, inv, script)
         finally:
             inv.finished_at = time.monotonic()
