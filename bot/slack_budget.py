@@ -56,8 +56,8 @@ class WriteBudget:
         return self._base_interval * self._slowdown[team_id]
 
     async def wait_turn(self, team_id: str, method: str) -> None:
-        """Sleep while Slack has asked us (Retry-After) to leave this method alone."""
-        await self.refresh(team_id, method)
+        """Sleep while Slack has asked us (Retry-After) to leave this method alone.
+        Callers `refresh` first to learn of other replicas' 429s."""
         remaining = self.blocked_for(team_id, method)
         while remaining > 0:  # Retry-After is a deadline, not an event: sleeping is the point
             await asyncio.sleep(remaining + random.uniform(0, _JITTER_SECONDS))

@@ -1,9 +1,49 @@
-"""Small steps several surfaces share."""
+"""The steps every question-answering surface shares: Slack question in, answer in a thread."""
 
 from __future__ import annotations
 
 from bot import formatting
-from bot.conversation import AnswerSink
+from bot.conversation import AnswerSink, ContextReader, Turn
+from bot.services import Services
+from bot.slack_events import Question
+from bot.slack_targets import SignOfLife, ThreadTarget
+
+
+async def answer_question(
+    services: Services,
+    question: Question,
+    *,
+    surface: str,
+    thread_ts: str | None,
+    conversation: str,
+    event_id: str | None,
+    bot_user_id: str | None,
+    sign_of_life: SignOfLife = SignOfLife.REACTION,
+    empty_hint: str = formatting.EMPTY_QUESTION_HINT,
+    context: ContextReader | None = None,
+) -> None:
+    """Answer `question` in `thread_ts` (None: at the top level) through the one pipeline."""
+    target = ThreadTarget(
+        team_id=question.team_id,
+        channel=question.channel_id,
+        thread_ts=thread_ts,
+        user_id=question.user_id,
+        question_ts=question.ts,
+        sign_of_life=sign_of_life,
+    )
+    sink = services.thread_answer(target)
+    limit = services.settings.max_input_chars
+    turn = Turn(
+        surface=surface,
+        team_id=question.team_id,
+        channel_id=question.channel_id,
+        user_id=question.user_id,
+        text=question_text(question.text, bot_user_id=bot_user_id, limit=limit, sink=sink),
+        conversation=conversation,
+        event_id=event_id,
+        empty_hint=empty_hint,
+    )
+    await services.pipeline.handle(turn, sink, context=context)
 
 
 def question_text(raw: str, *, bot_user_id: str | None, limit: int, sink: AnswerSink) -> str:

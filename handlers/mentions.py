@@ -8,13 +8,12 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot import formatting
-from bot.conversation import ContextReader, Turn
+from bot.conversation import ContextReader
 from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import Question, is_from_person, parse_question
-from bot.slack_targets import ThreadTarget
 from bot.thread_context import read_thread
-from handlers.common import question_text
+from handlers.common import answer_question
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -67,26 +66,6 @@ async def answer_in_thread(
     surface: str = "mention",
 ) -> None:
     """The shared path for mentions and thread follow-ups."""
-    target = ThreadTarget(
-        team_id=question.team_id,
-        channel=question.channel_id,
-        thread_ts=question.reply_thread,
-        user_id=question.user_id,
-        question_ts=question.ts,
-    )
-    sink = services.thread_answer(target)
-    text = question_text(
-        question.text, bot_user_id=bot_user_id, limit=services.settings.max_input_chars, sink=sink
-    )
-    turn = Turn(
-        surface=surface,
-        team_id=question.team_id,
-        channel_id=question.channel_id,
-        user_id=question.user_id,
-        text=text,
-        conversation=conversation_key(question.team_id, question.channel_id, question.reply_thread),
-        event_id=event_id,
-    )
     context: ContextReader | None = None
     if question.in_thread:
 
@@ -99,4 +78,13 @@ async def answer_in_thread(
                 bot_user_id=bot_user_id,
             )
 
-    await services.pipeline.handle(turn, sink, context=context)
+    await answer_question(
+        services,
+        question,
+        surface=surface,
+        thread_ts=question.reply_thread,
+        conversation=conversation_key(question.team_id, question.channel_id, question.reply_thread),
+        event_id=event_id,
+        bot_user_id=bot_user_id,
+        context=context,
+    )
