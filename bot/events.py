@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +25,9 @@ class AgentRequest:
     session_attributes: Mapping[str, str]
     user_id: str
     history: Sequence[HistoryMessage] = ()
+    # Set when this request resumes an agent that paused for a person (see ActionRequest):
+    # the backend sends these results instead of (or with) `text`.
+    resume: tuple[ActionResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,78 @@ class AgentFailure:
     detail: str = ""
 
 
-AgentEvent = TextDelta | Citations | Usage | AgentFailure
+class StepStatus(StrEnum):
+    """A progress step's state, in the words of Slack's `task_update` chunk."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One step the agent reports while it works (knowledge-base lookup, action group, tool).
+
+    The same `step_id` arrives again when the step's status changes; steps never carry answer
+    text.
+    """
+
+    step_id: str
+    title: str
+    status: StepStatus
+    sources: tuple[Source, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionParameter:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInput:
+    """One action the agent wants run before it goes on.
+
+    `kind` says where it came from: a Bedrock Agents function or API invocation input, an
+    AgentCore Runtime interrupt, or a harness inline tool. `name` is the function, "METHOD /path",
+    the interrupt name or the tool name. `raw` keeps what the backend needs to build the result.
+    """
+
+    kind: Literal["function", "api", "interrupt", "tool"]
+    action_group: str
+    name: str
+    parameters: tuple[ActionParameter, ...] = ()
+    needs_confirmation: bool = True
+    needs_result: bool = False
+    reason: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """The agent paused: it needs a person's consent, or the caller's result, to go on."""
+
+    invocation_id: str
+    inputs: tuple[ActionInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What goes back to a paused agent for one `ActionInput`.
+
+    `confirmed` is None where no confirmation was asked; `body` is the handler's result (or a
+    short failure reason when `failed`).
+    """
+
+    input: ActionInput
+    confirmed: bool | None = None
+    body: str = ""
+    failed: bool = False
+    invocation_id: str = ""
+
+
+AgentEvent = TextDelta | Citations | Usage | AgentFailure | Progress | ActionRequest
 
 
 @dataclass(frozen=True, slots=True)
