@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot import blocks as slack_blocks
 from bot import formatting
 from bot.agents import AgentBackend
 from bot.events import (
@@ -197,7 +198,7 @@ class Pipeline:
         blocks = None
         if answer.text.strip():
             value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
-            blocks = formatting.feedback_blocks(value)
+            blocks = slack_blocks.closing_blocks(answer=value)
         # Remembered before the answer is shown complete: a reply typed right after it must
         # find this turn, on any replica.
         await self._memory.record_turn(

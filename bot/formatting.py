@@ -12,7 +12,9 @@ from typing import Any
 
 from slackify_markdown import slackify_markdown
 
+from bot import tables
 from bot.events import AgentFailure, FailureKind, Source
+from bot.slack_events import bot_mention
 
 # Slack limits (docs.slack.dev): `text` of chat.update is cut at 4,000 characters;
 # `markdown_text` takes 12,000 characters per call.
@@ -21,6 +23,13 @@ MARKDOWN_TEXT_LIMIT = 12_000
 
 SIGN_OF_LIFE_REACTION = "eyes"
 THINKING_STATUS = "is thinking…"
+# Rotated by Slack under the status while a DM answer is on its way (setStatus loading_messages).
+LOADING_MESSAGES = (
+    "Reading the question…",
+    "Asking the agent…",
+    "Looking through the handbook…",
+    "Putting the answer together…",
+)
 PLACEHOLDER_TEXT = "⏳ _Thinking…_"
 EMPTY_QUESTION_HINT = (
     "Ask me something after the mention — for example `@me what is our refund policy?`"
@@ -74,13 +83,10 @@ def failure_text(failure: AgentFailure, *, reference: str, partial: bool) -> str
     return f"{text} (ref `{reference}`)"
 
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """Remove the bot's own mention(s); other people's mentions are part of the question."""
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+        text = bot_mention(bot_user_id).sub(" ", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
@@ -95,7 +101,8 @@ def to_mrkdwn(markdown: str) -> str:
     """Standard Markdown (what agents write) → Slack mrkdwn for the `text` field."""
     if not markdown.strip():
         return markdown.strip()
-    return slackify_markdown(markdown).rstrip("\n")
+    # mrkdwn has no tables: they become aligned code blocks before conversion.
+    return slackify_markdown(tables.tables_as_code(markdown)).rstrip("\n")
 
 
 def sources_markdown(sources: Sequence[Source]) -> str:
@@ -105,7 +112,9 @@ def sources_markdown(sources: Sequence[Source]) -> str:
     lines = ["**Sources**"]
     for number, source in enumerate(sources, start=1):
         title = source.title.replace("[", "(").replace("]", ")")
-        lines.append(f"{number}. [{title}]({source.url})" if source.url else f"{number}. {title}")
+        # Only web addresses are links: an s3:// URI opens nothing in Slack, so it stays a name.
+        linked = source.url and source.url.startswith(("https://", "http://"))
+        lines.append(f"{number}. [{title}]({source.url})" if linked else f"{number}. {title}")
     return "\n".join(lines)
 
 
@@ -158,29 +167,6 @@ def split_message(text: str, limit: int) -> list[str]:
         text = text[cut:]
     parts.append(text)
     return parts
-
-
-def feedback_blocks(value: str) -> list[dict[str, Any]]:
-    """👍/👎 under a finished answer; `value` says which answer (≤ 2,000 chars)."""
-    buttons = [
-        {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": label, "emoji": True},
-            "value": value,
-        }
-        for action_id, label in (("feedback_up", "👍"), ("feedback_down", "👎"))
-    ]
-    return [{"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": buttons}]
-
-
-def thanks_blocks(blocks: Sequence[dict[str, Any]], user_id: str) -> list[dict[str, Any]]:
-    """The same message with its feedback buttons replaced by a thank-you."""
-    thanks = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"{FEEDBACK_THANKS} — <@{user_id}>"}],
-    }
-    return [thanks if b.get("block_id") == FEEDBACK_BLOCK_ID else dict(b) for b in blocks]
 
 
 def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:
