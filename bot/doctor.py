@@ -46,7 +46,7 @@ class Check:
 
 # manifest.yaml's oauth_config.scopes.bot, here because pyyaml is only a dev dependency and the
 # manifest need not ship with the bot; tests/test_doctor.py keeps the two equal.
-_SCOPES = "app_mentions:read assistant:write channels:history chat:write commands groups:history im:history im:read im:write reactions:write"
+_SCOPES = "app_mentions:read assistant:write channels:history chat:write commands groups:history im:history reactions:write"
 BOT_SCOPES = frozenset(_SCOPES.split())
 DRY_RUN_INPUT = "ping"  # a tiny question for a throwaway session
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
