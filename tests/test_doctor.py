@@ -117,7 +117,7 @@ async def test_everything_configured_right_passes_with_exit_0(
     assert ", ".join(lines) == names
     assert lines["settings"].startswith("✓ settings — HTTP mode, AGENT_BACKEND=bedrock-agents")
     assert lines["slack auth"] == "✓ slack auth — team Fake Workspace (T0001), bot user @bot (UBOT)"
-    assert lines["slack scopes"] == "✓ slack scopes — all 10 scopes of manifest.yaml granted"
+    assert lines["slack scopes"] == "✓ slack scopes — all 8 scopes of manifest.yaml granted"
     assert status(lines["socket mode"]) is Status.SKIP
     assert lines["bedrock agent"].endswith("— alias live (ALIAS12345) PREPARED, agent version 1")
     assert status(lines["session ttl"]) is Status.OK
