@@ -19,6 +19,7 @@ from bot.agents.base import (
     abort_stream,
 )
 from bot.agents.errors import failure_from_exception
+from bot.agents.progress import ProgressTracker
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -119,6 +120,7 @@ class StreamState:
     def __init__(self) -> None:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.model = ""
+        self.progress = ProgressTracker(source_of=source_from_reference)
 
 
 def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[AgentEvent]:
@@ -137,6 +139,7 @@ def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[Agen
         usage = usage_from_trace(raw["trace"])
         if usage.total:
             yield Usage(usage.input_tokens, usage.output_tokens, state.model)
+        yield from state.progress.translate(raw["trace"])
 
 
 def model_of_trace(node: Any) -> str:

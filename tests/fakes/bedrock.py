@@ -41,6 +41,44 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class StepTrace:
+    """A ``trace`` event carrying one agent step: ``orchestration`` is one OrchestrationTrace
+    member (``invocationInput`` or ``observation``), e.g. from the helpers below."""
+
+    orchestration: dict[str, Any]
+    collaborator: str | None = None  # a collaborator agent's trace (TracePart.collaboratorName)
+    delay: float = 0.0
+
+    @classmethod
+    def kb_lookup(cls, trace_id: str, query: str = "vacation days") -> StepTrace:
+        lookup = {"knowledgeBaseId": "KB12345678", "text": query}
+        return cls(_invocation(trace_id, "KNOWLEDGE_BASE", knowledgeBaseLookupInput=lookup))
+
+    @classmethod
+    def kb_found(cls, trace_id: str, references: list[dict[str, Any]]) -> StepTrace:
+        output = {"retrievedReferences": references}
+        return cls(_observation(trace_id, "KNOWLEDGE_BASE", knowledgeBaseLookupOutput=output))
+
+    @classmethod
+    def action(cls, trace_id: str, group: str, function: str) -> StepTrace:
+        call = {"actionGroupName": group, "function": function, "executionType": "LAMBDA"}
+        return cls(_invocation(trace_id, "ACTION_GROUP", actionGroupInvocationInput=call))
+
+    @classmethod
+    def action_done(cls, trace_id: str, text: str = "{}") -> StepTrace:
+        output = {"text": text}
+        return cls(_observation(trace_id, "ACTION_GROUP", actionGroupInvocationOutput=output))
+
+
+def _invocation(trace_id: str, kind: str, **member: Any) -> dict[str, Any]:
+    return {"invocationInput": {"traceId": trace_id, "invocationType": kind, **member}}
+
+
+def _observation(trace_id: str, kind: str, **member: Any) -> dict[str, Any]:
+    return {"observation": {"traceId": trace_id, "type": kind, **member}}
+
+
+@dataclass(frozen=True)
 class RaiseInStream:
     """An exception frame after HTTP 200; ends the stream like AWS does."""
 
@@ -74,7 +112,7 @@ class Drop:
     delay: float = 0.0
 
 
-Step = Text | Trace | RaiseInStream | HttpError | Pause | Drop
+Step = Text | Trace | StepTrace | RaiseInStream | HttpError | Pause | Drop
 
 
 @dataclass(frozen=True)
@@ -167,7 +205,13 @@ def _trace_payload(inv: Invocation, step: Trace) -> dict[str, Any]:
     }
 
 
-def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> bytes:
+def _frame(inv: Invocation, step: Text | Trace | StepTrace | RaiseInStream | HttpError) -> bytes:
+    if isinstance(step, StepTrace):
+        payload = _trace_payload(inv, Trace(None))
+        payload["trace"] = {"orchestrationTrace": step.orchestration}
+        if step.collaborator:
+            payload["collaboratorName"] = step.collaborator
+        return encode_event("trace", payload)
     if isinstance(step, Text):
         # PartBody is a blob: botocore base64-decodes blob members of JSON event payloads.
         chunk: dict[str, Any] = {"bytes": base64.b64encode(step.text.encode()).decode()}
