@@ -6,6 +6,8 @@ would give, or raises `SlackError` with the error code Slack documents for that 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -172,6 +174,36 @@ def _markdown_pieces(args: Json) -> tuple[list[str], list[Json]]:
     return texts, chunks
 
 
+def _in_window(ts: str, args: Json) -> bool:
+    """conversations.replies' `oldest` / `latest` bounds; `inclusive` keeps the bounds too."""
+    inclusive = str(args.get("inclusive", "")).lower() in {"1", "true"}
+    key = ts_key(ts)
+    if args.get("latest"):
+        latest = ts_key(_str(args, "latest"))
+        if key > latest or (key == latest and not inclusive):
+            return False
+    if args.get("oldest"):
+        oldest = ts_key(_str(args, "oldest"))
+        if key < oldest or (key == oldest and not inclusive):
+            return False
+    return True
+
+
+def _page(messages: list[Json], args: Json, *, max_limit: int) -> Json:
+    """One cursor page, oldest first, as Slack paginates: `limit` capped, `next_cursor` opaque."""
+    try:
+        limit = int(args.get("limit") or max_limit)
+        start = int(base64.b64decode(_str(args, "cursor")).decode().removeprefix("off:") or 0)
+    except (ValueError, binascii.Error):
+        raise SlackError("invalid_cursor") from None
+    limit = max(1, min(limit, max_limit))
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    cursor = base64.b64encode(f"off:{start + limit}".encode()).decode() if more else ""
+    out: Json = {"ok": True, "messages": page, "has_more": more}
+    return out | {"response_metadata": {"next_cursor": cursor}}
+
+
 class SlackState:
     """Messages, threads and assistant state of one fake workspace."""
 
@@ -190,6 +222,9 @@ class SlackState:
         self.streaming_enabled = True
         self.streaming_error = "unknown_method"  # chat.startStream error when streaming is off
         self.require_recipient = True  # streams outside DMs need recipient_team_id/user_id
+        # conversations.replies' `limit` cap: 1,000 here; 15 for apps distributed outside the
+        # Marketplace since 2025-05-29 (docs.slack.dev/reference/methods/conversations.replies).
+        self.replies_max_limit = 1_000
         self._shown_status: dict[tuple[str, str], str] = {}
         self._ts_counter = 0
         self._handlers: dict[str, Callable[[Json], Json]] = {
@@ -449,8 +484,8 @@ class SlackState:
             and not (m.deleted or m.ephemeral_user)
         }
         by_ts.update({str(m.get("ts", "")): m for m in self.replies.get((channel, ts), [])})
-        messages = [by_ts[k] for k in sorted(by_ts, key=ts_key)]
-        return {"ok": True, "messages": messages, "has_more": False}
+        messages = [by_ts[k] for k in sorted(by_ts, key=ts_key) if _in_window(k, args)]
+        return _page(messages, args, max_limit=self.replies_max_limit)
 
     def _m_views__publish(self, args: Json) -> Json:
         _require(args, "user_id", "view")
