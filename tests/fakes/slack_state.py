@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
 Json = dict[str, Any]
 
 MAX_TEXT = 40_000  # chat.postMessage / chat.postEphemeral `text`
@@ -120,6 +123,11 @@ def blocks_text(blocks: list[Json]) -> str:
             lines.append(" ".join(str(p.get("text", "")) for p in parts if p.get("text")))
         elif kind == "markdown" and block.get("text"):
             lines.append(str(block["text"]))
+        elif kind == "alert":
+            lines.append(str((block.get("text") or {}).get("text", "")))
+        elif kind == "table":
+            for row in block.get("rows") or []:
+                lines.append(" | ".join(str(cell.get("text", "")) for cell in row))
         elif kind == "rich_text":
             lines.append(_rich_text(block.get("elements") or []))
     return "\n".join(line for line in lines if line)
@@ -174,6 +182,26 @@ def _markdown_pieces(args: Json) -> tuple[list[str], list[Json]]:
     return texts, chunks
 
 
+MAX_BLOCKS = 50  # blocks per message (docs.slack.dev/reference/block-kit/blocks)
+
+
+def validate_blocks(blocks: Any) -> None:
+    """Refuse what Slack refuses: not a list of objects, too many, an unknown type, or a block
+    slack_sdk.models cannot build or validate (missing fields, limits, bad values)."""
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise SlackError("invalid_blocks", detail="blocks must be an array of objects")
+    if len(blocks) > MAX_BLOCKS:
+        raise SlackError("invalid_blocks", detail=f"no more than {MAX_BLOCKS} items allowed")
+    for index, raw in enumerate(blocks):
+        try:
+            block = Block.parse(dict(raw))
+            if block is None:
+                raise SlackError("invalid_blocks", detail=f"unknown block type at [{index}]")
+            block.to_dict()  # runs every validator, nested elements included
+        except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as err:
+            raise SlackError("invalid_blocks", detail=f"block [{index}]: {err}") from None
+
+
 def _in_window(ts: str, args: Json) -> bool:
     """conversations.replies' `oldest` / `latest` bounds; `inclusive` keeps the bounds too."""
     inclusive = str(args.get("inclusive", "")).lower() in {"1", "true"}
@@ -193,7 +221,9 @@ def _page(messages: list[Json], args: Json, *, max_limit: int) -> Json:
     """One cursor page, oldest first, as Slack paginates: `limit` capped, `next_cursor` opaque."""
     try:
         limit = int(args.get("limit") or max_limit)
-        start = int(base64.b64decode(_str(args, "cursor")).decode().removeprefix("off:") or 0)
+        start = int(
+            base64.b64decode(_str(args, "cursor"), validate=True).decode().removeprefix("off:") or 0
+        )
     except (ValueError, binascii.Error):
         raise SlackError("invalid_cursor") from None
     limit = max(1, min(limit, max_limit))
@@ -298,10 +328,8 @@ class SlackState:
     def _content(self, args: Json, *, text_limit: int) -> tuple[str, str, list[Json] | None]:
         text, markdown = _str(args, "text"), _str(args, "markdown_text")
         blocks = args.get("blocks")
-        if blocks is not None and not (
-            isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)
-        ):
-            raise SlackError("invalid_blocks")
+        if blocks is not None:
+            validate_blocks(blocks)
         if markdown and (text or blocks):
             raise SlackError("markdown_text_conflict")
         if not (text or markdown or blocks or args.get("attachments")):
@@ -370,8 +398,9 @@ class SlackState:
             raise SlackError("streaming_state_conflict")
         text, markdown, blocks = self._content(args, text_limit=MAX_UPDATE_TEXT)
         msg.text, msg.markdown_text, msg.streamed = text, markdown, False
-        if blocks is not None:  # Slack keeps the previous blocks when none are given
-            msg.blocks = blocks
+        # The update replaces the message's content: `text` (or markdown_text) alone leaves it
+        # without the blocks it had, buttons included.
+        msg.blocks = blocks or []
         msg.snapshot()
         out = {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.visible}
         return out | {"message": self._api(msg)}
@@ -419,8 +448,7 @@ class SlackState:
         self._stream_into(msg, args)
         blocks = args.get("blocks")
         if blocks is not None:
-            if not (isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)):
-                raise SlackError("invalid_blocks")
+            validate_blocks(blocks)
             msg.blocks = blocks
         msg.streaming = False
         msg.snapshot()
