@@ -107,8 +107,15 @@ def message_content(markdown: str, closing: Sequence[Block]) -> dict[str, Any]:
     if not closing and not tables.has_table(markdown):
         return {"markdown_text": markdown}
     content: dict[str, Any] = {"blocks": [*text_blocks(markdown), *closing]}
-    fallback = plain_text(markdown)[: formatting.SECTION_TEXT_LIMIT]
+    fallback = with_alerts(plain_text(markdown), closing, limit=formatting.SECTION_TEXT_LIMIT)
     return content | ({"text": fallback} if fallback else {})
+
+
+def with_alerts(text: str, closing: Sequence[Block], *, limit: int) -> str:
+    """`text` for notifications, with the alert's note (interrupted, failed) when it fits."""
+    alerts = [plain_text(str(b["text"]["text"])) for b in closing if b.get("type") == "alert"]
+    joined = "\n\n".join(part for part in (text, *alerts) if part.strip())
+    return joined if len(joined) <= limit else text[:limit]
 
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)\s]*)[^)]*\)")
@@ -122,5 +129,6 @@ def plain_text(markdown: str) -> str:
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
     text = _EMPHASIS.sub(lambda m: m.group(2), text)
     text = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])", r"\1", text)
+    text = re.sub(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])", r"\1", text)
     text = _MARKERS.sub("", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()

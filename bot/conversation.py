@@ -194,11 +194,11 @@ class Pipeline:
         answer = Answer(
             "".join(collected.text), tuple(collected.sources), collected.usage, collected.failure
         )
-        suffix, reference = self._closing_text(answer)
+        suffix, reference, alert = self._closing_text(answer)
         blocks = None
         if answer.text.strip():
             value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
-            blocks = slack_blocks.closing_blocks(answer=value)
+            blocks = slack_blocks.closing_blocks(answer=value, alert=alert)
         # Remembered before the answer is shown complete: a reply typed right after it must
         # find this turn, on any replica.
         await self._memory.record_turn(
@@ -284,16 +284,23 @@ class Pipeline:
                 max(0.0, sink.first_visible_at - collected.first_chunk_at)
             )
 
-    def _closing_text(self, answer: Answer) -> tuple[str, str | None]:
-        """What goes under the streamed text: sources, or an error note with a reference."""
+    def _closing_text(self, answer: Answer) -> tuple[str, str | None, str | None]:
+        """What goes under the streamed text: sources, or an error note with a reference.
+
+        A partial answer's note is returned apart, for an alert block under the text; an
+        answer that failed before any text is the note itself.
+        """
         parts: list[str] = []
         reference: str | None = None
+        alert: str | None = None
         if answer.failure is not None:
             reference = formatting.new_reference()
             partial = bool(answer.text.strip())
-            parts.append(
-                formatting.failure_text(answer.failure, reference=reference, partial=partial)
-            )
+            note = formatting.failure_text(answer.failure, reference=reference, partial=partial)
+            if partial:
+                alert = note
+            else:
+                parts.append(note)
             log.warning(
                 "agent failed",
                 extra={
@@ -310,4 +317,4 @@ class Pipeline:
         if answer.sources:
             parts.append(formatting.sources_markdown(answer.sources))
         separator = "\n\n" if answer.text.strip() else ""
-        return (separator + "\n\n".join(parts) if parts else ""), reference
+        return (separator + "\n\n".join(parts) if parts else ""), reference, alert

@@ -307,6 +307,7 @@ class AnswerStream:
         extra = self._final_blocks(message, final)
         # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
         blocks = formatting.section_blocks(body) + extra if extra else None
+        body = slack_blocks.with_alerts(body, extra, limit=message.limit)
         if message.ts is not None:
             return await self._update(message, final=final, text=body, blocks=blocks)
         response = await self._slack.call(

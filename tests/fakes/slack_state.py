@@ -91,7 +91,8 @@ class Message:
         markdown_text or text."""
         in_blocks = blocks_text(self.blocks)
         if self.streamed:
-            return "\n".join(part for part in (self.markdown_text, in_blocks) if part)
+            # Blocks under a stream (alerts, sources) read as a paragraph of their own.
+            return "\n\n".join(part for part in (self.markdown_text, in_blocks) if part)
         return in_blocks or self.markdown_text or self.text
 
     def snapshot(self) -> None:
