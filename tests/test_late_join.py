@@ -44,3 +44,21 @@ async def test_a_120_message_thread_gives_the_agent_its_newest_messages(
     calls = slack.calls_to("conversations.replies")
     assert all(c.ok and c.args["latest"] == event["ts"] for c in calls)
     assert len(calls) == -(-121 // min(page_cap, 200))  # every page once, none twice
+
+
+async def test_a_refused_page_leaves_the_context_read_so_far(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    slack.replies_max_limit = 15  # apps outside the Marketplace: 15 a page, 1 call a minute
+    slack.set_limits({"conversations.replies": 1}, burst={"conversations.replies": 1})
+    root = long_thread(slack, 40)
+
+    await bot.send_event(mention("and now?", thread_ts=root))
+
+    await wait_finished(slack)
+    first, refused = slack.calls_to("conversations.replies")
+    assert first.ok and refused.status == 429
+    [invocation] = bedrock.invocations
+    assert "[m000] the opening question" in invocation.input_text
+    assert "[m014] reply" in invocation.input_text and "[m015]" not in invocation.input_text
+    assert invocation.input_text.endswith("and now?")
