@@ -248,6 +248,7 @@ class SlackState:
         self.users: dict[str, Json] = {}  # users.info overrides, merged into the default profile
         self.statuses: dict[tuple[str, str], list[str]] = {}  # every setStatus call, in order
         self.titles: dict[tuple[str, str], str] = {}
+        self.loading_messages: dict[tuple[str, str], list[str]] = {}  # the latest setStatus's
         self.suggested_prompts: dict[tuple[str, str], Json] = {}
         self.views: dict[str, Json] = {}  # user_id -> last published view
         self.streaming_enabled = True
@@ -483,16 +484,27 @@ class SlackState:
         _require(args, "channel_id", "thread_ts")
         if "status" not in args:  # "" is allowed: it clears the status
             raise SlackError("invalid_arguments", detail="missing required field: status")
+        loading = args.get("loading_messages")
+        if loading is not None and not (
+            isinstance(loading, list)
+            and len(loading) <= 10
+            and all(isinstance(m, str) for m in loading)
+        ):  # docs.slack.dev: "The list of messages to rotate through … Maximum of 10 messages."
+            raise SlackError("invalid_arguments", detail="loading_messages: at most 10 strings")
         key = (_str(args, "channel_id"), _str(args, "thread_ts"))
         self.statuses.setdefault(key, []).append(_str(args, "status"))
+        self.loading_messages[key] = list(loading or [])
         self._shown_status[key] = _str(args, "status")
         return {"ok": True}
 
     def _m_assistant__threads__setSuggestedPrompts(self, args: Json) -> Json:
         _require(args, "channel_id", "prompts")
         prompts = args["prompts"]
-        if not isinstance(prompts, list):
-            raise SlackError("invalid_arguments", detail="prompts must be an array")
+        if not isinstance(prompts, list) or not 0 < len(prompts) <= 4:
+            # "Use this method to set up to four suggested prompts"
+            raise SlackError("invalid_arguments", detail="prompts must be an array of 1 to 4")
+        if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            raise SlackError("invalid_arguments", detail="each prompt needs a title and a message")
         key = (_str(args, "channel_id"), _str(args, "thread_ts"))
         self.suggested_prompts[key] = {"title": _str(args, "title"), "prompts": prompts}
         return {"ok": True}
