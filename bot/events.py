@@ -55,10 +55,16 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     model: str = ""
+    # Prompt-cache tokens, apart from `input_tokens` (as Converse and the harness report them).
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
     @property

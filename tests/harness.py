@@ -21,6 +21,7 @@ from bot.app import Runtime
 from bot.settings import load_settings
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
+from tests.fakes.harness import FakeHarness
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
 
@@ -35,14 +36,16 @@ AWS_ENV = {
 }
 
 
-FakeAgent = FakeBedrockAgentRuntime | FakeAgentCoreRuntime
+FakeAgent = FakeBedrockAgentRuntime | FakeAgentCoreRuntime | FakeHarness
 
 # AGENT_BACKEND value → the fake that speaks that backend's API; also the ids of the tests.
 BACKENDS: dict[str, type[FakeAgent]] = {
     "bedrock-agents": FakeBedrockAgentRuntime,
     "agentcore": FakeAgentCoreRuntime,
+    "harness": FakeHarness,
 }
 RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-abc123"
+HARNESS_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/handbook-a1b2c3d4e5"
 
 
 def backend_name(agent: FakeAgent) -> str:
@@ -52,6 +55,12 @@ def backend_name(agent: FakeAgent) -> str:
 
 def agent_env(agent: FakeAgent) -> dict[str, str]:
     """The variables that point the bot at `agent`, with the backend that speaks its API."""
+    if isinstance(agent, FakeHarness):
+        return {
+            "AGENT_BACKEND": "harness",
+            "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+        }
     if isinstance(agent, FakeAgentCoreRuntime):
         return {
             "AGENT_BACKEND": "agentcore",
@@ -216,10 +225,11 @@ async def wait_finished(slack: FakeSlack, count: int = 1) -> None:
 def expected_session(agent: FakeAgent, session_id: str) -> str:
     """The session id `agent` sees for the bot's session `session_id` (Bedrock's, readable form).
 
-    Bedrock Agents gets it as it is, e.g. "T0001:C0CHAN:<thread ts>:g2"; AgentCore gets the
-    runtimeSessionId derived from it.
+    Bedrock Agents gets it as it is, e.g. "T0001:C0CHAN:<thread ts>:g2"; AgentCore (runtime or
+    harness) gets the runtimeSessionId derived from it.
     """
-    return runtime_session_id(session_id) if isinstance(agent, FakeAgentCoreRuntime) else session_id
+    derived = isinstance(agent, FakeAgentCoreRuntime | FakeHarness)
+    return runtime_session_id(session_id) if derived else session_id
 
 
 def for_each_backend(

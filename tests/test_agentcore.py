@@ -88,7 +88,7 @@ def test_request_parameters_and_payload() -> None:
         "agentRuntimeArn": ARN,
         "qualifier": "DEFAULT",
         "runtimeSessionId": rsid(SESSION),
-        "runtimeUserId": "U1",
+        "runtimeUserId": "slack:T1:U1",  # team-qualified: user ids repeat across workspaces
         "contentType": "application/json",
         "accept": "text/event-stream, application/json",
     }
@@ -230,7 +230,7 @@ async def test_text_streams_in_order_as_written(fake: Fake, client: Any) -> None
     arrivals = [at for event, at in seen if isinstance(event, TextDelta)]
     assert arrivals[0] >= inv.chunk_times[0]
     assert arrivals[0] < inv.chunk_times[1]  # the first text was handed over before the rest
-    assert (inv.runtime_arn, inv.qualifier, inv.user_id) == (ARN, "DEFAULT", "U1")
+    assert (inv.runtime_arn, inv.qualifier, inv.user_id) == (ARN, "DEFAULT", "slack:T1:U1")
     assert inv.session_id == rsid(SESSION)
     sent = backend(None).build_params(request("hi", history=HISTORY))
     assert inv.payload == json.loads(sent["payload"])

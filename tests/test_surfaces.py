@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from tests.conftest import StartBot
@@ -186,6 +187,7 @@ async def test_opening_the_messages_tab_shows_the_configured_prompts_once(
     assert second.args["thread_ts"] == "1.5"
 
 
+@pytest.mark.not_harness("the harness's typed stream has no citation events")
 async def test_citations_become_numbered_sources_under_the_answer(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:

@@ -10,6 +10,7 @@ from botocore.config import Config
 from bot.agents.agentcore import AgentCoreBackend
 from bot.agents.base import AgentBackend, RetryPolicy
 from bot.agents.bedrock_agents import BedrockAgentsBackend
+from bot.agents.harness import HarnessBackend
 from bot.settings import AgentBackend as BackendName
 from bot.settings import HistoryReplay, Settings
 
@@ -48,10 +49,21 @@ def build_backend(settings: Settings) -> AgentBackend:
     client = boto3.session.Session().client(
         "bedrock-agentcore", region_name=settings.aws_region, config=config
     )
+    if settings.agent_backend is BackendName.HARNESS:
+        return HarnessBackend(
+            client=client,
+            harness_arn=settings.agentcore_harness_arn or "",
+            qualifier=settings.agentcore_harness_qualifier,
+            replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
+            executor=executor,
+            idle_timeout=settings.agent_idle_timeout_seconds,
+            retry=retry,
+        )
     return AgentCoreBackend(
         client=client,
         runtime_arn=settings.agentcore_runtime_arn or "",
         qualifier=settings.agentcore_qualifier,
+        replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
         executor=executor,
         idle_timeout=settings.agent_idle_timeout_seconds,
         retry=retry,
