@@ -7,7 +7,8 @@ event-stream frames, botocore's ``InvokeHarnessStreamOutput`` members): ``Text``
 an exception frame, ``HttpError`` → a restJson error response; the stream ends with
 ``contentBlockStop`` + ``messageStop``. Harness-only steps: ``ToolUse`` (a tool the harness
 runs when it has a ``result``, else an inline tool that pauses the stream with stopReason
-``tool_use``), ``Hook`` (a ``hookEvent``) and ``Stop`` (the final stopReason).
+``tool_use``), ``Hook`` (a ``hookEvent``), ``Tokens`` (usage with cache counts) and ``Stop``
+(the final stopReason).
 """
 
 # ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
@@ -32,7 +33,7 @@ from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from .eventstream import encode_event, encode_exception
 from .scripted import ScriptedServer
 
-__all__ = ["FakeHarness", "Hook", "Invocation", "Stop", "ToolUse"]
+__all__ = ["FakeHarness", "Hook", "Invocation", "Stop", "Tokens", "ToolUse"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ class Hook:
     decision: str | None = "deny"
     type: str = "before_tool_call"
     reason: str = "not allowed"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A ``metadata`` event with prompt-cache counts beside input and output tokens."""
+
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
     delay: float = 0.0
 
 
@@ -156,7 +168,11 @@ class _Player:
             delta = {"contentBlockIndex": self.index, "delta": {"text": step.text}}
             return out + _frame("contentBlockDelta", delta)
         if isinstance(step, Trace) and step.usage is not None:
-            usage = {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}
+            step = Tokens(*step.usage)
+        if isinstance(step, Tokens):
+            usage = {"inputTokens": step.input, "outputTokens": step.output}
+            usage |= {"cacheReadInputTokens": step.cache_read} if step.cache_read else {}
+            usage |= {"cacheWriteInputTokens": step.cache_write} if step.cache_write else {}
             usage["totalTokens"] = sum(usage.values())
             return _frame("metadata", {"usage": usage, "metrics": {"latencyMs": 120}})
         if isinstance(step, Trace):
@@ -291,9 +307,10 @@ def _invalid(inv: Invocation) -> str:
     messages = inv.messages
     if not messages:
         return "messages must not be empty"
+    # The session holds the earlier turns, so a resume may start with the assistant's tool use.
     roles = [m.get("role") for m in messages]
-    if roles[0] != "user" or any(a == b for a, b in itertools.pairwise(roles)):
-        return "messages must start with user and alternate roles"
+    if roles[-1] != "user" or any(a == b for a, b in itertools.pairwise(roles)):
+        return "messages must alternate roles and end with the user's"
     for message in messages:
         for block in message.get("content") or [{}]:
             if len(block) != 1:  # HarnessContentBlock is a union
