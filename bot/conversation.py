@@ -190,6 +190,8 @@ class Pipeline:
             session_attributes=turn.session_attributes(),
             user_id=turn.user_id,
             history=replay_messages(session.history) if session.fresh else (),
+            conversation=turn.conversation,
+            surface=turn.surface,
         )
         collected = await self._stream(request, sink)
         answer = Answer(

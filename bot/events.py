@@ -28,6 +28,10 @@ class AgentRequest:
     # Set when this request resumes an agent that paused for a person (see ActionRequest):
     # the backend sends these results instead of (or with) `text`.
     resume: tuple[ActionResult, ...] = ()
+    # The Slack conversation (memory key) and surface ("mention", "dm", …) this answers: for
+    # backends that keep state of their own per conversation, or serve one surface only.
+    conversation: str = ""
+    surface: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,7 @@ def to_mrkdwn(markdown: str) -> str:
     """Standard Markdown (what agents write) → Slack mrkdwn for the `text` field."""
     if not markdown.strip():
         return markdown.strip()
-    return slackify_markdown(markdown).rstrip("\n")
+    return str(slackify_markdown(markdown)).rstrip("\n")
 
 
 def sources_markdown(sources: Sequence[Source]) -> str:

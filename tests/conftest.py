@@ -22,6 +22,7 @@ from tests.harness import (
     AWS_ENV,
     BACKENDS,
     REDIS_URL,
+    VARIANTS,
     Bot,
     FakeAgent,
     bot_env,
@@ -68,7 +69,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture(params=list(BACKENDS))
 async def bedrock(request: pytest.FixtureRequest) -> AsyncIterator[FakeAgent]:
     """The fake agent runtime of one backend; the bot from `start`/`bot` is configured for it."""
-    async with BACKENDS[request.param]() as fake:
+    async with VARIANTS[request.param]() as fake:
         yield fake
 
 

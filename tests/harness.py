@@ -22,6 +22,7 @@ from bot.settings import load_settings
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.harness import FakeHarness
+from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
 
@@ -46,6 +47,15 @@ BACKENDS: dict[str, type[FakeAgent]] = {
 }
 RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-abc123"
 HARNESS_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/handbook-a1b2c3d4e5"
+# Knowledge-Base DMs (DM_KNOWLEDGE_BASE_ID + DM_MODEL_ARN) beside a Bedrock agent: a `bedrock`
+# variant for the DM suite (`with_knowledge_base`), not for every suite.
+KNOWLEDGE_BASE = "knowledge-base"
+KB_ID = "KB12345678"
+KB_MODEL_ARN = (
+    "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"
+)
+VARIANTS: dict[str, type[FakeAgent]] = {**BACKENDS, KNOWLEDGE_BASE: FakeBedrockWithKnowledgeBase}
+with_knowledge_base = pytest.mark.parametrize("bedrock", list(VARIANTS), indirect=True)
 
 
 def backend_name(agent: FakeAgent) -> str:
@@ -60,6 +70,15 @@ def agent_env(agent: FakeAgent) -> dict[str, str]:
             "AGENT_BACKEND": "harness",
             "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+        }
+    if isinstance(agent, FakeBedrockWithKnowledgeBase):
+        return {
+            "AGENT_BACKEND": "bedrock-agents",
+            "BEDROCK_AGENT_ID": "AGENT12345",
+            "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
+            "DM_KNOWLEDGE_BASE_ID": KB_ID,
+            "DM_MODEL_ARN": KB_MODEL_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": agent.url,
         }
     if isinstance(agent, FakeAgentCoreRuntime):
         return {

@@ -21,6 +21,7 @@ from tests.harness import (
     mention,
     new_ts,
     wait_finished,
+    with_knowledge_base,
 )
 
 WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
@@ -118,6 +119,7 @@ async def test_order_errors_reach_the_caller_the_same_private_way(
     assert "arn:aws" not in reply["text"]
 
 
+@with_knowledge_base
 async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:
@@ -141,6 +143,7 @@ async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
     ]
 
 
+@with_knowledge_base
 async def test_a_dm_in_a_thread_shows_is_thinking_then_clears_it(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
@@ -259,6 +262,7 @@ async def test_feedback_is_recorded_with_the_answer_and_thanked(
     assert 'slackbot_feedback_total{vote="down"} 1.0' in metrics
 
 
+@with_knowledge_base
 async def test_feedback_in_a_dm_replaces_the_buttons_with_thanks(
     bot: Bot, slack: FakeSlack
 ) -> None:
@@ -275,6 +279,7 @@ async def test_feedback_in_a_dm_replaces_the_buttons_with_thanks(
     assert message.visible.startswith("You said: rate me")
 
 
+@with_knowledge_base
 async def test_outside_allowed_channels_one_polite_note_and_no_agent_call(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
