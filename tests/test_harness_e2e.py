@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Script, Text, Trace
-from tests.fakes.harness import FakeHarness, Stop, ToolUse
+from tests.fakes.harness import FakeHarness, Stop, Tokens, ToolUse
 from tests.fakes.slack import FakeSlack
 from tests.harness import HARNESS_ARN, Bot, mention, wait_finished
 
@@ -79,3 +79,17 @@ async def test_the_harness_endpoint_named_by_the_qualifier_is_invoked(
     await bot.send_event(event)
     await wait_finished(slack)
     assert bedrock.invocations[0].qualifier == "staging"
+
+
+async def test_cache_tokens_are_counted_apart_in_the_metrics(
+    bot: Bot, slack: FakeSlack, bedrock: FakeHarness
+) -> None:
+    bedrock.enqueue(Script([Tokens(100, 20, cache_read=800, cache_write=40), Text("Cached.")]))
+    event = mention("cached?")
+    await bot.send_event(event)
+    await wait_finished(slack)
+
+    _, metrics = await bot.get("/metrics")
+    assert 'slackbot_agent_tokens_total{direction="input"} 100.0' in metrics
+    assert 'slackbot_agent_tokens_total{direction="cache_read"} 800.0' in metrics
+    assert 'slackbot_agent_tokens_total{direction="cache_write"} 40.0' in metrics
