@@ -297,3 +297,21 @@ async def test_built_from_settings(fake: Fake, monkeypatch: pytest.MonkeyPatch) 
     settings = load_settings(**slack, agent_backend="agentcore", agentcore_runtime_arn=ARN)
     assert await collect(build_backend(settings), request("ping")) == [TextDelta("You said: ping")]
     assert fake.invocations[0].runtime_arn == ARN
+
+
+def test_history_replay_input_preamble_is_honoured_not_ignored() -> None:
+    agent = AgentCoreBackend(
+        client=None,
+        runtime_arn=ARN,
+        qualifier="DEFAULT",
+        executor=ThreadPoolExecutor(max_workers=1),
+        idle_timeout=5.0,
+        retry=RetryPolicy(attempts=1),
+        replay_as_preamble=True,
+    )
+    payload = json.loads(agent.build_params(request("what's new?", history=HISTORY))["payload"])
+    assert "history" not in payload
+    assert payload["prompt"].startswith("Earlier in this conversation:\nUser: hi\nAssistant: hello")
+    assert payload["prompt"].endswith("what's new?")
+    fresh = json.loads(agent.build_params(request("first"))["payload"])
+    assert fresh["prompt"] == "first"  # no history, no preamble
