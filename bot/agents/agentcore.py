@@ -132,7 +132,10 @@ def build_payload(
 
 
 def runtime_user_id(request: AgentRequest) -> str:
-    """`slack:<team>:<user>`: a Slack user id is unique only within its workspace (or org)."""
+    """`slack:<team>:<user>`: a Slack user id is unique only within its workspace (or org).
+
+    Colon-separated segments fit AgentCore Memory's ActorId pattern, so it serves as actorId.
+    """
     if not request.user_id:
         return ""
     team = request.session_attributes.get("slackTeamId") or "T"

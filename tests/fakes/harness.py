@@ -300,10 +300,17 @@ class FakeHarness(ScriptedServer[Invocation]):
         return resp
 
 
+# botocore's bedrock-agentcore model, shape ActorId (the actors of AgentCore Memory).
+ACTOR_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-_/]*(?::[a-zA-Z0-9-_/]+)*[a-zA-Z0-9-_/]*")
+
+
 def _invalid(inv: Invocation) -> str:
     """What the real API would reject in this request, or ""."""
     if not 33 <= len(inv.session_id) <= 100:
         return "runtimeSessionId must be 33 to 100 characters"
+    actor = inv.body.get("actorId")
+    if actor is not None and not ACTOR_ID.fullmatch(str(actor)):
+        return "actorId must match AgentCore Memory's ActorId pattern"
     messages = inv.messages
     if not messages:
         return "messages must not be empty"
