@@ -23,10 +23,13 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.agents import build_backend
+from bot.agents import AgentBackend, build_backend, build_knowledge_base, route_dms
 from bot.conversation import Pipeline
-from bot.memory import connect, memory_for
+from bot.events import HistoryMessage
+from bot.history import replay_messages
+from bot.memory import Memory, connect, memory_for
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.rag_sessions import RagSessions
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
@@ -57,6 +60,8 @@ def build_services(settings: Settings) -> Services:
         )
     memory = memory_for(settings, connect(settings))
     agent = build_backend(settings)
+    if settings.knowledge_base_dms:
+        agent = route_dms(agent, knowledge_base_dms(settings, memory))
     metrics = Metrics(prices=settings.price_book)
     budget = WriteBudget(
         base_interval=settings.stream_interval,
@@ -73,6 +78,18 @@ def build_services(settings: Settings) -> Services:
         pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
         metrics=metrics,
     )
+
+
+def knowledge_base_dms(settings: Settings, memory: Memory) -> AgentBackend:
+    """The DM answerer, with RAG sessions kept in Redis and the turns memory already has."""
+
+    async def recent(conversation: str) -> list[HistoryMessage]:
+        return replay_messages(await memory.history(conversation))
+
+    sessions = RagSessions(
+        memory.redis, prefix=settings.redis_key_prefix, ttl_seconds=settings.history_ttl_seconds
+    )
+    return build_knowledge_base(settings, sessions=sessions, recent=recent)
 
 
 def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
@@ -219,7 +236,7 @@ class Runtime:
         app_token = self.settings.slack_app_token
         if app_token is not None:
             self._socket_handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
-            await self._socket_handler.connect_async()
+            await self._socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("listening in Socket Mode", extra={"health_port": self.port})
         else:
             log.info("listening for Slack over HTTP", extra={"port": self.port})
@@ -230,7 +247,7 @@ class Runtime:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
         if self._socket_handler is not None:
-            await self._socket_handler.close_async()
+            await self._socket_handler.close_async()  # type: ignore[no-untyped-call]
         pipeline = self.services.pipeline
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pipeline.idle.wait(), grace)

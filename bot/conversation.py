@@ -37,9 +37,11 @@ ContextReader = Callable[[], Awaitable[str]]
 # What an operator should check, per failure kind (logged, never shown to users).
 _OPERATOR_HINTS = {
     FailureKind.MISCONFIGURED: (
-        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN), AWS_REGION, "
-        "and that the bot's AWS credentials allow bedrock:InvokeAgent on that alias "
-        "(bedrock-agentcore:InvokeAgentRuntime on that runtime)"
+        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN, "
+        "AGENTCORE_HARNESS_ARN), AWS_REGION, and that the bot's AWS credentials allow "
+        "bedrock:InvokeAgent on that alias (bedrock-agentcore:InvokeAgentRuntime and "
+        "bedrock-agentcore:InvokeAgentRuntimeForUser on that runtime; for a harness also "
+        "bedrock-agentcore:InvokeHarness; bedrock:RetrieveAndGenerate for DM_KNOWLEDGE_BASE_ID)"
     ),
     FailureKind.THROTTLED: "raise the agent's model quota or slow the traffic down",
     FailureKind.INVALID_INPUT: "the agent rejected the request (input too long or malformed)",
@@ -189,6 +191,8 @@ class Pipeline:
             session_attributes=turn.session_attributes(),
             user_id=turn.user_id,
             history=replay_messages(session.history) if session.fresh else (),
+            conversation=turn.conversation,
+            surface=turn.surface,
         )
         collected = await self._stream(request, sink)
         answer = Answer(

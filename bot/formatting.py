@@ -66,6 +66,22 @@ _FAILURE_TEXTS: dict[FailureKind, str] = {
     FailureKind.INTERRUPTED: "The answer was interrupted before it started. Please ask again.",
 }
 _GENERIC_FAILURE = "Something went wrong while answering. Please try again in a moment."
+# How the agent said it stopped (harness stopReason, Knowledge Base guardrail), by failure code:
+# shown even under partial text, since the reason is not "interrupted".
+_STOP_TEXTS: dict[str, str] = {
+    "max_tokens": "⚠️ _The answer reached the model's length limit and stops here._",
+    "max_output_tokens_exceeded": "⚠️ _The answer reached the model's length limit and stops here._",
+    "content_filtered": "🛡️ _The model's content filter stopped this answer._",
+    "guardrail_intervened": "🛡️ _A guardrail intervened: this answer was blocked or changed._",
+    "model_context_window_exceeded": (
+        "⚠️ _This conversation is too long for the model — please start a new thread._"
+    ),
+    "timeout_exceeded": "⚠️ _The agent ran out of time before finishing. Please try again._",
+    "max_iterations_exceeded": (
+        "⚠️ _The agent gave up after too many steps. Try a simpler or more specific question._"
+    ),
+    "hook_stopped": "🛡️ _A policy hook stopped this answer._",
+}
 
 
 def new_reference() -> str:
@@ -75,6 +91,8 @@ def new_reference() -> str:
 
 def failure_text(failure: AgentFailure, *, reference: str, partial: bool) -> str:
     """What the user reads when an answer fails; never the raw exception."""
+    if failure.code in _STOP_TEXTS:
+        return f"{_STOP_TEXTS[failure.code]} (ref `{reference}`)"
     if partial:
         return f"{INTERRUPTED_NOTE} (ref `{reference}`)"
     text = _FAILURE_TEXTS.get(failure.kind, _GENERIC_FAILURE)
@@ -102,7 +120,7 @@ def to_mrkdwn(markdown: str) -> str:
     if not markdown.strip():
         return markdown.strip()
     # mrkdwn has no tables: they become aligned code blocks before conversion.
-    return slackify_markdown(tables.tables_as_code(markdown)).rstrip("\n")
+    return str(slackify_markdown(tables.tables_as_code(markdown))).rstrip("\n")
 
 
 def sources_markdown(sources: Sequence[Source]) -> str:

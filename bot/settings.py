@@ -16,6 +16,16 @@ from bot.events import PriceBook, Prices
 class AgentBackend(StrEnum):
     BEDROCK_AGENTS = "bedrock-agents"
     AGENTCORE = "agentcore"
+    HARNESS = "harness"
+
+
+# AgentCore Runtime (and so a harness) ends a session after 15 idle minutes unless configured
+# otherwise; Bedrock Agents' idleSessionTTLInSeconds is commonly an hour.
+DEFAULT_IDLE_SECONDS = {
+    AgentBackend.BEDROCK_AGENTS: 3600,
+    AgentBackend.AGENTCORE: 900,
+    AgentBackend.HARNESS: 900,
+}
 
 
 class HistoryReplay(StrEnum):
@@ -52,11 +62,16 @@ class Settings(BaseSettings):
     bedrock_agent_alias_id: str | None = None
     agentcore_runtime_arn: str | None = None
     agentcore_qualifier: str = "DEFAULT"
+    agentcore_harness_arn: str | None = None
+    agentcore_harness_qualifier: str | None = None  # unset → the harness's default endpoint
+    # Both set → DMs are answered by RetrieveAndGenerateStream on this Knowledge Base.
+    dm_knowledge_base_id: str | None = None
+    dm_model_arn: str | None = None
     aws_region: str = "us-east-1"
 
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "sbb:"
-    session_idle_seconds: int = Field(3600, gt=0)
+    session_idle_seconds: int = Field(3600, gt=0)  # unset → DEFAULT_IDLE_SECONDS per backend
     history_max_turns: int = Field(20, ge=0, le=500)
     history_ttl_days: int = Field(30, gt=0)
     history_replay: HistoryReplay = HistoryReplay.CONVERSATION_HISTORY
@@ -192,7 +207,21 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()}: required when AGENT_BACKEND=bedrock-agents")
         if self.agent_backend is AgentBackend.AGENTCORE and not self.agentcore_runtime_arn:
             raise ValueError("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
+        if self.agent_backend is AgentBackend.HARNESS and not self.agentcore_harness_arn:
+            raise ValueError("AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness")
+        kb = {"DM_KNOWLEDGE_BASE_ID": self.dm_knowledge_base_id, "DM_MODEL_ARN": self.dm_model_arn}
+        missing = [name for name, value in kb.items() if not value]
+        if len(missing) == 1:
+            other = next(name for name in kb if name not in missing)
+            raise ValueError(f"{missing[0]}: required when {other} is set")
+        if "session_idle_seconds" not in self.model_fields_set:
+            self.session_idle_seconds = DEFAULT_IDLE_SECONDS[self.agent_backend]
         return self
+
+    @property
+    def knowledge_base_dms(self) -> bool:
+        """DMs go to the Knowledge Base (RetrieveAndGenerateStream), not to the agent."""
+        return bool(self.dm_knowledge_base_id and self.dm_model_arn)
 
     @property
     def http_mode(self) -> bool:

@@ -154,15 +154,26 @@ def model_of_trace(node: Any) -> str:
     return ""
 
 
+# Trace parts whose `usage` is not a model call of their own: observations restate calls
+# already reported (a collaborator's output sums the collaborator's own model calls, which
+# arrive as its own traces), a guardrail counts text units, a failure nothing new.
+_NOT_MODEL_CALLS = frozenset({"observation", "guardrailTrace", "failureTrace"})
+
+
 def usage_from_trace(node: Any) -> Usage:
-    """Sum every `usage` block in a trace: orchestration, pre/post-processing, routing, …"""
+    """Tokens of the model calls a trace reports, each once: every
+    `modelInvocationOutput.metadata.usage` (orchestration, pre/post-processing, routing,
+    memory summarisation; supervisor and collaborators alike)."""
     total = Usage()
     if isinstance(node, Mapping):
-        usage = node.get("usage")
-        if isinstance(usage, Mapping) and ("inputTokens" in usage or "outputTokens" in usage):
-            total += Usage(int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
         for key, value in node.items():
-            if key != "usage":
+            if key == "modelInvocationOutput" and isinstance(value, Mapping):
+                usage = (value.get("metadata") or {}).get("usage")
+                if isinstance(usage, Mapping):
+                    total += Usage(
+                        int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+                    )
+            elif key not in _NOT_MODEL_CALLS:
                 total += usage_from_trace(value)
     elif isinstance(node, list):
         for value in node:
