@@ -76,9 +76,9 @@ async def test_a_dm_is_answered_from_the_knowledge_base_with_numbered_sources(
     assert kb.prompt == "vacation days?" and kb.sent_session_id is None
     [answer] = dm_text(slack)
     assert answer.startswith(
-        "You get 25 days. [1] Benefits differ. [2]\n\n*Sources*\n\n"
-        "1.  <https://wiki.example.com/hr/vacation|Vacation policy>\n"
-        "2.  <s3://handbook/benefits.pdf|benefits.pdf>"
+        "You get 25 days. [1] Benefits differ. [2]\n\n**Sources**\n"
+        "1. [Vacation policy](https://wiki.example.com/hr/vacation)\n"
+        "2. benefits.pdf"  # an s3:// document is named, not linked
     )
 
 
@@ -95,9 +95,10 @@ async def test_channel_questions_still_go_to_the_agent(
 async def test_follow_ups_go_back_to_the_session_bedrock_issued(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockWithKnowledgeBase, redis_prefix: str
 ) -> None:
-    await bot.send_event(dm("first question"))
+    question = dm("first question")
+    await bot.send_event(question)
     await answered(slack)
-    await bot.send_event(dm("second question"))
+    await bot.send_event(dm("second question", thread_ts=question["ts"]))
     await answered(slack, 2)
 
     first, second = bedrock.kb_invocations
@@ -105,7 +106,7 @@ async def test_follow_ups_go_back_to_the_session_bedrock_issued(
     assert second.sent_session_id == first.session_id
     assert second.prompt == "second question"  # Bedrock remembers: no turns carried
     redis = Redis.from_url(REDIS_URL)
-    stored = await redis.get(f"{redis_prefix}{{T0001:D0DM}}:rag_session")  # the hash tag
+    stored = await redis.get(f"{redis_prefix}{{T0001:D0DM:{question['ts']}}}:rag_session")  # the hash tag
     await redis.aclose()
     assert stored is not None and first.session_id in stored.decode()
 
@@ -114,12 +115,13 @@ async def test_follow_ups_go_back_to_the_session_bedrock_issued(
 async def test_an_expired_session_starts_a_new_one_carrying_recent_turns(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockWithKnowledgeBase
 ) -> None:
-    await bot.send_event(dm("how many vacation days?"))
+    question = dm("how many vacation days?")
+    await bot.send_event(question)
     await answered(slack)
     [first] = bedrock.kb_invocations
     bedrock.expire(first.session_id)
 
-    await bot.send_event(dm("and sick days?"))
+    await bot.send_event(dm("and sick days?", thread_ts=question["ts"]))
     await answered(slack, 2)
 
     _, refused, retried = bedrock.kb_invocations
