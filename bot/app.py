@@ -23,6 +23,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.actions.flow import ActionFlow
+from bot.actions.registry import load_handlers
+from bot.actions.store import PendingStore
 from bot.agents import build_backend
 from bot.conversation import Pipeline
 from bot.memory import connect, memory_for
@@ -64,14 +67,22 @@ def build_services(settings: Settings) -> Services:
         lookup=memory.slack_block,
     )
     budget.on_rate_limited = lambda method: metrics.slack_rate_limited.labels(method=method).inc()
+    actions = ActionFlow(
+        store=PendingStore(memory.redis, prefix=settings.redis_key_prefix),
+        handlers=load_handlers(settings.action_handlers_module),
+        metrics=metrics,
+        client=client,
+        timeout_seconds=settings.confirm_timeout,
+    )
     return Services(
         settings=settings,
         client=client,
         agent=agent,
         memory=memory,
         budget=budget,
-        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
+        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics, actions=actions),
         metrics=metrics,
+        actions=actions,
     )
 
 
@@ -246,6 +257,8 @@ class Runtime:
             await self._runner.cleanup()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
+        if self.services.actions is not None:
+            await self.services.actions.close()
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.actions.logic import all_action_ids
 from tests.harness import Bot
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yaml"
@@ -50,7 +51,7 @@ async def test_the_slash_command_and_interactivity_are_declared(
 ) -> None:
     declared = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert bot.runtime.listeners.commands <= declared
-    assert bot.runtime.listeners.actions == {"feedback_up", "feedback_down"}
+    assert bot.runtime.listeners.actions == {"feedback_up", "feedback_down", *all_action_ids()}
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True

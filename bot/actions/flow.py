@@ -1,0 +1,342 @@
+"""The executor of "agents that act": shows a pause in Slack, takes the asker's clicks, and
+hands the pipeline what goes back to the agent. Decisions are in `logic`, state in `store`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import formatting
+from bot.actions import logic
+from bot.actions.registry import ActionCall, ActionHandlers
+from bot.actions.store import Claim, Pending, PendingStore, Place, Stored, new_pending_id
+from bot.events import ActionInput, ActionRequest, ActionResult
+from bot.metrics import Metrics
+from bot.slack_respond import ResponseUrlAnswer
+from bot.slack_stream import AnswerStream
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+class Sink(Protocol):
+    async def end(
+        self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The turn that paused: who asked, in which conversation, about what."""
+
+    conversation: str
+    asker: str
+    team_id: str
+    channel_id: str
+    surface: str
+    turn_id: str
+    question: str
+    attributes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """A click that answered the last open question: the pipeline resumes the agent."""
+
+    pending: Pending
+    resume: logic.Resume
+
+
+def place_of(sink: object, *, team_id: str, channel_id: str) -> Place | None:
+    """Where a sink shows its answer, as something another replica can find again."""
+    if isinstance(sink, AnswerStream):
+        target = sink.target
+        return Place(
+            "thread",
+            target.team_id,
+            target.channel,
+            target.thread_ts,
+            target.question_ts,
+            target.sign_of_life.value,
+        )
+    if isinstance(sink, ResponseUrlAnswer):
+        return Place("response_url", team_id, channel_id, response_url=sink.response_url)
+    return None
+
+
+class ActionFlow:
+    """One per process; every replica can take any click (the state is in Redis)."""
+
+    def __init__(
+        self,
+        *,
+        store: PendingStore,
+        handlers: ActionHandlers,
+        metrics: Metrics,
+        client: AsyncWebClient,
+        timeout_seconds: float,
+    ) -> None:
+        self._store = store
+        self._handlers = handlers
+        self._metrics = metrics
+        self._client = client
+        self._timeout = timeout_seconds
+        self._timers: set[asyncio.Task[None]] = set()
+
+    async def close(self) -> None:
+        for task in list(self._timers):
+            task.cancel()
+        for task in list(self._timers):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def local_results(
+        self, asked: Asked, request: ActionRequest
+    ) -> tuple[ActionResult, ...] | None:
+        """Results for a pause no person needs to answer (RESULT only); None if one must."""
+        if logic.needs_person(request):
+            return None
+        handled = await self._run_handlers(asked, request, {})
+        return logic.results(request, {}, handled)
+
+    async def ask(
+        self,
+        asked: Asked,
+        sink: Sink,
+        request: ActionRequest,
+        *,
+        session_id: str,
+        generation: int,
+        shown_text: str,
+        prior_text: str,
+    ) -> bool:
+        """Show the question in the answer's place and remember it; False if it could not be."""
+        now = time.time()
+        pending = Pending(
+            pending_id=new_pending_id(),
+            conversation=asked.conversation,
+            asker=asked.asker,
+            surface=asked.surface,
+            channel_id=asked.channel_id,
+            asked_turn_id=asked.turn_id,
+            question=asked.question,
+            prior_text=prior_text,
+            session_id=session_id,
+            generation=generation,
+            request=request,
+            place=place_of(sink, team_id=asked.team_id, channel_id=asked.channel_id)
+            or Place("", asked.team_id, asked.channel_id),
+            expires_at=now + self._timeout,
+            attributes=dict(asked.attributes),
+            shown_text=shown_text,
+        )
+        if not pending.place.kind or not await self._store.save(pending, now=now):
+            reference = formatting.new_reference()
+            log.error(
+                "could not hold a confirmation",
+                extra={"reference": reference, "invocation_id": request.invocation_id},
+            )
+            await sink.end(
+                suffix=_separator(shown_text) + logic.NO_PLACE.format(reference=reference)
+            )
+            return False
+        blocks = logic.question_blocks(
+            request,
+            conversation=pending.conversation,
+            pending_id=pending.pending_id,
+            asker=pending.asker,
+        )
+        await sink.end(suffix=_separator(shown_text) + logic.HEADLINE_MARKDOWN, blocks=blocks)
+        message_ts = getattr(sink, "message_ts", None)
+        if isinstance(message_ts, list) and message_ts:
+            await self._store.shown_at(pending.conversation, pending.pending_id, message_ts[-1])
+        self._metrics.confirmations.labels(outcome="shown").inc()
+        log.info(
+            "confirmation shown",
+            extra={
+                "invocation_id": request.invocation_id,
+                "pending_id": pending.pending_id,
+                "inputs": len(request.inputs),
+                "actions": [f"{i.kind}:{i.action_group}/{i.name}" for i in request.inputs],
+            },
+        )
+        self._expire_later(pending)
+        return True
+
+    async def click(
+        self,
+        click: logic.Click,
+        *,
+        user: str,
+        respond: Respond,
+        response_url: str | None,
+        message_ts: str | None,
+    ) -> Resumable | None:
+        """Take one button press; a Resumable when it answered the last open question."""
+        stored = await self._store.load(click.conversation, click.pending_id)
+        if stored is None:
+            await _tell(respond, logic.EXPIRED_NOTE)
+            return None
+        pending = stored.pending
+        extra = {"invocation_id": pending.request.invocation_id, "pending_id": pending.pending_id}
+        if user != pending.asker:
+            log.info("confirmation click by someone else ignored", extra=extra)
+            await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asker))
+            return None
+        claim = await self._store.claim(
+            click.conversation,
+            click.pending_id,
+            index=click.index,
+            choice=click.choice,
+            now=time.time(),
+        )
+        log.info("confirmation click", extra={**extra, "claim": claim.value})
+        if claim is Claim.UNAVAILABLE:
+            reference = formatting.new_reference()
+            log.error("confirmation click not recorded", extra={**extra, "reference": reference})
+            await _tell(respond, logic.UNAVAILABLE.format(reference=reference))
+            return None
+        if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
+            if claim is Claim.EXPIRED_NOW:
+                self._metrics.confirmations.labels(outcome="expired").inc()
+                await self._show(stored, expired=True, response_url=response_url, ts=message_ts)
+            await _tell(respond, logic.EXPIRED_NOTE)
+            return None
+        if claim not in (Claim.RECORDED, Claim.COMPLETE):
+            return None  # a double click, or a click another replica already took
+        self._count(pending.request.inputs[click.index], click.choice)
+        latest = await self._store.load(click.conversation, click.pending_id) or stored
+        await self._show(latest, expired=False, response_url=response_url, ts=message_ts)
+        if claim is not Claim.COMPLETE:
+            return None
+        return await self._resumable(latest)
+
+    async def _resumable(self, stored: Stored) -> Resumable:
+        pending = stored.pending
+        asked = Asked(
+            pending.conversation,
+            pending.asker,
+            pending.place.team_id,
+            pending.channel_id,
+            pending.surface,
+            pending.asked_turn_id,
+            pending.question,
+            pending.attributes,
+        )
+        handled = await self._run_handlers(asked, pending.request, stored.answers)
+        results = logic.results(pending.request, stored.answers, handled)
+        resume = logic.Resume(
+            pending.session_id,
+            pending.generation,
+            results,
+            pending.prior_text,
+            pending.request.invocation_id,
+        )
+        return Resumable(pending, resume)
+
+    def _count(self, item: ActionInput, choice: int) -> None:
+        options = logic.choices(item)
+        confirmed = options[min(choice, len(options) - 1)].confirmed
+        outcome = {True: "confirmed", False: "denied", None: "answered"}[confirmed]
+        self._metrics.confirmations.labels(outcome=outcome).inc()
+
+    async def _run_handlers(
+        self, asked: Asked, request: ActionRequest, answers: Mapping[int, int]
+    ) -> dict[int, tuple[str, bool]]:
+        handled: dict[int, tuple[str, bool]] = {}
+        for index, item in enumerate(request.inputs):
+            if logic.runs_locally(item, answers.get(index)):
+                handled[index] = await self._handlers.run(item, _call(asked, item))
+        return handled
+
+    def _expire_later(self, pending: Pending) -> None:
+        task = asyncio.create_task(self._expire_at(pending), name="confirmation-expiry")
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _expire_at(self, pending: Pending) -> None:
+        await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
+        if not await self._store.expire(pending.conversation, pending.pending_id):
+            return  # answered in time, or another replica already expired it
+        self._metrics.confirmations.labels(outcome="expired").inc()
+        log.info("confirmation expired", extra={"invocation_id": pending.request.invocation_id})
+        stored = await self._store.load(pending.conversation, pending.pending_id)
+        if stored is not None:
+            await self._show(stored, expired=True, response_url=None, ts=None)
+
+    async def _show(
+        self, stored: Stored, *, expired: bool, response_url: str | None, ts: str | None
+    ) -> None:
+        """Replace the question's buttons with receipts (or "expired"), where it was shown."""
+        pending = stored.pending
+        blocks = logic.rebuilt_blocks(
+            pending.request,
+            conversation=pending.conversation,
+            pending_id=pending.pending_id,
+            asker=pending.asker,
+            answers=stored.answers,
+            shown_text=pending.shown_text,
+            expired=expired,
+        )
+        text = formatting.to_mrkdwn(logic.lead_markdown(pending.shown_text))
+        text = text[: formatting.SECTION_TEXT_LIMIT]
+        place = pending.place
+        try:
+            if place.kind == "response_url":
+                await self._replace_ephemeral(response_url or place.response_url, text, blocks)
+            elif ts := ts or stored.message_ts:
+                await self._client.chat_update(
+                    channel=place.channel, ts=ts, text=text, blocks=blocks
+                )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "could not update the confirmation message",
+                extra={"error": type(exc).__name__, "pending_id": pending.pending_id},
+            )
+
+    async def _replace_ephemeral(self, url: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        session = self._client.session
+        webhook = AsyncWebhookClient(url, session=session, timeout=15)
+        response = await webhook.send(
+            text=text, blocks=blocks, response_type="ephemeral", replace_original=True
+        )
+        if response.status_code != 200:
+            log.warning("response_url refused the receipt", extra={"status": response.status_code})
+
+
+def _call(asked: Asked, item: ActionInput) -> ActionCall:
+    body_names = item.raw.get("body") if isinstance(item.raw.get("body"), Mapping) else {}
+    parameters = {p.name: p.value for p in item.parameters if p.name not in (body_names or {})}
+    body = {p.name: p.value for p in item.parameters if p.name in (body_names or {})}
+    return ActionCall(
+        action_group=item.action_group,
+        name=item.name,
+        parameters=parameters,
+        body=body,
+        user_id=asked.asker,
+        team_id=asked.team_id,
+        channel_id=asked.channel_id,
+    )
+
+
+def _separator(shown_text: str) -> str:
+    return "\n\n" if shown_text.strip() else ""
+
+
+async def _tell(respond: Respond, text: str) -> None:
+    """An ephemeral note to the clicker only; the message itself stays as it is."""
+    try:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    except Exception as exc:  # a note that cannot be shown is not worth failing the click
+        log.warning("could not send a note to the clicker", extra={"error": type(exc).__name__})

@@ -1,0 +1,476 @@
+"""End to end: agents that act — Confirm / Cancel for return of control and interrupts (SPEC 14).
+
+Clicks are signed `block_actions` requests shaped like Slack's; the fakes record what went back
+to the agent (`returnControlInvocationResults`, `interrupt_responses`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+
+from tests import actions_module
+from tests.conftest import StartBot
+from tests.fakes.agentcore import FakeAgentCoreRuntime
+from tests.fakes.bedrock import Interrupt, ReturnControl, Script, api_input, function_input
+from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
+from tests.fakes.slack import FakeSlack, Message
+from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
+
+CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
+HANDLERS = "tests.actions_module"
+
+
+def buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """(block_id, button) of every button in `blocks`, in order."""
+    return [
+        (block["block_id"], element)
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+        if element.get("type") == "button"
+    ]
+
+
+async def press(
+    bot: Bot,
+    slack: FakeSlack,
+    *,
+    blocks: list[dict[str, Any]],
+    label: str,
+    channel: str,
+    ts: str,
+    user: str = "U0USER",
+    nth: int = 0,
+    ephemeral: bool = False,
+) -> str:
+    """Click the `nth` button labelled `label`, as Slack sends it; returns the response_url id."""
+    block_id, button = [(b, e) for b, e in buttons(blocks) if e["text"]["text"] == label][nth]
+    hook = uuid.uuid4().hex[:8]
+    container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user, "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "verification-token",
+        "trigger_id": f"trig-{hook}",
+        "response_url": slack.response_url(hook),
+        "channel": {"id": channel},
+        "container": container | ({"is_ephemeral": True} if ephemeral else {}),
+        "actions": [
+            {
+                "action_id": button["action_id"],
+                "block_id": block_id,
+                "text": button["text"],
+                "value": button["value"],
+                "type": "button",
+                "action_ts": "1700000001.000001",
+            }
+        ],
+    }
+    if not ephemeral:  # Slack echoes the message only when it is not ephemeral
+        payload["message"] = {"ts": ts, "text": "", "blocks": blocks, "type": "message"}
+    response = await bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
+    assert response.status == 200
+    return hook
+
+
+async def ask_in_channel(
+    bot: Bot, slack: FakeSlack, agent: FakeAgent, *pause: ReturnControl | Interrupt
+) -> tuple[dict[str, Any], Message]:
+    """Mention the bot; the agent pauses with `pause`; returns (question event, message)."""
+    agent.enqueue(Script(list(pause)))
+    event = mention("cancel my order ORD-88421")
+    await bot.send_event(event)
+    await wait_finished(slack)
+    [message] = slack.thread("C0CHAN", event["ts"])
+    return event, message
+
+
+async def metric(bot: Bot, outcome: str) -> float:
+    _, text = await bot.get("/metrics")
+    line = f'slackbot_confirmations_total{{outcome="{outcome}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].removeprefix(line)) if found else 0.0
+
+
+async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    event, message = await ask_in_channel(
+        bot, slack, bedrock, ReturnControl("inv-1", [CANCEL_ORDER])
+    )
+    assert "Before I go on, I need your OK" in message.visible
+    if isinstance(bedrock, FakeAgentCoreRuntime):
+        assert "Run cancelOrder(orderId=ORD-88421)?" in message.visible
+    else:
+        assert "run *cancelOrder* (action group _orders_)" in message.visible
+        assert "• `orderId`: ORD-88421" in message.visible
+    assert [(b["text"]["text"], b.get("style")) for _, b in buttons(message.blocks)] == [
+        ("Confirm", "primary"),
+        ("Cancel", None),
+    ]
+    assert "empty answer" not in message.visible
+    bedrock.enqueue(Script.answer("Order ORD-88421 is cancelled."))
+
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+
+    first, resumed = await bedrock.wait_for_invocations(2)
+    await wait_finished(slack, 2)
+    assert resumed.session_id == first.session_id
+    if isinstance(bedrock, FakeAgentCoreRuntime):
+        assert resumed.interrupt_responses == {"inv-1-0": "y"}
+        assert "prompt" not in resumed.body
+    else:
+        assert resumed.invocation_id == "inv-1"
+        assert resumed.return_control_results == [
+            {
+                "functionResult": {
+                    "actionGroup": "orders",
+                    "agentId": "AGENT12345",
+                    "confirmationState": "CONFIRM",
+                    "function": "cancelOrder",
+                }
+            }
+        ]
+        assert "inputText" not in resumed.body
+    assert resumed.session_attributes["slackUserId"] == "U0USER"
+    assert not buttons(message.blocks)
+    assert "✅ Confirmed by <@U0USER>" in message.visible
+    question, answer = slack.thread("C0CHAN", event["ts"])
+    assert question is message and answer.visible.startswith("Order ORD-88421 is cancelled.")
+    assert await metric(bot, "shown") == 1 and await metric(bot, "confirmed") == 1
+
+
+@pytest.mark.bedrock_only("API invocation inputs are Bedrock Agents' return of control")
+async def test_cancel_sends_deny_for_an_api_action_and_says_who_cancelled(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    refund = api_input(
+        "payments", "POST", "/orders/{orderId}/refund", {"orderId": "ORD-1"}, body={"amount": "42"}
+    )
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-2", [refund]))
+    assert "call *POST /orders/{orderId}/refund*" in message.visible
+    assert "• `amount`: 42" in message.visible
+    bedrock.enqueue(Script.answer("OK, I did not refund it."))
+
+    await press(bot, slack, blocks=message.blocks, label="Cancel", channel="C0CHAN", ts=message.ts)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    [result] = resumed.return_control_results
+    assert result["apiResult"]["confirmationState"] == "DENY"
+    assert result["apiResult"]["apiPath"] == "/orders/{orderId}/refund"
+    assert result["apiResult"]["httpMethod"] == "POST"
+    await slack.wait_for(lambda: "🚫 Cancelled by <@U0USER>" in message.visible)
+    assert await metric(bot, "denied") == 1
+
+
+async def test_only_the_asker_can_confirm_and_others_get_an_ephemeral_note(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-3", [CANCEL_ORDER]))
+
+    hook = await press(
+        bot,
+        slack,
+        blocks=message.blocks,
+        label="Confirm",
+        channel="C0CHAN",
+        ts=message.ts,
+        user="U0OTHER",
+    )
+
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    [note] = slack.responses[hook]
+    assert note["text"] == "Only <@U0USER> can confirm this."
+    assert note["response_type"] == "ephemeral" and note["replace_original"] is False
+    assert len(bedrock.invocations) == 1 and len(buttons(message.blocks)) == 2
+    bedrock.enqueue(Script.answer("Cancelled."))
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+    await bedrock.wait_for_invocations(2)
+
+
+async def test_a_double_click_resumes_the_agent_once(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    event, message = await ask_in_channel(
+        bot, slack, bedrock, ReturnControl("inv-4", [CANCEL_ORDER])
+    )
+    bedrock.enqueue(Script.answer("Cancelled once."))
+    blocks = list(message.blocks)
+
+    await asyncio.gather(
+        *(
+            press(bot, slack, blocks=blocks, label=label, channel="C0CHAN", ts=message.ts)
+            for label in ("Confirm", "Confirm", "Cancel")
+        )
+    )
+
+    await wait_finished(slack, 2)
+    await bedrock.invocations[1].wait_finished()
+    assert len(bedrock.invocations) == 2
+    assert len(slack.thread("C0CHAN", event["ts"])) == 2
+    assert await metric(bot, "confirmed") + await metric(bot, "denied") == 1
+
+
+async def test_a_click_on_a_second_replica_resumes_once_there(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    first, second = await start(), await start()
+    event, message = await ask_in_channel(
+        first, slack, bedrock, ReturnControl("inv-5", [CANCEL_ORDER])
+    )
+    bedrock.enqueue(Script.answer("Cancelled by replica two."))
+    blocks = list(message.blocks)
+
+    await press(second, slack, blocks=blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+    await wait_finished(slack, 2)
+    await press(first, slack, blocks=blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+
+    await bedrock.invocations[1].wait_finished()
+    assert len(bedrock.invocations) == 2
+    replies = slack.thread("C0CHAN", event["ts"])
+    assert [r.visible.split("\n")[0] for r in replies[1:]] == ["Cancelled by replica two."]
+    assert await metric(second, "confirmed") == 1 and await metric(first, "confirmed") == 0
+
+
+async def test_an_unanswered_confirmation_expires_and_a_late_click_resumes_nothing(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(CONFIRM_TIMEOUT_SECONDS="1")
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-6", [CANCEL_ORDER]))
+    blocks = list(message.blocks)
+
+    await slack.wait_for(lambda: "expired — ask again" in message.visible, timeout=10)
+    hook = await press(bot, slack, blocks=blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    assert slack.responses[hook][0]["text"] == "This request expired — ask again."
+    assert not buttons(message.blocks)
+    assert len(bedrock.invocations) == 1
+    assert await metric(bot, "expired") == 1
+
+
+@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+async def test_result_return_control_runs_the_registered_handler_and_returns_its_body(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
+    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
+    bedrock.enqueue(Script([ReturnControl("inv-7", [lookup])]), Script.answer("ORD-7 shipped."))
+    event = mention("where is ORD-7?")
+
+    await bot.send_event(event)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    await wait_finished(slack)
+    [result] = resumed.return_control_results
+    assert result["functionResult"]["responseBody"] == {
+        "TEXT": {"body": '{"orderId": "ORD-7", "status": "shipped"}'}
+    }
+    assert "confirmationState" not in result["functionResult"]
+    assert "responseState" not in result["functionResult"]
+    [answer] = slack.thread("C0CHAN", event["ts"])
+    assert answer.visible.startswith("ORD-7 shipped.")
+    assert [b["text"]["text"] for _, b in buttons(answer.blocks)] == ["👍", "👎"]  # no question
+    assert any(
+        c.user_id == "U0USER" and c.parameters == {"orderId": "ORD-7"} for c in actions_module.CALLS
+    )
+
+
+@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+async def test_result_without_a_handler_returns_a_failure_the_agent_can_explain(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
+    bedrock.enqueue(
+        Script([ReturnControl("inv-8", [lookup])]), Script.answer("I can't look orders up.")
+    )
+    event = mention("where is ORD-7?")
+
+    await bot.send_event(event)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    await wait_finished(slack)
+    [result] = resumed.return_control_results
+    assert result["functionResult"]["responseState"] == "FAILURE"
+    assert "no handler is registered" in result["functionResult"]["responseBody"]["TEXT"]["body"]
+    [answer] = slack.thread("C0CHAN", event["ts"])
+    assert answer.visible.startswith("I can't look orders up.")
+
+
+@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+async def test_a_handler_that_raises_returns_a_short_failure_reason_without_its_secrets(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
+    boom = function_input("ops", "explode", kind="RESULT")
+    bedrock.enqueue(Script([ReturnControl("inv-9", [boom])]), Script.answer("That failed."))
+
+    await bot.send_event(mention("blow up"))
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    [result] = resumed.return_control_results
+    assert result["functionResult"]["responseState"] == "FAILURE"
+    body = result["functionResult"]["responseBody"]["TEXT"]["body"]
+    assert body.startswith("The action failed while running (reference ") and "hunter2" not in body
+    reference = body.split("reference ")[1].rstrip(").")
+    assert any(getattr(r, "reference", None) == reference for r in caplog.records)
+
+
+@pytest.mark.bedrock_only("USER_CONFIRMATION_AND_RESULT is Bedrock Agents' return of control")
+async def test_confirmation_and_result_asks_first_then_runs_the_handler(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
+    refund = api_input(
+        "payments",
+        "POST",
+        "/orders/{orderId}/refund",
+        {"orderId": "ORD-9"},
+        body={"amount": "12.50"},
+        kind="USER_CONFIRMATION_AND_RESULT",
+    )
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-10", [refund]))
+    bedrock.enqueue(Script.answer("Refunded."))
+
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    [result] = resumed.return_control_results
+    assert result["apiResult"]["confirmationState"] == "CONFIRM"
+    assert result["apiResult"]["responseBody"] == {
+        "application/json": {"body": "refunded 12.50 on ORD-9"}
+    }
+    assert result["apiResult"]["httpStatusCode"] == 200
+
+
+async def test_several_inputs_show_in_one_message_and_resume_once_all_are_answered(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    second = function_input("tickets", "openTicket", {"title": "Refund ORD-88421"})
+    _, message = await ask_in_channel(
+        bot, slack, bedrock, ReturnControl("inv-11", [CANCEL_ORDER, second])
+    )
+    assert [b["text"]["text"] for _, b in buttons(message.blocks)] == [
+        "Confirm",
+        "Cancel",
+        "Confirm",
+        "Cancel",
+    ]
+    bedrock.enqueue(Script.answer("Cancelled; no ticket."))
+    blocks = list(message.blocks)
+
+    await press(bot, slack, blocks=blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+    await slack.wait_for(lambda: "✅ Confirmed by <@U0USER>" in message.visible)
+    assert len(bedrock.invocations) == 1 and len(buttons(message.blocks)) == 2
+    await press(bot, slack, blocks=blocks, label="Cancel", nth=1, channel="C0CHAN", ts=message.ts)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    if isinstance(bedrock, FakeAgentCoreRuntime):
+        assert resumed.interrupt_responses == {"inv-11-0": "y", "inv-11-1": "n"}
+    else:
+        states = [r["functionResult"]["confirmationState"] for r in resumed.return_control_results]
+        assert states == ["CONFIRM", "DENY"]
+    await slack.wait_for(lambda: "🚫 Cancelled by <@U0USER>" in message.visible)
+
+
+@pytest.mark.bedrock_only("the order command's agent is the Bedrock Agent")
+async def test_order_command_confirmation_is_ephemeral_through_response_url(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bedrock.enqueue(Script([ReturnControl("inv-12", [CANCEL_ORDER])]))
+    hook = uuid.uuid4().hex[:8]
+    body = slash_command_body(
+        "/order",
+        "ORD-88421",
+        user_id="U0USER",
+        channel_id="C0CHAN",
+        response_url=slack.response_url(hook),
+        trigger_id=f"trig-{hook}",
+    )
+    await bot.post_signed(body, content_type=FORM_CONTENT_TYPE)
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    [question] = slack.responses[hook]
+    assert question["response_type"] == "ephemeral"
+    assert len(buttons(question["blocks"])) == 2
+    bedrock.enqueue(Script.answer("Order ORD-88421 is cancelled."))
+
+    click = await press(
+        bot,
+        slack,
+        blocks=question["blocks"],
+        label="Confirm",
+        channel="C0CHAN",
+        ts="1.2",
+        ephemeral=True,
+    )
+
+    await slack.wait_for(lambda: len(slack.responses.get(click, [])) >= 2)
+    receipt, answer = slack.responses[click]
+    assert receipt["replace_original"] is True and not buttons(receipt["blocks"])
+    assert "✅ Confirmed by <@U0USER>" in str(receipt["blocks"])
+    assert answer["replace_original"] is False and answer["response_type"] == "ephemeral"
+    assert answer["text"].startswith("Order ORD-88421 is cancelled.")
+    assert not slack.calls_to("chat.postMessage") and not slack.calls_to("chat.update")
+
+
+async def test_a_confirmation_in_a_dm_thread_continues_in_that_thread(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bedrock.enqueue(Script([ReturnControl("inv-13", [CANCEL_ORDER])]))
+    top = new_ts()
+    ts = new_ts()
+    await bot.send_event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "D0DM",
+            "user": "U0USER",
+            "text": "cancel ORD-88421",
+            "ts": ts,
+            "event_ts": ts,
+            "thread_ts": top,
+            "team": "T0001",
+        }
+    )
+    await slack.wait_for(lambda: bool(slack.thread("D0DM", top)))
+    [message] = slack.thread("D0DM", top)
+    await slack.wait_for(lambda: bool(buttons(message.blocks)))
+    bedrock.enqueue(Script.answer("Cancelled in the DM."))
+
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="D0DM", ts=message.ts)
+
+    await slack.wait_for(lambda: len(slack.thread("D0DM", top)) == 2)
+    _, answer = slack.thread("D0DM", top)
+    await slack.wait_for(lambda: answer.visible.startswith("Cancelled in the DM."))
+    assert "✅ Confirmed by <@U0USER>" in message.visible
+    await slack.wait_for(lambda: slack.status("D0DM", top) == "")
+
+
+async def test_an_interrupt_with_options_offers_them_and_resumes_with_the_chosen_value(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    if not isinstance(bedrock, FakeAgentCoreRuntime):
+        pytest.skip("interrupts are AgentCore Runtime's")
+    reason = {
+        "message": "Deploy to prod?",
+        "options": [
+            {"value": "approve", "label": "Deploy", "style": "primary"},
+            {"value": "reject", "label": "Not now"},
+        ],
+    }
+    _, message = await ask_in_channel(bot, slack, bedrock, Interrupt("q-1", "deploy", reason))
+    assert "Deploy to prod?" in message.visible
+    assert [b["text"]["text"] for _, b in buttons(message.blocks)] == ["Deploy", "Not now"]
+    bedrock.enqueue(Script.answer("Deploying."))
+
+    await press(bot, slack, blocks=message.blocks, label="Deploy", channel="C0CHAN", ts=message.ts)
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    assert resumed.interrupt_responses == {"q-1": "approve"}
+    await slack.wait_for(lambda: "“Deploy” — chosen by <@U0USER>" in message.visible)
