@@ -7,6 +7,7 @@ to the agent (`returnControlInvocationResults`, `interrupt_responses`).
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -99,8 +100,9 @@ async def metric(bot: Bot, outcome: str) -> float:
 
 
 async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     event, message = await ask_in_channel(
         bot, slack, bedrock, ReturnControl("inv-1", [CANCEL_ORDER])
     )
@@ -144,6 +146,12 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
     question, answer = slack.thread("C0CHAN", event["ts"])
     assert question is message and answer.visible.startswith("Order ORD-88421 is cancelled.")
     assert await metric(bot, "shown") == 1 and await metric(bot, "confirmed") == 1
+    invocation = "inv-1-0" if isinstance(bedrock, FakeAgentCoreRuntime) else "inv-1"
+    for message_text in ("confirmation shown", "confirmation click", "resuming a paused answer"):
+        [logged] = [r for r in caplog.records if r.getMessage() == message_text]
+        assert getattr(logged, "invocation_id", None) == invocation, message_text
+    info = [r for r in caplog.records if r.levelno <= logging.INFO]
+    assert not [r for r in info if "ORD-88421" in f"{r.getMessage()} {vars(r)}"]
 
 
 @pytest.mark.bedrock_only("API invocation inputs are Bedrock Agents' return of control")

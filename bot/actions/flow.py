@@ -11,16 +11,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import formatting
 from bot.actions import logic
+from bot.actions.receipts import show
 from bot.actions.registry import ActionCall, ActionHandlers
 from bot.actions.store import Claim, Pending, PendingStore, Place, Stored, new_pending_id
 from bot.events import ActionInput, ActionRequest, ActionResult
+from bot.logs import turn_id_var
 from bot.metrics import Metrics
 from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream
@@ -189,6 +188,22 @@ class ActionFlow:
             await _tell(respond, logic.EXPIRED_NOTE)
             return None
         pending = stored.pending
+        token = turn_id_var.set(pending.asked_turn_id)  # this click's logs join the paused turn's
+        try:
+            return await self._take(click, stored, user, respond, response_url, message_ts)
+        finally:
+            turn_id_var.reset(token)
+
+    async def _take(
+        self,
+        click: logic.Click,
+        stored: Stored,
+        user: str,
+        respond: Respond,
+        response_url: str | None,
+        message_ts: str | None,
+    ) -> Resumable | None:
+        pending = stored.pending
         extra = {"invocation_id": pending.request.invocation_id, "pending_id": pending.pending_id}
         if user != pending.asker:
             log.info("confirmation click by someone else ignored", extra=extra)
@@ -210,14 +225,16 @@ class ActionFlow:
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
             if claim is Claim.EXPIRED_NOW:
                 self._metrics.confirmations.labels(outcome="expired").inc()
-                await self._show(stored, expired=True, response_url=response_url, ts=message_ts)
+                await show(
+                    self._client, stored, expired=True, response_url=response_url, ts=message_ts
+                )
             await _tell(respond, logic.EXPIRED_NOTE)
             return None
         if claim not in (Claim.RECORDED, Claim.COMPLETE):
             return None  # a double click, or a click another replica already took
         self._count(pending.request.inputs[click.index], click.choice)
         latest = await self._store.load(click.conversation, click.pending_id) or stored
-        await self._show(latest, expired=False, response_url=response_url, ts=message_ts)
+        await show(self._client, latest, expired=False, response_url=response_url, ts=message_ts)
         if claim is not Claim.COMPLETE:
             return None
         return await self._resumable(latest)
@@ -273,46 +290,7 @@ class ActionFlow:
         log.info("confirmation expired", extra={"invocation_id": pending.request.invocation_id})
         stored = await self._store.load(pending.conversation, pending.pending_id)
         if stored is not None:
-            await self._show(stored, expired=True, response_url=None, ts=None)
-
-    async def _show(
-        self, stored: Stored, *, expired: bool, response_url: str | None, ts: str | None
-    ) -> None:
-        """Replace the question's buttons with receipts (or "expired"), where it was shown."""
-        pending = stored.pending
-        blocks = logic.rebuilt_blocks(
-            pending.request,
-            conversation=pending.conversation,
-            pending_id=pending.pending_id,
-            asker=pending.asker,
-            answers=stored.answers,
-            shown_text=pending.shown_text,
-            expired=expired,
-        )
-        text = formatting.to_mrkdwn(logic.lead_markdown(pending.shown_text))
-        text = text[: formatting.SECTION_TEXT_LIMIT]
-        place = pending.place
-        try:
-            if place.kind == "response_url":
-                await self._replace_ephemeral(response_url or place.response_url, text, blocks)
-            elif ts := ts or stored.message_ts:
-                await self._client.chat_update(
-                    channel=place.channel, ts=ts, text=text, blocks=blocks
-                )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "could not update the confirmation message",
-                extra={"error": type(exc).__name__, "pending_id": pending.pending_id},
-            )
-
-    async def _replace_ephemeral(self, url: str, text: str, blocks: list[dict[str, Any]]) -> None:
-        session = self._client.session
-        webhook = AsyncWebhookClient(url, session=session, timeout=15)
-        response = await webhook.send(
-            text=text, blocks=blocks, response_type="ephemeral", replace_original=True
-        )
-        if response.status_code != 200:
-            log.warning("response_url refused the receipt", extra={"status": response.status_code})
+            await show(self._client, stored, expired=True, response_url=None, ts=None)
 
 
 def _call(asked: Asked, item: ActionInput) -> ActionCall:
