@@ -16,7 +16,14 @@ import pytest
 from tests import actions_module
 from tests.conftest import StartBot
 from tests.fakes.agentcore import FakeAgentCoreRuntime
-from tests.fakes.bedrock import Interrupt, ReturnControl, Script, api_input, function_input
+from tests.fakes.bedrock import (
+    Interrupt,
+    ReturnControl,
+    Script,
+    Text,
+    api_input,
+    function_input,
+)
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack, Message
 from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
@@ -117,6 +124,9 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
         ("Cancel", None),
     ]
     assert "empty answer" not in message.visible
+    conversation = f"T0001:C0CHAN:{event['ts']}"
+    memory = bot.runtime.services.memory
+    assert await memory.history(conversation) == []  # a pause is no answer: nothing recorded
     bedrock.enqueue(Script.answer("Order ORD-88421 is cancelled."))
 
     await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
@@ -146,6 +156,11 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
     question, answer = slack.thread("C0CHAN", event["ts"])
     assert question is message and answer.visible.startswith("Order ORD-88421 is cancelled.")
     assert await metric(bot, "shown") == 1 and await metric(bot, "confirmed") == 1
+    [turn] = await memory.history(conversation)
+    assert (turn.question, turn.answer) == (
+        "cancel my order ORD-88421",
+        "Order ORD-88421 is cancelled.",
+    )
     invocation = "inv-1-0" if isinstance(bedrock, FakeAgentCoreRuntime) else "inv-1"
     for message_text in ("confirmation shown", "confirmation click", "resuming a paused answer"):
         [logged] = [r for r in caplog.records if r.getMessage() == message_text]
@@ -482,3 +497,30 @@ async def test_an_interrupt_with_options_offers_them_and_resumes_with_the_chosen
     _, resumed = await bedrock.wait_for_invocations(2)
     assert resumed.interrupt_responses == {"q-1": "approve"}
     await slack.wait_for(lambda: "“Deploy” — chosen by <@U0USER>" in message.visible)
+
+
+async def test_a_resumed_answer_may_pause_again_and_goes_on_after_the_second_click(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    event, first = await ask_in_channel(
+        bot, slack, bedrock, ReturnControl("inv-14", [CANCEL_ORDER])
+    )
+    refund = function_input("payments", "refund", {"orderId": "ORD-88421"})
+    bedrock.enqueue(Script([Text("Cancelled. "), ReturnControl("inv-15", [refund])]))
+    await press(bot, slack, blocks=first.blocks, label="Confirm", channel="C0CHAN", ts=first.ts)
+    await slack.wait_for(lambda: len(slack.thread("C0CHAN", event["ts"])) == 2)
+    second = slack.thread("C0CHAN", event["ts"])[1]
+    await slack.wait_for(lambda: bool(buttons(second.blocks)))
+    assert second.visible.startswith("Cancelled.") and "refund" in second.visible
+    bedrock.enqueue(Script.answer("Refund issued too."))
+
+    await press(bot, slack, blocks=second.blocks, label="Confirm", channel="C0CHAN", ts=second.ts)
+
+    await bedrock.wait_for_invocations(3)
+    await slack.wait_for(lambda: len(slack.thread("C0CHAN", event["ts"])) == 3)
+    third = slack.thread("C0CHAN", event["ts"])[2]
+    await slack.wait_for(lambda: third.visible.startswith("Refund issued too."))
+    assert "Cancelled." in second.visible and "✅ Confirmed by <@U0USER>" in second.visible
+    conversation = f"T0001:C0CHAN:{event['ts']}"
+    [turn] = await bot.runtime.services.memory.history(conversation)
+    assert turn.answer == "Cancelled. \n\nRefund issued too."
