@@ -219,6 +219,8 @@ class Runtime:
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
+        if self.services.actions is not None:
+            self.services.actions.start()
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None

@@ -519,8 +519,26 @@ async def test_a_resumed_answer_may_pause_again_and_goes_on_after_the_second_cli
     await bedrock.wait_for_invocations(3)
     await slack.wait_for(lambda: len(slack.thread("C0CHAN", event["ts"])) == 3)
     third = slack.thread("C0CHAN", event["ts"])[2]
-    await slack.wait_for(lambda: third.visible.startswith("Refund issued too."))
+    await wait_finished(slack, 3)
+    assert third.visible.startswith("Refund issued too.")
     assert "Cancelled." in second.visible and "✅ Confirmed by <@U0USER>" in second.visible
     conversation = f"T0001:C0CHAN:{event['ts']}"
     [turn] = await bot.runtime.services.memory.history(conversation)
     assert turn.answer == "Cancelled. \n\nRefund issued too."
+
+
+async def test_a_confirmation_whose_replica_went_away_still_expires_on_another(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    first = await start(CONFIRM_TIMEOUT_SECONDS="2")
+    _, message = await ask_in_channel(
+        first, slack, bedrock, ReturnControl("inv-16", [CANCEL_ORDER])
+    )
+    assert first.runtime.services.actions is not None
+    await first.runtime.services.actions.close()  # its timers die with it, as in a crash
+
+    second = await start(CONFIRM_TIMEOUT_SECONDS="2")
+
+    await slack.wait_for(lambda: "expired — ask again" in message.visible, timeout=10)
+    assert not buttons(message.blocks)
+    assert await metric(second, "expired") == 1 and await metric(first, "expired") == 0

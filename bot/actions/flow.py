@@ -26,6 +26,7 @@ from bot.slack_stream import AnswerStream
 
 log = logging.getLogger(__name__)
 
+SWEEP_SECONDS = 30.0  # how late a confirmation whose replica died may turn "expired"
 Respond = Callable[..., Awaitable[Any]]
 
 
@@ -150,6 +151,7 @@ class ActionFlow:
                 suffix=_separator(shown_text) + logic.NO_PLACE.format(reference=reference)
             )
             return False
+        self._expire_later(pending)  # before it shows: a click may come at once
         blocks = logic.question_blocks(
             request,
             conversation=pending.conversation,
@@ -170,7 +172,6 @@ class ActionFlow:
                 "actions": [f"{i.kind}:{i.action_group}/{i.name}" for i in request.inputs],
             },
         )
-        self._expire_later(pending)
         return True
 
     async def click(
@@ -224,6 +225,7 @@ class ActionFlow:
             return None
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
             if claim is Claim.EXPIRED_NOW:
+                await self._store.forget(click.conversation, click.pending_id)
                 self._metrics.confirmations.labels(outcome="expired").inc()
                 await show(
                     self._client, stored, expired=True, response_url=response_url, ts=message_ts
@@ -237,6 +239,7 @@ class ActionFlow:
         await show(self._client, latest, expired=False, response_url=response_url, ts=message_ts)
         if claim is not Claim.COMPLETE:
             return None
+        await self._store.forget(click.conversation, click.pending_id)
         return await self._resumable(latest)
 
     async def _resumable(self, stored: Stored) -> Resumable:
@@ -284,13 +287,39 @@ class ActionFlow:
 
     async def _expire_at(self, pending: Pending) -> None:
         await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
-        if not await self._store.expire(pending.conversation, pending.pending_id):
+        await self._expire(pending.conversation, pending.pending_id)
+
+    def start(self) -> None:
+        """Sweep expired confirmations of any replica (a restart or a dead replica's timers)."""
+        sweep = asyncio.create_task(self._sweep(), name="confirmation-sweep")
+        self._timers.add(sweep)
+        sweep.add_done_callback(self._timers.discard)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(min(SWEEP_SECONDS, self._timeout))
+            for conversation, pending_id in await self._store.due(time.time()):
+                try:
+                    await self._expire(conversation, pending_id)
+                except Exception:  # one bad entry must not stop the sweep for everyone
+                    log.exception(
+                        "could not expire a confirmation", extra={"pending_id": pending_id}
+                    )
+
+    async def _expire(self, conversation: str, pending_id: str) -> None:
+        expired = await self._store.expire(conversation, pending_id)
+        await self._store.forget(conversation, pending_id)
+        if not expired:
             return  # answered in time, or another replica already expired it
+        stored = await self._store.load(conversation, pending_id)
+        if stored is None:
+            return
         self._metrics.confirmations.labels(outcome="expired").inc()
-        log.info("confirmation expired", extra={"invocation_id": pending.request.invocation_id})
-        stored = await self._store.load(pending.conversation, pending.pending_id)
-        if stored is not None:
-            await show(self._client, stored, expired=True, response_url=None, ts=None)
+        log.info(
+            "confirmation expired",
+            extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
+        )
+        await show(self._client, stored, expired=True, response_url=None, ts=None)
 
 
 def _call(asked: Asked, item: ActionInput) -> ActionCall:

@@ -150,6 +150,10 @@ def from_json(raw: str | bytes) -> Pending:
     )
 
 
+def _member(conversation: str, pending_id: str) -> str:
+    return json.dumps([conversation, pending_id], separators=(",", ":"))
+
+
 def _bytes(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
 
@@ -164,6 +168,36 @@ class PendingStore:
     def key(self, conversation: str, pending_id: str) -> str:
         # The conversation's hash tag: every key of one conversation stays in one cluster slot.
         return f"{self._prefix}{{{conversation}}}:action:{pending_id}"
+
+    @property
+    def _index(self) -> str:
+        # Not per conversation: only ever used in single-key operations (any cluster slot).
+        return f"{self._prefix}actions:expiring"
+
+    async def due(self, now: float, *, limit: int = 50) -> list[tuple[str, str]]:
+        """(conversation, pending id) of confirmations whose time is up, for any replica."""
+        try:
+            members = await self._redis.zrangebyscore(self._index, "-inf", now, start=0, num=limit)
+        except _STORE_ERRORS as exc:
+            log.warning("could not read expiring confirmations", extra={"error": str(exc)})
+            return []
+        found: list[tuple[str, str]] = []
+        for member in members:
+            try:
+                conversation, pending_id = json.loads(
+                    member if isinstance(member, bytes | str) else ""
+                )
+            except (ValueError, TypeError):
+                continue
+            found.append((str(conversation), str(pending_id)))
+        return found
+
+    async def forget(self, conversation: str, pending_id: str) -> None:
+        """Nothing left to expire for this one (answered or expired)."""
+        try:
+            await self._redis.zrem(self._index, _member(conversation, pending_id))
+        except _STORE_ERRORS as exc:
+            log.warning("could not drop an expiry entry", extra={"error": str(exc)})
 
     async def save(self, pending: Pending, *, now: float) -> bool:
         """Store a new pending confirmation; inputs that need no person count as answered."""
@@ -183,6 +217,9 @@ class PendingStore:
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, ttl)
                 await pipe.execute()
+            await self._redis.zadd(
+                self._index, {_member(pending.conversation, pending.pending_id): pending.expires_at}
+            )
         except _STORE_ERRORS as exc:
             log.error("could not store a pending confirmation", extra={"error": type(exc).__name__})
             return False
