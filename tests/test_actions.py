@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,7 +27,8 @@ from tests.fakes.bedrock import (
 )
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack, Message
-from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
+from tests.harness import Bot, FakeAgent, finished_answers, mention, new_ts, wait_finished
+from tests.test_faults_runtime import PrivateRedis, free_port
 
 CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
 HANDLERS = "tests.actions_module"
@@ -93,8 +95,9 @@ async def ask_in_channel(
     """Mention the bot; the agent pauses with `pause`; returns (question event, message)."""
     agent.enqueue(Script(list(pause)))
     event = mention("cancel my order ORD-88421")
+    before = finished_answers(slack)
     await bot.send_event(event)
-    await wait_finished(slack)
+    await wait_finished(slack, before + 1)
     [message] = slack.thread("C0CHAN", event["ts"])
     return event, message
 
@@ -542,3 +545,30 @@ async def test_a_confirmation_whose_replica_went_away_still_expires_on_another(
     await slack.wait_for(lambda: "expired — ask again" in message.visible, timeout=10)
     assert not buttons(message.blocks)
     assert await metric(second, "expired") == 1 and await metric(first, "expired") == 0
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis(free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_during_a_redis_outage_a_pause_says_nothing_was_done_and_a_click_says_try_again(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, private_redis: PrivateRedis
+) -> None:
+    bot = await start(REDIS_URL=private_redis.url)
+    _, shown = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-17", [CANCEL_ORDER]))
+    await private_redis.stop()
+
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-18", [CANCEL_ORDER]))
+    hook = await press(
+        bot, slack, blocks=shown.blocks, label="Confirm", channel="C0CHAN", ts=shown.ts
+    )
+
+    assert "so nothing was done" in message.visible and "(ref `" in message.visible
+    assert not buttons(message.blocks)
+    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
+    assert "couldn't record your answer" in slack.responses[hook][0]["text"]
+    assert len(bedrock.invocations) == 2 and len(buttons(shown.blocks)) == 2

@@ -241,6 +241,6 @@ async def test_a_store_that_cannot_reach_redis_says_so_instead_of_raising() -> N
         9e9,
     )
     assert await store.save(pending, now=0) is False
-    assert await store.load("c", "p1") is None
+    assert (await store.load("c", "p1")).value == "unavailable"  # type: ignore[union-attr]
     assert (await store.claim("c", "p1", index=0, choice=0, now=0)).value == "unavailable"
     assert store.key("T:C:1.2", "p1") == "t:{T:C:1.2}:action:p1"

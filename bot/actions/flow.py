@@ -185,8 +185,11 @@ class ActionFlow:
     ) -> Resumable | None:
         """Take one button press; a Resumable when it answered the last open question."""
         stored = await self._store.load(click.conversation, click.pending_id)
-        if stored is None:
-            await _tell(respond, logic.EXPIRED_NOTE)
+        if stored is Claim.UNAVAILABLE:
+            await self._unavailable(respond, {"pending_id": click.pending_id})
+            return None
+        if not isinstance(stored, Stored):
+            await _tell(respond, logic.EXPIRED_NOTE)  # long gone (its key outlives expiry a day)
             return None
         pending = stored.pending
         token = turn_id_var.set(pending.asked_turn_id)  # this click's logs join the paused turn's
@@ -219,9 +222,7 @@ class ActionFlow:
         )
         log.info("confirmation click", extra={**extra, "claim": claim.value})
         if claim is Claim.UNAVAILABLE:
-            reference = formatting.new_reference()
-            log.error("confirmation click not recorded", extra={**extra, "reference": reference})
-            await _tell(respond, logic.UNAVAILABLE.format(reference=reference))
+            await self._unavailable(respond, extra)
             return None
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
             if claim is Claim.EXPIRED_NOW:
@@ -235,12 +236,18 @@ class ActionFlow:
         if claim not in (Claim.RECORDED, Claim.COMPLETE):
             return None  # a double click, or a click another replica already took
         self._count(pending.request.inputs[click.index], click.choice)
-        latest = await self._store.load(click.conversation, click.pending_id) or stored
+        latest = await self._store.load(click.conversation, click.pending_id)
+        latest = latest if isinstance(latest, Stored) else stored
         await show(self._client, latest, expired=False, response_url=response_url, ts=message_ts)
         if claim is not Claim.COMPLETE:
             return None
         await self._store.forget(click.conversation, click.pending_id)
         return await self._resumable(latest)
+
+    async def _unavailable(self, respond: Respond, extra: Mapping[str, str]) -> None:
+        reference = formatting.new_reference()
+        log.error("confirmation click not recorded", extra={**extra, "reference": reference})
+        await _tell(respond, logic.UNAVAILABLE.format(reference=reference))
 
     async def _resumable(self, stored: Stored) -> Resumable:
         pending = stored.pending
@@ -312,7 +319,7 @@ class ActionFlow:
         if not expired:
             return  # answered in time, or another replica already expired it
         stored = await self._store.load(conversation, pending_id)
-        if stored is None:
+        if not isinstance(stored, Stored):
             return
         self._metrics.confirmations.labels(outcome="expired").inc()
         log.info(

@@ -28,7 +28,10 @@ EXPIRED_NOTE = "This request expired — ask again."
 ALREADY_ANSWERED = "This request was already answered."
 DENIED_BODY = "The user declined this action; it was not run."
 UNAVAILABLE = "I couldn't record your answer just now — please try again. (ref `{reference}`)"
-NO_PLACE = "I can't ask for confirmation here, so nothing was done. (ref `{reference}`)"
+NO_PLACE = (
+    "I couldn't hold this request for your confirmation just now, so nothing was done — "
+    "please ask again in a moment. (ref `{reference}`)"
+)
 _BUTTON_LABEL_LIMIT = 75  # Block Kit: a button's text
 _VALUE_LIMIT = 300  # a parameter value shown in words; the agent gets the whole value
 

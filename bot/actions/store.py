@@ -231,15 +231,16 @@ class PendingStore:
         except _STORE_ERRORS as exc:
             log.warning("could not store where a confirmation is", extra={"error": str(exc)})
 
-    async def load(self, conversation: str, pending_id: str) -> Stored | None:
+    async def load(self, conversation: str, pending_id: str) -> Stored | Claim:
+        """The confirmation as stored, or Claim.MISSING / Claim.UNAVAILABLE (Redis failed)."""
         try:
             raw = await self._redis.hgetall(self.key(conversation, pending_id))
-            fields = {_bytes(name): _bytes(value) for name, value in raw.items()}
         except _STORE_ERRORS as exc:
             log.error("could not read a pending confirmation", extra={"error": type(exc).__name__})
-            return None
-        if not fields or b"data" not in fields:
-            return None
+            return Claim.UNAVAILABLE
+        fields = {_bytes(name): _bytes(value) for name, value in raw.items()}
+        if b"data" not in fields:
+            return Claim.MISSING
         answers = {
             int(name[len(b"answer:") :]): int(value)
             for name, value in fields.items()
