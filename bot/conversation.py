@@ -304,6 +304,9 @@ class Pipeline:
                 break
             request = replace(request, text="", history=(), resume=results)
             collected.absorb(await self._stream(request, sink))
+        if collected.action and self._actions and not actions.needs_person(collected.action):
+            # Still asking after every round: end visibly rather than loop or show no buttons.
+            collected.failure = AgentFailure(FailureKind.UNKNOWN, "too_many_local_results")
         return collected
 
     async def _pause(

@@ -572,3 +572,20 @@ async def test_during_a_redis_outage_a_pause_says_nothing_was_done_and_a_click_s
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
     assert "couldn't record your answer" in slack.responses[hook][0]["text"]
     assert len(bedrock.invocations) == 2 and len(buttons(shown.blocks)) == 2
+
+
+@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+async def test_an_agent_that_keeps_asking_for_local_results_ends_with_a_visible_error(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
+    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
+    bedrock.responder = lambda _: Script([ReturnControl("inv-loop", [lookup])])
+    event = mention("loop forever")
+
+    await bot.send_event(event)
+
+    await wait_finished(slack)
+    [answer] = slack.thread("C0CHAN", event["ts"])
+    assert "Something went wrong" in answer.visible and "(ref `" in answer.visible
+    assert len(bedrock.invocations) == 6 and not buttons(answer.blocks)
