@@ -158,7 +158,11 @@ class ActionFlow:
             pending_id=pending.pending_id,
             asker=pending.asker,
         )
-        await sink.end(suffix=_separator(shown_text) + logic.HEADLINE_MARKDOWN, blocks=blocks)
+        delivered = await sink.end(
+            suffix=_separator(shown_text) + logic.HEADLINE_MARKDOWN, blocks=blocks
+        )
+        if not delivered:  # Slack refused it: nobody can click, so it simply expires
+            log.error("confirmation could not be shown", extra={"pending_id": pending.pending_id})
         message_ts = getattr(sink, "message_ts", None)
         if isinstance(message_ts, list) and message_ts:
             await self._store.shown_at(pending.conversation, pending.pending_id, message_ts[-1])
