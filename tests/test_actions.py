@@ -18,6 +18,7 @@ from tests import actions_module
 from tests.conftest import StartBot
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import (
+    HttpError,
     Interrupt,
     ReturnControl,
     Script,
@@ -589,3 +590,42 @@ async def test_an_agent_that_keeps_asking_for_local_results_ends_with_a_visible_
     [answer] = slack.thread("C0CHAN", event["ts"])
     assert "Something went wrong" in answer.visible and "(ref `" in answer.visible
     assert len(bedrock.invocations) == 6 and not buttons(answer.blocks)
+
+
+async def test_in_update_mode_the_question_replaces_the_placeholder(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    bot = await start(SLACK_STREAMING="update")
+    bedrock.enqueue(Script([ReturnControl("inv-19", [CANCEL_ORDER])]))
+    event = mention("cancel my order ORD-88421")
+    await bot.send_event(event)
+    await slack.wait_for(
+        lambda: any(buttons(m.blocks) for m in slack.thread("C0CHAN", event["ts"]))
+    )
+    [message] = slack.thread("C0CHAN", event["ts"])
+    assert "Thinking" not in message.visible and len(buttons(message.blocks)) == 2
+    bedrock.enqueue(Script.answer("Cancelled."))
+
+    await press(bot, slack, blocks=message.blocks, label="Cancel", channel="C0CHAN", ts=message.ts)
+
+    await slack.wait_for(lambda: len(slack.thread("C0CHAN", event["ts"])) == 2)
+    _, answer = slack.thread("C0CHAN", event["ts"])
+    await slack.wait_for(lambda: answer.visible.startswith("Cancelled."))
+    assert "🚫 Cancelled by <@U0USER>" in message.visible and "Thinking" not in answer.visible
+
+
+@pytest.mark.bedrock_only("the error code is Bedrock Agents'")
+async def test_an_agent_that_fails_after_the_click_says_so_with_a_reference(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    event, message = await ask_in_channel(
+        bot, slack, bedrock, ReturnControl("inv-20", [CANCEL_ORDER])
+    )
+    bedrock.enqueue(Script([HttpError(400, "ValidationException", "invocationId expired")]))
+
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+
+    await wait_finished(slack, 2)
+    _, answer = slack.thread("C0CHAN", event["ts"])
+    assert "couldn't accept" in answer.visible and "(ref `" in answer.visible
+    assert "invocationId expired" not in answer.visible
