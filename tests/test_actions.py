@@ -9,16 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
-from tests import actions_module
+from tests.clicks import ask_in_channel, buttons, metric, press
 from tests.conftest import StartBot
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import (
-    HttpError,
     Interrupt,
     ReturnControl,
     Script,
@@ -26,88 +23,11 @@ from tests.fakes.bedrock import (
     api_input,
     function_input,
 )
-from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
-from tests.fakes.slack import FakeSlack, Message
-from tests.harness import Bot, FakeAgent, finished_answers, mention, new_ts, wait_finished
-from tests.test_faults_runtime import PrivateRedis, free_port
+from tests.fakes.signing import FORM_CONTENT_TYPE, slash_command_body
+from tests.fakes.slack import FakeSlack
+from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
 CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
-HANDLERS = "tests.actions_module"
-
-
-def buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(block_id, button) of every button in `blocks`, in order."""
-    return [
-        (block["block_id"], element)
-        for block in blocks
-        if block.get("type") == "actions"
-        for element in block["elements"]
-        if element.get("type") == "button"
-    ]
-
-
-async def press(
-    bot: Bot,
-    slack: FakeSlack,
-    *,
-    blocks: list[dict[str, Any]],
-    label: str,
-    channel: str,
-    ts: str,
-    user: str = "U0USER",
-    nth: int = 0,
-    ephemeral: bool = False,
-) -> str:
-    """Click the `nth` button labelled `label`, as Slack sends it; returns the response_url id."""
-    block_id, button = [(b, e) for b, e in buttons(blocks) if e["text"]["text"] == label][nth]
-    hook = uuid.uuid4().hex[:8]
-    container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "fake"},
-        "user": {"id": user, "team_id": "T0001"},
-        "api_app_id": "A0001",
-        "token": "verification-token",
-        "trigger_id": f"trig-{hook}",
-        "response_url": slack.response_url(hook),
-        "channel": {"id": channel},
-        "container": container | ({"is_ephemeral": True} if ephemeral else {}),
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "block_id": block_id,
-                "text": button["text"],
-                "value": button["value"],
-                "type": "button",
-                "action_ts": "1700000001.000001",
-            }
-        ],
-    }
-    if not ephemeral:  # Slack echoes the message only when it is not ephemeral
-        payload["message"] = {"ts": ts, "text": "", "blocks": blocks, "type": "message"}
-    response = await bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
-    assert response.status == 200
-    return hook
-
-
-async def ask_in_channel(
-    bot: Bot, slack: FakeSlack, agent: FakeAgent, *pause: ReturnControl | Interrupt
-) -> tuple[dict[str, Any], Message]:
-    """Mention the bot; the agent pauses with `pause`; returns (question event, message)."""
-    agent.enqueue(Script(list(pause)))
-    event = mention("cancel my order ORD-88421")
-    before = finished_answers(slack)
-    await bot.send_event(event)
-    await wait_finished(slack, before + 1)
-    [message] = slack.thread("C0CHAN", event["ts"])
-    return event, message
-
-
-async def metric(bot: Bot, outcome: str) -> float:
-    _, text = await bot.get("/metrics")
-    line = f'slackbot_confirmations_total{{outcome="{outcome}"}} '
-    found = [row for row in text.splitlines() if row.startswith(line)]
-    return float(found[0].removeprefix(line)) if found else 0.0
 
 
 async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
@@ -282,100 +202,6 @@ async def test_an_unanswered_confirmation_expires_and_a_late_click_resumes_nothi
     assert await metric(bot, "expired") == 1
 
 
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
-async def test_result_return_control_runs_the_registered_handler_and_returns_its_body(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
-    bedrock.enqueue(Script([ReturnControl("inv-7", [lookup])]), Script.answer("ORD-7 shipped."))
-    event = mention("where is ORD-7?")
-
-    await bot.send_event(event)
-
-    _, resumed = await bedrock.wait_for_invocations(2)
-    await wait_finished(slack)
-    [result] = resumed.return_control_results
-    assert result["functionResult"]["responseBody"] == {
-        "TEXT": {"body": '{"orderId": "ORD-7", "status": "shipped"}'}
-    }
-    assert "confirmationState" not in result["functionResult"]
-    assert "responseState" not in result["functionResult"]
-    [answer] = slack.thread("C0CHAN", event["ts"])
-    assert answer.visible.startswith("ORD-7 shipped.")
-    assert [b["text"]["text"] for _, b in buttons(answer.blocks)] == ["👍", "👎"]  # no question
-    assert any(
-        c.user_id == "U0USER" and c.parameters == {"orderId": "ORD-7"} for c in actions_module.CALLS
-    )
-
-
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
-async def test_result_without_a_handler_returns_a_failure_the_agent_can_explain(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
-    bedrock.enqueue(
-        Script([ReturnControl("inv-8", [lookup])]), Script.answer("I can't look orders up.")
-    )
-    event = mention("where is ORD-7?")
-
-    await bot.send_event(event)
-
-    _, resumed = await bedrock.wait_for_invocations(2)
-    await wait_finished(slack)
-    [result] = resumed.return_control_results
-    assert result["functionResult"]["responseState"] == "FAILURE"
-    assert "no handler is registered" in result["functionResult"]["responseBody"]["TEXT"]["body"]
-    [answer] = slack.thread("C0CHAN", event["ts"])
-    assert answer.visible.startswith("I can't look orders up.")
-
-
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
-async def test_a_handler_that_raises_returns_a_short_failure_reason_without_its_secrets(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
-) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    boom = function_input("ops", "explode", kind="RESULT")
-    bedrock.enqueue(Script([ReturnControl("inv-9", [boom])]), Script.answer("That failed."))
-
-    await bot.send_event(mention("blow up"))
-
-    _, resumed = await bedrock.wait_for_invocations(2)
-    [result] = resumed.return_control_results
-    assert result["functionResult"]["responseState"] == "FAILURE"
-    body = result["functionResult"]["responseBody"]["TEXT"]["body"]
-    assert body.startswith("The action failed while running (reference ") and "hunter2" not in body
-    reference = body.split("reference ")[1].rstrip(").")
-    assert any(getattr(r, "reference", None) == reference for r in caplog.records)
-
-
-@pytest.mark.bedrock_only("USER_CONFIRMATION_AND_RESULT is Bedrock Agents' return of control")
-async def test_confirmation_and_result_asks_first_then_runs_the_handler(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    refund = api_input(
-        "payments",
-        "POST",
-        "/orders/{orderId}/refund",
-        {"orderId": "ORD-9"},
-        body={"amount": "12.50"},
-        kind="USER_CONFIRMATION_AND_RESULT",
-    )
-    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-10", [refund]))
-    bedrock.enqueue(Script.answer("Refunded."))
-
-    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
-
-    _, resumed = await bedrock.wait_for_invocations(2)
-    [result] = resumed.return_control_results
-    assert result["apiResult"]["confirmationState"] == "CONFIRM"
-    assert result["apiResult"]["responseBody"] == {
-        "application/json": {"body": "refunded 12.50 on ORD-9"}
-    }
-    assert result["apiResult"]["httpStatusCode"] == 200
-
-
 async def test_several_inputs_show_in_one_message_and_resume_once_all_are_answered(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
@@ -548,50 +374,6 @@ async def test_a_confirmation_whose_replica_went_away_still_expires_on_another(
     assert await metric(second, "expired") == 1 and await metric(first, "expired") == 0
 
 
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis(free_port())
-    await server.start()
-    yield server
-    await server.stop()
-
-
-async def test_during_a_redis_outage_a_pause_says_nothing_was_done_and_a_click_says_try_again(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, private_redis: PrivateRedis
-) -> None:
-    bot = await start(REDIS_URL=private_redis.url)
-    _, shown = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-17", [CANCEL_ORDER]))
-    await private_redis.stop()
-
-    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-18", [CANCEL_ORDER]))
-    hook = await press(
-        bot, slack, blocks=shown.blocks, label="Confirm", channel="C0CHAN", ts=shown.ts
-    )
-
-    assert "so nothing was done" in message.visible and "(ref `" in message.visible
-    assert not buttons(message.blocks)
-    await slack.wait_for(lambda: bool(slack.responses.get(hook)))
-    assert "couldn't record your answer" in slack.responses[hook][0]["text"]
-    assert len(bedrock.invocations) == 2 and len(buttons(shown.blocks)) == 2
-
-
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
-async def test_an_agent_that_keeps_asking_for_local_results_ends_with_a_visible_error(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
-    bedrock.responder = lambda _: Script([ReturnControl("inv-loop", [lookup])])
-    event = mention("loop forever")
-
-    await bot.send_event(event)
-
-    await wait_finished(slack)
-    [answer] = slack.thread("C0CHAN", event["ts"])
-    assert "Something went wrong" in answer.visible and "(ref `" in answer.visible
-    assert len(bedrock.invocations) == 6 and not buttons(answer.blocks)
-
-
 async def test_in_update_mode_the_question_replaces_the_placeholder(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
@@ -612,20 +394,3 @@ async def test_in_update_mode_the_question_replaces_the_placeholder(
     _, answer = slack.thread("C0CHAN", event["ts"])
     await slack.wait_for(lambda: answer.visible.startswith("Cancelled."))
     assert "🚫 Cancelled by <@U0USER>" in message.visible and "Thinking" not in answer.visible
-
-
-@pytest.mark.bedrock_only("the error code is Bedrock Agents'")
-async def test_an_agent_that_fails_after_the_click_says_so_with_a_reference(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    event, message = await ask_in_channel(
-        bot, slack, bedrock, ReturnControl("inv-20", [CANCEL_ORDER])
-    )
-    bedrock.enqueue(Script([HttpError(400, "ValidationException", "invocationId expired")]))
-
-    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
-
-    await wait_finished(slack, 2)
-    _, answer = slack.thread("C0CHAN", event["ts"])
-    assert "couldn't accept" in answer.visible and "(ref `" in answer.visible
-    assert "invocationId expired" not in answer.visible
