@@ -3,8 +3,6 @@ hands the pipeline what goes back to the agent. Decisions are in `logic`, state 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.actions import logic
+from bot.actions.expiry import Expiry
 from bot.actions.receipts import show
 from bot.actions.registry import ActionCall, ActionHandlers
 from bot.actions.store import Claim, Pending, PendingStore, Place, Stored, new_pending_id
@@ -26,7 +25,6 @@ from bot.slack_stream import AnswerStream
 
 log = logging.getLogger(__name__)
 
-SWEEP_SECONDS = 30.0  # how late a confirmation whose replica died may turn "expired"
 Respond = Callable[..., Awaitable[Any]]
 
 
@@ -92,14 +90,13 @@ class ActionFlow:
         self._metrics = metrics
         self._client = client
         self._timeout = timeout_seconds
-        self._timers: set[asyncio.Task[None]] = set()
+        self._expiry = Expiry(store=store, metrics=metrics, client=client, every=timeout_seconds)
+
+    def start(self) -> None:
+        self._expiry.start()
 
     async def close(self) -> None:
-        for task in list(self._timers):
-            task.cancel()
-        for task in list(self._timers):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._expiry.close()
 
     async def local_results(
         self, asked: Asked, request: ActionRequest
@@ -151,7 +148,7 @@ class ActionFlow:
                 suffix=_separator(shown_text) + logic.NO_PLACE.format(reference=reference)
             )
             return False
-        self._expire_later(pending)  # before it shows: a click may come at once
+        self._expiry.schedule(pending)  # before it shows: a click may come at once
         blocks = logic.question_blocks(
             request,
             conversation=pending.conversation,
@@ -290,47 +287,6 @@ class ActionFlow:
             if logic.runs_locally(item, answers.get(index)):
                 handled[index] = await self._handlers.run(item, _call(asked, item))
         return handled
-
-    def _expire_later(self, pending: Pending) -> None:
-        task = asyncio.create_task(self._expire_at(pending), name="confirmation-expiry")
-        self._timers.add(task)
-        task.add_done_callback(self._timers.discard)
-
-    async def _expire_at(self, pending: Pending) -> None:
-        await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
-        await self._expire(pending.conversation, pending.pending_id)
-
-    def start(self) -> None:
-        """Sweep expired confirmations of any replica (a restart or a dead replica's timers)."""
-        sweep = asyncio.create_task(self._sweep(), name="confirmation-sweep")
-        self._timers.add(sweep)
-        sweep.add_done_callback(self._timers.discard)
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(min(SWEEP_SECONDS, self._timeout))
-            for conversation, pending_id in await self._store.due(time.time()):
-                try:
-                    await self._expire(conversation, pending_id)
-                except Exception:  # one bad entry must not stop the sweep for everyone
-                    log.exception(
-                        "could not expire a confirmation", extra={"pending_id": pending_id}
-                    )
-
-    async def _expire(self, conversation: str, pending_id: str) -> None:
-        expired = await self._store.expire(conversation, pending_id)
-        await self._store.forget(conversation, pending_id)
-        if not expired:
-            return  # answered in time, or another replica already expired it
-        stored = await self._store.load(conversation, pending_id)
-        if not isinstance(stored, Stored):
-            return
-        self._metrics.confirmations.labels(outcome="expired").inc()
-        log.info(
-            "confirmation expired",
-            extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
-        )
-        await show(self._client, stored, expired=True, response_url=None, ts=None)
 
 
 def _call(asked: Asked, item: ActionInput) -> ActionCall:
