@@ -31,12 +31,13 @@ def on_click_for(services: Services) -> Callable[..., Awaitable[None]]:
     ) -> None:
         await ack()
         click = logic.read_click(str(action.get("value") or ""))
-        user = (body.get("user") or {}).get("id")
+        user = _dict(body.get("user")).get("id")
         if click is None or not isinstance(user, str) or services.actions is None:
             log.warning("confirmation click with an unreadable value ignored")
             return
-        container = body.get("container") or {}
-        message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+        message_ts = _dict(body.get("container")).get("message_ts") or _dict(
+            body.get("message")
+        ).get("ts")
         response_url = body.get("response_url")
         resumable = await services.actions.click(
             click,
@@ -84,3 +85,8 @@ def resumed_sink(services: Services, resumable: Resumable, response_url: Any) ->
         )
         return services.thread_answer(target)
     return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A payload member that should be an object (a hostile one may not be)."""
+    return value if isinstance(value, dict) else {}

@@ -5,6 +5,7 @@ Local handlers come from `tests/actions_module.py`, named by ACTION_HANDLERS_MOD
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +14,7 @@ from tests import actions_module
 from tests.clicks import ask_in_channel, buttons, press
 from tests.conftest import StartBot
 from tests.fakes.bedrock import HttpError, ReturnControl, Script, api_input, function_input
+from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, wait_finished
 from tests.test_faults_runtime import PrivateRedis, free_port
@@ -174,3 +176,29 @@ async def test_an_agent_that_fails_after_the_click_says_so_with_a_reference(
     _, answer = slack.thread("C0CHAN", event["ts"])
     assert "couldn't accept" in answer.visible and "(ref `" in answer.visible
     assert "invocationId expired" not in answer.visible
+
+
+async def test_forged_or_malformed_clicks_get_200_and_resume_nothing(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-21", [CANCEL_ORDER]))
+    [(block_id, button)] = buttons(message.blocks)[:1]
+    forged = json.loads(button["value"]) | {"p": "0" * 12}
+    for user, value in (
+        ("U0USER", "not json"),
+        ("U0USER", json.dumps(forged)),
+        ("U0USER", json.dumps(json.loads(button["value"]) | {"i": 7})),
+        ({"id": ["U0USER"]}, button["value"]),
+    ):
+        payload = {
+            "type": "block_actions",
+            "team": {"id": "T0001"},
+            "user": user if isinstance(user, dict) else {"id": user},
+            "container": "not an object",
+            "actions": [{"action_id": "act_confirm", "block_id": block_id, "value": value}],
+        }
+        response = await bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
+        assert response.status == 200
+    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+    await bedrock.wait_for_invocations(2)
+    assert len(bedrock.invocations) == 2
