@@ -22,8 +22,7 @@ def buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def press(
-    bot: Bot,
+def click_payload(
     slack: FakeSlack,
     *,
     blocks: list[dict[str, Any]],
@@ -33,8 +32,9 @@ async def press(
     user: str = "U0USER",
     nth: int = 0,
     ephemeral: bool = False,
-) -> str:
-    """Click the `nth` button labelled `label`, as Slack sends it; returns the response_url id."""
+) -> tuple[dict[str, Any], str]:
+    """The `block_actions` payload of clicking the `nth` button labelled `label`, as Slack
+    sends it, and the id under which its response_url records posts."""
     block_id, button = [(b, e) for b, e in buttons(blocks) if e["text"]["text"] == label][nth]
     hook = uuid.uuid4().hex[:8]
     container: dict[str, Any] = {"type": "message", "message_ts": ts, "channel_id": channel}
@@ -61,6 +61,12 @@ async def press(
     }
     if not ephemeral:  # Slack echoes the message only when it is not ephemeral
         payload["message"] = {"ts": ts, "text": "", "blocks": blocks, "type": "message"}
+    return payload, hook
+
+
+async def press(bot: Bot, slack: FakeSlack, **click: Any) -> str:
+    """Click over signed HTTP (see `click_payload`); returns the response_url id."""
+    payload, hook = click_payload(slack, **click)
     response = await bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
     assert response.status == 200
     return hook

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.clicks import ask_in_channel, buttons, metric, press
+from tests.clicks import ask_in_channel, buttons, click_payload, metric, press
 from tests.conftest import StartBot
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import (
@@ -23,7 +23,7 @@ from tests.fakes.bedrock import (
     api_input,
     function_input,
 )
-from tests.fakes.signing import FORM_CONTENT_TYPE, slash_command_body
+from tests.fakes.signing import FORM_CONTENT_TYPE, event_envelope, slash_command_body
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
@@ -394,3 +394,24 @@ async def test_in_update_mode_the_question_replaces_the_placeholder(
     _, answer = slack.thread("C0CHAN", event["ts"])
     await slack.wait_for(lambda: answer.visible.startswith("Cancelled."))
     assert "🚫 Cancelled by <@U0USER>" in message.visible and "Thinking" not in answer.visible
+
+
+async def test_a_click_over_socket_mode_resumes_the_agent_too(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    await start(SLACK_APP_TOKEN=slack.app_token, SLACK_SIGNING_SECRET="")
+    bedrock.enqueue(Script([ReturnControl("inv-22", [CANCEL_ORDER])]))
+    event = mention("cancel my order ORD-88421")
+    await slack.socket_send("events_api", event_envelope(event))
+    await wait_finished(slack)
+    [message] = slack.thread("C0CHAN", event["ts"])
+    bedrock.enqueue(Script.answer("Cancelled over the socket."))
+    payload, _ = click_payload(
+        slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts
+    )
+
+    ack = await slack.socket_send("interactive", payload)
+
+    assert "envelope_id" in ack
+    await wait_finished(slack, 2)
+    assert slack.thread("C0CHAN", event["ts"])[1].visible.startswith("Cancelled over the socket.")
