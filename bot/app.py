@@ -23,6 +23,9 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.actions.flow import ActionFlow
+from bot.actions.registry import load_handlers
+from bot.actions.store import PendingStore
 from bot.agents import AgentBackend, build_backend, build_knowledge_base, route_dms
 from bot.conversation import Pipeline
 from bot.events import HistoryMessage
@@ -69,14 +72,22 @@ def build_services(settings: Settings) -> Services:
         lookup=memory.slack_block,
     )
     budget.on_rate_limited = lambda method: metrics.slack_rate_limited.labels(method=method).inc()
+    actions = ActionFlow(
+        store=PendingStore(memory.redis, prefix=settings.redis_key_prefix),
+        handlers=load_handlers(settings.action_handlers_module),
+        metrics=metrics,
+        client=client,
+        timeout_seconds=settings.confirm_timeout,
+    )
     return Services(
         settings=settings,
         client=client,
         agent=agent,
         memory=memory,
         budget=budget,
-        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
+        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics, actions=actions),
         metrics=metrics,
+        actions=actions,
     )
 
 
@@ -225,6 +236,8 @@ class Runtime:
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
+        if self.services.actions is not None:
+            self.services.actions.start()
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None
@@ -263,6 +276,8 @@ class Runtime:
             await self._runner.cleanup()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
+        if self.services.actions is not None:
+            await self.services.actions.close()
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()

@@ -44,6 +44,12 @@ class Metrics:
         self.slack_rate_limited = Counter(
             "slackbot_slack_rate_limited", "Slack 429 answers", ["method"], registry=r
         )
+        self.confirmations = Counter(
+            "slackbot_confirmations",
+            "Confirm / Cancel questions: shown, confirmed, denied, answered (an option), expired",
+            ["outcome"],
+            registry=r,
+        )
         self.active_answers = Gauge("slackbot_active_answers", "Answers in progress", registry=r)
         self.ack = Histogram(
             "slackbot_ack_seconds",

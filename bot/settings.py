@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from enum import StrEnum
@@ -93,6 +94,10 @@ class Settings(BaseSettings):
     suggested_prompts_title: str = "Ask me about the handbook"
     order_command: str = "/order"
     order_id_pattern: str = r"^[A-Za-z]{2,5}-?[0-9]{3,12}$"
+    # Agents that act (bot/actions): how long Confirm / Cancel stays answerable (unset: as long
+    # as the agent's session lives), and the module whose register_actions() adds RESULT handlers.
+    confirm_timeout_seconds: int | None = Field(None, gt=0)
+    action_handlers_module: str | None = None
 
     price_input_per_1k: float = Field(0.003, ge=0)  # USD, for cost estimates (Claude Sonnet-like)
     price_output_per_1k: float = Field(0.015, ge=0)
@@ -187,6 +192,19 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a valid regular expression ({exc})") from None
         return value
 
+    @field_validator("action_handlers_module")
+    @classmethod
+    def _handlers_module_exists(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            found = importlib.util.find_spec(value.strip()) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError(f"names no importable module ({value.strip()!r})")
+        return value.strip()
+
     @field_validator("log_level")
     @classmethod
     def _level_known(cls, value: str) -> str:
@@ -247,6 +265,11 @@ class Settings(BaseSettings):
     def channel_allowed(self, channel_id: str) -> bool:
         """DMs are always allowed; channels only when ALLOWED_CHANNELS is unset or lists them."""
         return not self.allowed_channels or channel_id in self.allowed_channels
+
+    @property
+    def confirm_timeout(self) -> int:
+        """CONFIRM_TIMEOUT_SECONDS, defaulting to SESSION_IDLE_SECONDS (Bedrock forgets then)."""
+        return self.confirm_timeout_seconds or self.session_idle_seconds
 
     @property
     def history_ttl_seconds(self) -> int:

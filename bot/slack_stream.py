@@ -99,6 +99,11 @@ class AnswerStream:
         return self._markdown
 
     @property
+    def target(self) -> ThreadTarget:
+        """Where this answer goes (a paused answer continues there, see bot/actions)."""
+        return self._target
+
+    @property
     def ended(self) -> bool:
         return self._closing.is_set()
 

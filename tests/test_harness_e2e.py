@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.clicks import buttons, press
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Script, Text, Trace
 from tests.fakes.harness import FakeHarness, Stop, Tokens, ToolUse
@@ -93,3 +94,30 @@ async def test_cache_tokens_are_counted_apart_in_the_metrics(
     assert 'slackbot_agent_tokens_total{direction="input"} 100.0' in metrics
     assert 'slackbot_agent_tokens_total{direction="cache_read"} 800.0' in metrics
     assert 'slackbot_agent_tokens_total{direction="cache_write"} 40.0' in metrics
+
+
+async def test_an_inline_tool_is_confirmed_in_slack_and_its_result_goes_back_to_the_harness(
+    bot: Bot, slack: FakeSlack, bedrock: FakeHarness
+) -> None:
+    bedrock.enqueue(
+        Script([ToolUse("cancel_order", {"orderId": "ORD-1"}, tool_use_id="tu_9")]),
+        Script([Text("Order ORD-1 is cancelled.")]),
+    )
+    event = mention("cancel ORD-1")
+    await bot.send_event(event)
+    await slack.wait_for(
+        lambda: any(buttons(m.blocks) for m in slack.thread("C0CHAN", event["ts"]))
+    )
+    [question] = slack.thread("C0CHAN", event["ts"])
+    assert "cancel_order" in question.visible and "ORD-1" in question.visible
+
+    await press(
+        bot, slack, blocks=question.blocks, label="Confirm", channel="C0CHAN", ts=question.ts
+    )
+
+    first, resumed = await bedrock.wait_for_invocations(2)
+    assert resumed.session_id == first.session_id
+    [result] = resumed.tool_results
+    assert result["toolUseId"] == "tu_9"
+    await slack.wait_for(lambda: "Order ORD-1 is cancelled." in thread_text(slack, event["ts"]))
+    assert "Confirmed by <@U0USER>" in thread_text(slack, event["ts"])

@@ -106,7 +106,9 @@ async def test_follow_ups_go_back_to_the_session_bedrock_issued(
     assert second.sent_session_id == first.session_id
     assert second.prompt == "second question"  # Bedrock remembers: no turns carried
     redis = Redis.from_url(REDIS_URL)
-    stored = await redis.get(f"{redis_prefix}{{T0001:D0DM:{question['ts']}}}:rag_session")  # the hash tag
+    stored = await redis.get(
+        f"{redis_prefix}{{T0001:D0DM:{question['ts']}}}:rag_session"
+    )  # the hash tag
     await redis.aclose()
     assert stored is not None and first.session_id in stored.decode()
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.actions.logic import all_action_ids
 from tests.harness import Bot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,12 @@ async def test_the_slash_command_and_interactivity_are_declared(
 ) -> None:
     declared = {c["command"] for c in manifest["features"]["slash_commands"]}
     assert bot.runtime.listeners.commands <= declared
-    assert bot.runtime.listeners.actions == {"answer_feedback", "feedback_up", "feedback_down"}
+    assert bot.runtime.listeners.actions == {
+        "answer_feedback",
+        "feedback_up",
+        "feedback_down",
+        *all_action_ids(),
+    }
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True

@@ -39,6 +39,7 @@ from bot.agents.base import (
 )
 from bot.agents.bedrock_agents import history_preamble
 from bot.agents.errors import failure_from_exception, failure_kind
+from bot.agents.interrupts import interrupt_request, interrupt_responses
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -126,6 +127,11 @@ def build_payload(
         "session_id": runtime_session,
         "slack": dict(request.session_attributes),
     }
+    if (
+        request.resume
+    ):  # answers to the agent's interrupts replace the prompt (bot.agents.interrupts)
+        del payload["prompt"]
+        payload["interrupt_responses"] = interrupt_responses(request.resume)
     if request.history and not preamble:
         payload["history"] = [{"role": m.role, "content": m.text} for m in request.history]
     return payload
@@ -255,6 +261,8 @@ class AnswerParser:
         if event == "error" or _dig(value, "error"):
             self.done = True
             return [failure_from_payload(value)]
+        if isinstance(value, Mapping) and (paused := interrupt_request(value)) is not None:
+            return [paused]
         if isinstance(value, Mapping):
             found = text_in_event(value)
             return (self._text(*found) if found else []) + extras(value)

@@ -20,6 +20,7 @@ from bot.agents.base import (
 )
 from bot.agents.errors import failure_from_exception
 from bot.agents.progress import ProgressTracker
+from bot.agents.return_control import action_request, invocation_results
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -82,6 +83,17 @@ class BedrockAgentsBackend(ThreadedBackend):
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeAgent parameters for one request (pure; unit-tested)."""
         session_state: dict[str, Any] = {"sessionAttributes": dict(request.session_attributes)}
+        if request.resume:
+            # Results of a return of control: Bedrock ignores inputText then, so none is sent.
+            session_state.update(invocation_results(request.resume))
+            return {
+                "agentId": self._agent_id,
+                "agentAliasId": self._alias_id,
+                "sessionId": request.session_id,
+                "enableTrace": True,
+                "streamingConfigurations": {"streamFinalResponse": True},
+                "sessionState": session_state,
+            }
         text = request.text
         if request.history and self._replay_as_preamble:
             text = history_preamble(request) + text
@@ -140,6 +152,10 @@ def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[Agen
         if usage.total:
             yield Usage(usage.input_tokens, usage.output_tokens, state.model)
         yield from state.progress.translate(raw["trace"])
+    elif "returnControl" in raw:
+        paused = action_request(raw["returnControl"])
+        if paused is not None:
+            yield paused
 
 
 def model_of_trace(node: Any) -> str:

@@ -112,7 +112,77 @@ class Drop:
     delay: float = 0.0
 
 
-Step = Text | Trace | StepTrace | RaiseInStream | HttpError | Pause | Drop
+@dataclass(frozen=True)
+class ReturnControl:
+    """A ``returnControl`` event: the agent pauses for the caller (ends the stream, as AWS does).
+
+    ``inputs`` are InvocationInputMember objects; build them with ``function_input`` /
+    ``api_input``. The AgentCore fake plays each input as an ``interrupt`` event instead.
+    """
+
+    invocation_id: str
+    inputs: Sequence[dict[str, Any]]
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """An AgentCore ``{"interrupt": {"id", "name", "reason"}}`` event (Welt's wire shape)."""
+
+    id: str
+    name: str
+    reason: Any
+    delay: float = 0.0
+
+
+def function_input(
+    action_group: str,
+    function: str,
+    parameters: dict[str, str] | None = None,
+    *,
+    kind: str = "USER_CONFIRMATION",
+) -> dict[str, Any]:
+    """A ``functionInvocationInput`` member (``kind``: the actionInvocationType)."""
+    params = [{"name": k, "type": "string", "value": v} for k, v in (parameters or {}).items()]
+    return {
+        "functionInvocationInput": {
+            "actionGroup": action_group,
+            "actionInvocationType": kind,
+            "agentId": "AGENT12345",
+            "function": function,
+            "parameters": params,
+        }
+    }
+
+
+def api_input(
+    action_group: str,
+    method: str,
+    path: str,
+    parameters: dict[str, str] | None = None,
+    *,
+    body: dict[str, str] | None = None,
+    kind: str = "USER_CONFIRMATION",
+) -> dict[str, Any]:
+    """An ``apiInvocationInput`` member, with request-body properties when ``body`` is given."""
+    params = [{"name": k, "type": "string", "value": v} for k, v in (parameters or {}).items()]
+    api: dict[str, Any] = {
+        "actionGroup": action_group,
+        "actionInvocationType": kind,
+        "agentId": "AGENT12345",
+        "apiPath": path,
+        "httpMethod": method,
+        "parameters": params,
+    }
+    if body:
+        properties = [{"name": k, "type": "string", "value": v} for k, v in body.items()]
+        api["requestBody"] = {"content": {"application/json": {"properties": properties}}}
+    return {"apiInvocationInput": api}
+
+
+Step = (
+    Text | Trace | StepTrace | RaiseInStream | HttpError | Pause | Drop | ReturnControl | Interrupt
+)
 
 
 @dataclass(frozen=True)
@@ -179,6 +249,15 @@ class Invocation:
         history = self.body.get("sessionState", {}).get("conversationHistory", {})
         return list(history.get("messages", []))
 
+    @property
+    def invocation_id(self) -> str | None:
+        """``sessionState.invocationId``: set when this request returns control results."""
+        return self.body.get("sessionState", {}).get("invocationId")
+
+    @property
+    def return_control_results(self) -> list[dict[str, Any]]:
+        return list(self.body.get("sessionState", {}).get("returnControlInvocationResults", []))
+
 
 def echo_responder(invocation: Invocation) -> Script:
     """Default responder: a single chunk echoing the input."""
@@ -205,7 +284,12 @@ def _trace_payload(inv: Invocation, step: Trace) -> dict[str, Any]:
     }
 
 
-def _frame(inv: Invocation, step: Text | Trace | StepTrace | RaiseInStream | HttpError) -> bytes:
+def _frame(inv: Invocation, step: Step) -> bytes:
+    if isinstance(step, ReturnControl):
+        payload = {"invocationId": step.invocation_id, "invocationInputs": list(step.inputs)}
+        return encode_event("returnControl", payload)
+    assert not isinstance(step, Interrupt), "Interrupt is AgentCore's; use ReturnControl here"
+    assert not isinstance(step, Pause | Drop)
     if isinstance(step, StepTrace):
         payload = _trace_payload(inv, Trace(None))
         payload["trace"] = {"orchestrationTrace": step.orchestration}
