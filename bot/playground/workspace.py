@@ -284,8 +284,10 @@ class Workspace:
     def _start_stream(self, args: Json) -> Json:
         if not _str(args, "thread_ts"):
             raise ApiError("invalid_arguments")
-        message = self._bot_message(args | {"markdown_text": ""}, streaming=True, streamed=True)
-        self._stream_into(message, args)
+        markdown, chunks = _stream_pieces(args)
+        message = self._bot_message(
+            args | {"markdown_text": markdown}, streaming=True, streamed=True, chunks=chunks
+        )
         return {"ok": True, "channel": message.channel, "ts": message.ts}
 
     def _append_stream(self, args: Json) -> Json:
@@ -308,14 +310,9 @@ class Workspace:
         return message
 
     def _stream_into(self, message: Message, args: Json) -> None:
-        chunks = args.get("chunks") or []
-        if not isinstance(chunks, list) or not all(isinstance(c, dict) for c in chunks):
-            raise ApiError("invalid_arguments")
-        message.markdown_text += _str(args, "markdown_text")
-        message.markdown_text += "".join(
-            str(c.get("text") or "") for c in chunks if c.get("type") == "markdown_text"
-        )
-        message.chunks.extend(c for c in chunks if c.get("type") != "markdown_text")
+        markdown, chunks = _stream_pieces(args)
+        message.markdown_text += markdown
+        message.chunks.extend(chunks)
         self._changed(message)
 
     def _reaction_target(self, args: Json) -> tuple[Message, str]:
@@ -387,6 +384,16 @@ class Workspace:
 def _str(args: Json, name: str) -> str:
     value = args.get(name)
     return "" if value is None else str(value)
+
+
+def _stream_pieces(args: Json) -> tuple[str, list[Json]]:
+    """A stream call's Markdown (`markdown_text` and markdown chunks) and its other chunks."""
+    chunks = args.get("chunks") or []
+    if not isinstance(chunks, list) or not all(isinstance(c, dict) for c in chunks):
+        raise ApiError("invalid_arguments")
+    texts = [str(c.get("text") or "") for c in chunks if c.get("type") == "markdown_text"]
+    others = [c for c in chunks if c.get("type") != "markdown_text"]
+    return _str(args, "markdown_text") + "".join(texts), others
 
 
 def _blocks(value: Any) -> list[Json]:
