@@ -127,6 +127,24 @@ async def test_a_mention_typed_on_the_page_reaches_the_bot_signed_and_is_answere
         assert unsigned.status == 401, "the page's requests pass only because they are signed"
 
 
+async def test_in_update_mode_the_page_follows_the_placeholder_as_it_is_edited() -> None:
+    playground = await started(agent_backend="demo", redis_url=None, slack_streaming="update")
+    try:
+        await send(playground, view="channel", thread_ts=None, text="@Bedrock Agent hi")
+        await until(playground, lambda: bool(finished_answers(playground)))
+        (answer,) = finished_answers(playground)
+        shown = [
+            e.data["html"]
+            for e in playground.workspace.feed.after(0) or []
+            if e.kind == "message" and e.data["ts"] == answer.ts
+        ]
+        assert "Thinking" in shown[0], "a placeholder first"
+        assert len(shown) >= 3, "then edits as the text grows, then the final one"
+        assert "<strong>Markdown</strong>" in shown[-1] and "feedback_up" in shown[-1]
+    finally:
+        await playground.stop(grace=2)
+
+
 async def test_unknown_commands_and_bad_page_requests_get_clean_answers(demo: Playground) -> None:
     await send(demo, view="channel", thread_ts=None, text="/weather")
     (note,) = demo.workspace.messages.values()

@@ -52,6 +52,10 @@ def choose_settings(**overrides: Any) -> Choice:
         "slack_bot_token": token,
         "slack_signing_secret": secret,
         "slack_app_token": None,
+        # Not an OAuth install either: the playground's token is the only one (ignored where
+        # settings have no OAuth fields).
+        "slack_client_id": None,
+        "slack_client_secret": None,
         "slack_api_url": "http://127.0.0.1/api/",  # replaced once the playground listens
     }
     note = ""
