@@ -26,7 +26,7 @@ CHANNEL_ID = "C0GENERAL"
 DM_ID = "D0AGENT"
 CHANNEL_NAME = "general"
 BOT_NAME = "Bedrock Agent"
-JSON_FIELDS = ("blocks", "chunks", "prompts", "view", "attachments", "metadata")
+JSON_FIELDS = ("blocks", "chunks", "prompts", "view", "attachments", "metadata", "loading_messages")
 
 
 class ApiError(Exception):
@@ -341,10 +341,12 @@ class Workspace:
         channel, thread_ts = _str(args, "channel_id"), _str(args, "thread_ts")
         if not channel or not thread_ts:
             raise ApiError("invalid_arguments")
-        self.statuses[(channel, thread_ts)] = _str(args, "status")
-        self.feed.publish(
-            "status", {"channel": channel, "thread_ts": thread_ts, "status": _str(args, "status")}
-        )
+        status = _str(args, "status")
+        loading = args.get("loading_messages")
+        if status and isinstance(loading, list) and loading:
+            status = str(loading[0])  # Slack rotates these in place of the status; show one
+        self.statuses[(channel, thread_ts)] = status
+        self.feed.publish("status", {"channel": channel, "thread_ts": thread_ts, "status": status})
         return {"ok": True}
 
     def _set_prompts(self, args: Json) -> Json:

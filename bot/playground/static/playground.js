@@ -15,6 +15,11 @@ const elements = new Map(); // "channel:ts" -> rendered element (kept, so clicks
 const $ = (id) => document.getElementById(id);
 const composer = $("composer");
 
+function statusText(status) {
+  // "is thinking…" reads after the app's name; loading messages stand on their own.
+  return /^is\b/.test(status) ? `${CONFIG.botName} ${status}` : status;
+}
+
 function channelOf(view) {
   return view === "dm" ? CONFIG.dm : CONFIG.channel;
 }
@@ -82,7 +87,7 @@ function renderThreadLine(line, m, where) {
     line.replaceChildren();
     return;
   }
-  const count = repliesOf(m.channel, m.ts).length;
+  const count = repliesOf(m.channel, m.ts).filter((r) => !r.ephemeral).length; // as Slack counts
   let link = line.querySelector("a");
   if (!link) {
     link = document.createElement("a");
@@ -102,7 +107,7 @@ function renderThreadLine(line, m, where) {
     note.className = "status";
     line.append(note);
   }
-  if (note) note.textContent = status ? `${CONFIG.botName} ${status}` : "";
+  if (note) note.textContent = status ? statusText(status) : "";
 }
 
 function place(container, list) {
@@ -118,7 +123,7 @@ function statusElement(channel, ts) {
   if (!status) return [];
   const el = document.createElement("div");
   el.className = "status-line";
-  el.textContent = `${CONFIG.botName} ${status}`;
+  el.textContent = statusText(status);
   return [el];
 }
 
