@@ -192,3 +192,25 @@ def test_composer_lines_become_mentions_or_slash_commands() -> None:
     assert plain is not None and not plain.mentions_bot and plain.command is None
     order = parse_composer("/order  ORD-88421 ")
     assert order is not None and (order.command, order.text) == ("/order", "ORD-88421")
+
+
+def test_task_updates_show_as_one_card_per_step_with_its_latest_status() -> None:
+    chunks = [
+        {
+            "type": "task_update",
+            "id": "kb",
+            "title": "Searching the handbook",
+            "status": "in_progress",
+        },
+        {"type": "task_update", "id": "act", "title": "Cancelling", "status": "pending"},
+        {
+            "type": "task_update",
+            "id": "kb",
+            "title": "Searching the handbook",
+            "status": "complete",
+        },
+    ]
+    rendered = message_html(text="", markdown_text="Hi", blocks=[], chunks=chunks, streamed=True)
+    assert rendered.count('<li class="task') == 2
+    assert rendered.index("✅ Searching the handbook") < rendered.index("○ Cancelling")
+    assert rendered.endswith("<p>Hi</p>"), "steps never replace or reorder the answer text"
