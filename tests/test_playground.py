@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
+from bot.playground.model import CHANNEL_ID, Message
 from bot.playground.runner import Playground, choose_settings
-from bot.playground.workspace import CHANNEL_ID, Message
 from bot.settings import AgentBackend
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.harness import REDIS_URL, patched_env

@@ -9,14 +9,9 @@ import pytest
 
 from bot.playground.composer import parse_composer
 from bot.playground.feed import Feed
+from bot.playground.model import CHANNEL_ID, DM_ID, ApiError, ResponseTarget
 from bot.playground.render import markdown_html, message_html, mrkdwn_html
-from bot.playground.workspace import (
-    CHANNEL_ID,
-    DM_ID,
-    ApiError,
-    ResponseTarget,
-    Workspace,
-)
+from bot.playground.workspace import Workspace
 
 
 def frames(raw: bytes) -> list[dict[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.playground.workspace import BOT_USER_ID
+from bot.playground.model import BOT_USER_ID
 
 # "@Bedrock Agent", "@bedrock-agent", "@agent" or "@bot": all mean the bot, as Slack's
 # autocomplete would have turned them into <@UBOT>.

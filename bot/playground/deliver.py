@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from bot.playground.workspace import BOT_USER_ID, TEAM_ID, USER_ID, Message
+from bot.playground.model import BOT_USER_ID, TEAM_ID, USER_ID, Message
 
 log = logging.getLogger(__name__)
 

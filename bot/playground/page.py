@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 
-from bot.playground.workspace import BOT_NAME, CHANNEL_ID, CHANNEL_NAME, DM_ID
+from bot.playground.model import BOT_NAME, CHANNEL_ID, CHANNEL_NAME, DM_ID
 
 
 def page_html(*, agent_label: str, demo: bool, command: str) -> str:

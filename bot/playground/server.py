@@ -24,8 +24,9 @@ from bot.playground.deliver import (
     slash_command,
 )
 from bot.playground.feed import FeedEvent
+from bot.playground.model import CHANNEL_ID, DM_ID, ApiError, ResponseTarget
 from bot.playground.page import page_html
-from bot.playground.workspace import CHANNEL_ID, DM_ID, ApiError, ResponseTarget, Workspace
+from bot.playground.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

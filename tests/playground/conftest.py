@@ -62,7 +62,8 @@ async def page(
 
     async with async_playwright() as driver:
         browser = await driver.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
         tab = await browser.new_page(viewport={"width": 1280, "height": 860})
         tab.set_default_timeout(10_000)
