@@ -153,8 +153,24 @@ async def test_unknown_commands_and_bad_page_requests_get_clean_answers(demo: Pl
         for body in ({"view": "nowhere", "text": "x"}, {"view": "dm", "text": "   "}):
             async with http.post(f"{demo.url}/playground/send", json=body) as response:
                 assert response.status == 400
-        async with http.post(f"{demo.url}/playground/send", data=b"\xff") as response:
+        json_type = {"Content-Type": "application/json"}
+        async with http.post(
+            f"{demo.url}/playground/send", data=b"\xff", headers=json_type
+        ) as response:
             assert response.status == 400
+
+
+async def test_other_sites_can_neither_read_the_page_nor_post_to_it(demo: Playground) -> None:
+    async with aiohttp.ClientSession() as http:
+        # DNS rebinding: another name that resolves to 127.0.0.1.
+        async with http.get(f"{demo.url}/feed", headers={"Host": "evil.example"}) as response:
+            assert response.status == 403
+        # A cross-site form post (no preflight): refused, nothing posted.
+        body = '{"view": "channel", "text": "@Bedrock Agent hi"}'
+        headers = {"Content-Type": "text/plain"}
+        async with http.post(f"{demo.url}/playground/send", data=body, headers=headers) as response:
+            assert response.status == 415
+    assert not demo.workspace.messages
 
 
 def without_aws_credentials() -> dict[str, str]:

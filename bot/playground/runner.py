@@ -23,12 +23,13 @@ from bot.agents.credentials import aws_credentials_found
 from bot.app import Runtime
 from bot.logs import configure_logging
 from bot.playground.feed import Feed
-from bot.playground.server import PageFacts, PlaygroundServer
+from bot.playground.server import LOOPBACK_NAMES, PageFacts, PlaygroundServer
 from bot.playground.workspace import Workspace
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
 
+ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # bound to every interface: any Host is fine
 NOT_CONFIGURED = "No Slack token or OAuth client configured"
 
 
@@ -92,7 +93,11 @@ class Playground:
             order_command=settings.order_command,
         )
         self.workspace = Workspace(Feed())
-        self.server = PlaygroundServer(token=choice.token, workspace=self.workspace, facts=facts)
+        host = settings.playground_host
+        hosts = frozenset() if host in ANY_ADDRESS else LOOPBACK_NAMES | {host.strip("[]")}
+        self.server = PlaygroundServer(
+            token=choice.token, workspace=self.workspace, facts=facts, hosts=hosts
+        )
         self.runtime: Runtime | None = None
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -106,7 +111,7 @@ class Playground:
         await site.start()
         port = self._runner.addresses[0][1]
         host = settings.playground_host
-        local = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        local = "127.0.0.1" if host in ANY_ADDRESS else host
         self.url = f"http://{local}:{port}"
         self.server.url = self.url
         bot_settings = settings.model_copy(update={"slack_api_url": f"{self.url}/api/", "port": 0})

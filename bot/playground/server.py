@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.playground.composer import parse_composer
 from bot.playground.deliver import (
@@ -34,6 +35,7 @@ Json = dict[str, Any]
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_SECONDS = 15.0
 _VIEWS = {"channel": CHANNEL_ID, "dm": DM_ID}
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,16 @@ class PageFacts:
 class PlaygroundServer:
     """Serves the page and plays Slack for the bot; `connect` tells it where the bot listens."""
 
-    def __init__(self, *, token: str, workspace: Workspace, facts: PageFacts) -> None:
+    def __init__(
+        self,
+        *,
+        token: str,
+        workspace: Workspace,
+        facts: PageFacts,
+        hosts: frozenset[str] = LOOPBACK_NAMES,
+    ) -> None:
         self.token = token
+        self.hosts = hosts  # the Host names it answers to; empty: any (bound beyond loopback)
         self.workspace = workspace
         self.facts = facts
         self.url = ""  # set once listening: response_urls point here
@@ -69,7 +79,7 @@ class PlaygroundServer:
             task.cancel()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=1024**2)
+        app = web.Application(client_max_size=1024**2, middlewares=[self._host_check])
         app.router.add_get("/", self._index)
         app.router.add_static("/static/", STATIC)
         app.router.add_get("/feed", self._feed)
@@ -81,6 +91,14 @@ class PlaygroundServer:
         for path in ("/metrics", "/healthz", "/readyz"):
             app.router.add_get(path, self._proxy)
         return app
+
+    @web.middleware
+    async def _host_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Another site's name resolving to 127.0.0.1 (DNS rebinding) must not read the page."""
+        name = (request.url.host or "").strip("[]").lower()
+        if self.hosts and name not in self.hosts:
+            return web.Response(status=403, text="unknown Host; open the playground's own address")
+        return await handler(request)
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -229,6 +247,9 @@ class PlaygroundServer:
 
 
 async def _json(request: web.Request) -> Json:
+    # JSON only: a page on another site cannot send it without a CORS preflight we never grant.
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
     try:
         data = json.loads(await request.text() or "{}")
     except (ValueError, UnicodeDecodeError):

@@ -7,6 +7,7 @@ and so does every write the bot makes (through slack_methods.py). No HTTP here (
 from __future__ import annotations
 
 import itertools
+import secrets
 import time
 from typing import Any
 
@@ -51,7 +52,7 @@ class Workspace:
 
     def add_response_url(self, target: ResponseTarget, *, replaces: str | None = None) -> str:
         """A response_url for `target`; `replaces` is the message `replace_original` edits."""
-        key = f"r{len(self.responses) + 1}"
+        key = secrets.token_urlsafe(12)  # unguessable: only the bot learns it, from the request
         self.responses[key] = target
         if replaces:
             self.replaces[key] = replaces
