@@ -166,9 +166,11 @@ def main(*, because_unconfigured: bool = False) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     settings = choice.settings
-    # Text logs unless LOG_FORMAT was asked for: this runs in someone's terminal.
-    fmt = settings.log_format.value if "log_format" in settings.model_fields_set else "text"
-    configure_logging(level=settings.log_level, fmt=fmt)
+    # Text logs, warnings and worse, unless LOG_FORMAT / LOG_LEVEL say otherwise: this runs
+    # in someone's terminal, where the page is the point.
+    asked = settings.model_fields_set
+    fmt = settings.log_format.value if "log_format" in asked else "text"
+    configure_logging(level=settings.log_level if "log_level" in asked else "WARNING", fmt=fmt)
     announce = (
         f"{NOT_CONFIGURED}: starting the playground" if because_unconfigured else "Playground"
     )
