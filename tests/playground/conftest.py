@@ -66,7 +66,7 @@ async def page(
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
         )
         tab = await browser.new_page(viewport={"width": 1280, "height": 860})
-        tab.set_default_timeout(10_000)
+        tab.set_default_timeout(20_000)  # a deadline on a busy 2-core machine, not a pause
         errors: list[str] = []
         tab.on("pageerror", lambda error: errors.append(str(error)))
         await tab.goto(f"{playground.url}/")

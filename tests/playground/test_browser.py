@@ -84,7 +84,7 @@ async def test_a_reply_in_the_thread_continues_the_conversation_without_a_mentio
     await finished(answers.nth(1))
     assert "25 vacation days" in await answers.nth(1).inner_text()
     root = page.locator(f'{USER}[data-ts="{thread}"]')
-    assert await root.get_by_test_id("open-thread").inner_text() == "3 replies"
+    await root.get_by_test_id("open-thread").filter(has_text="3 replies").wait_for()
 
 
 async def test_order_answers_only_you_with_an_ephemeral_message(page: Page) -> None:
