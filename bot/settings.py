@@ -18,6 +18,7 @@ class AgentBackend(StrEnum):
     BEDROCK_AGENTS = "bedrock-agents"
     AGENTCORE = "agentcore"
     HARNESS = "harness"
+    DEMO = "demo"  # the built-in scripted agent (bot/playground/demo_agent.py): no AWS needed
 
 
 # AgentCore Runtime (and so a harness) ends a session after 15 idle minutes unless configured
@@ -26,6 +27,7 @@ DEFAULT_IDLE_SECONDS = {
     AgentBackend.BEDROCK_AGENTS: 3600,
     AgentBackend.AGENTCORE: 900,
     AgentBackend.HARNESS: 900,
+    AgentBackend.DEMO: 3600,
 }
 
 
@@ -106,6 +108,8 @@ class Settings(BaseSettings):
     model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(default_factory=dict)
     shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
     port: int = Field(3000, ge=0, le=65535)
+    # `python -m bot playground` listens here; loopback only unless told otherwise.
+    playground_host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
 
@@ -274,6 +278,26 @@ class Settings(BaseSettings):
     @property
     def history_ttl_seconds(self) -> int:
         return self.history_ttl_days * 86_400
+
+
+class _SlackPresence(BaseSettings):
+    """Only whether Slack is configured at all: `python -m bot` starts the playground if not."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+
+
+def slack_configured() -> bool:
+    """True when a Slack token or an OAuth client (id and secret) is set, in the env or .env."""
+    found = _SlackPresence()
+    oauth = bool(found.slack_client_id.strip() and found.slack_client_secret.strip())
+    return bool(found.slack_bot_token.strip() or found.slack_app_token.strip() or oauth)
 
 
 class ConfigError(Exception):

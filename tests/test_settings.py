@@ -66,6 +66,8 @@ def test_socket_mode_needs_no_signing_secret() -> None:
 
 def test_start_up_with_bad_config_prints_one_line_and_no_traceback(tmp_path: object) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_"))}
+    # A token but no signing secret (with no Slack configured at all, the playground starts).
+    env["SLACK_BOT_TOKEN"] = "xoxb-configured"
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         env=env,
@@ -75,7 +77,10 @@ def test_start_up_with_bad_config_prints_one_line_and_no_traceback(tmp_path: obj
         cwd=str(tmp_path),
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: SLACK_BOT_TOKEN is required but not set"
+    assert result.stderr.strip() == (
+        "configuration error: SLACK_SIGNING_SECRET: required in HTTP mode "
+        "(or set SLACK_APP_TOKEN for Socket Mode)"
+    )
 
 
 def test_secrets_never_show_in_the_settings_repr() -> None:
