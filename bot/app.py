@@ -19,12 +19,12 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 )
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.agents import build_backend
 from bot.conversation import Pipeline
+from bot.http_guard import ConnectionGuard, GuardedSite, Rejected, screen
 from bot.memory import connect, memory_for
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
@@ -132,12 +132,13 @@ async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
     )
 
 
-def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Application:
-    verifier = (
-        SignatureVerifier(services.settings.slack_signing_secret.get_secret_value())
-        if services.settings.slack_signing_secret is not None
-        else None
-    )
+def build_web_app(
+    app: AsyncApp, services: Services, health: Health, guard: ConnectionGuard | None = None
+) -> web.Application:
+    settings = services.settings
+    secret = settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret is not None else None
+    guard = guard or connection_guard(settings)
 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -149,17 +150,30 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     async def handle_slack_request(request: web.Request) -> web.Response:
         if health.draining:
             return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
-        body = await request.text()
-        # Check the signature before parsing anything: unsigned junk gets 401, nothing more.
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
-            return web.json_response({"error": "invalid signature"}, status=401)
+        raw = await guard.read_body(request)
+        if raw is None:  # a body trickling in: cut off, never held open
+            response = web.json_response({"error": "request body too slow"}, status=408)
+            response.force_close()
+            return response
+        # Timestamp, signature, encoding and shape before parsing: junk never reaches Bolt.
+        verdict = screen(request.headers, raw, secret=signing_secret, now=time.time())
+        if isinstance(verdict, Rejected):
+            return web.json_response({"error": verdict.reason}, status=verdict.status)
+        if verdict.ignore:
+            log.info("signed event without an event object ignored")
+            return web.Response(status=200)
         try:
-            bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=dict(request.headers)
-            )
-            bolt_response = await app.async_dispatch(bolt_request)
+            with guard.processing(request):
+                bolt_request = AsyncBoltRequest(
+                    body=verdict.body, query=request.query_string, headers=dict(request.headers)
+                )
+                bolt_response = await app.async_dispatch(bolt_request)
         except Exception as exc:  # malformed payloads must never become a 500 with a traceback
             log.warning("malformed Slack request rejected", extra={"error": type(exc).__name__})
+            return web.json_response({"error": "malformed request"}, status=400)
+        if bolt_response.status >= 500:
+            # Bolt answers 500 when a payload breaks its middleware: that is bad input here.
+            log.warning("malformed Slack request rejected", extra={"error": "bolt_500"})
             return web.json_response({"error": "malformed request"}, status=400)
         if bolt_response.status == 404:
             # No listener wanted it (an event type or subtype we ignore): acknowledge anyway,
@@ -193,6 +207,13 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     return web_app
 
 
+def connection_guard(settings: Settings) -> ConnectionGuard:
+    return ConnectionGuard(
+        read_timeout=settings.http_read_timeout_seconds,
+        max_slow=settings.http_max_slow_connections,
+    )
+
+
 class Runtime:
     """The running bot: Slack listener, HTTP endpoints, and an orderly stop."""
 
@@ -209,11 +230,14 @@ class Runtime:
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
         await warm_up(self.bolt, self.services, self.health)
+        guard = connection_guard(self.settings)
         self._runner = web.AppRunner(
-            build_web_app(self.bolt, self.services, self.health), access_log=None
+            build_web_app(self.bolt, self.services, self.health, guard),
+            access_log=None,
+            **guard.runner_options(),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host=host, port=self.settings.port)
+        site = GuardedSite(self._runner, guard, host=host, port=self.settings.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         app_token = self.settings.slack_app_token
