@@ -23,12 +23,13 @@ from urllib.parse import unquote, urlparse
 
 from aiohttp import web
 
-from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+from .bedrock import Drop, Frame, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from .scripted import ScriptedServer
 
 __all__ = [
     "Drop",
     "FakeAgentCoreRuntime",
+    "Frame",
     "HttpError",
     "Invocation",
     "Pause",
@@ -131,7 +132,9 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
+def _sse_frame(step: Text | Trace | RaiseInStream | Frame) -> bytes:
+    if isinstance(step, Frame):
+        return _sse(step.payload)
     if isinstance(step, Text):
         data: dict[str, Any] = {"text": step.text}
         if step.citations is not None:
@@ -248,6 +251,8 @@ class FakeAgentCoreRuntime(ScriptedServer[Invocation]):
                 document["usage"] = {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}
             elif isinstance(step, RaiseInStream):
                 document = {"error": step.exception_type, "message": step.message}
+            elif isinstance(step, Frame) and isinstance(step.payload, dict):
+                document.update(step.payload)
             dropped = dropped or isinstance(step, Drop)
         body = json.dumps(document, ensure_ascii=False).encode()
         resp.content_type = "application/json"

@@ -74,7 +74,21 @@ class Drop:
     delay: float = 0.0
 
 
-Step = Text | Trace | RaiseInStream | HttpError | Pause | Drop
+@dataclass(frozen=True)
+class Frame:
+    """Any extra frame, sent as is — for shapes the real API should never send.
+
+    Bedrock Agents: an event-stream event of type ``event`` (``chunk``, ``trace``, …) whose JSON
+    payload is ``payload`` (a chunk's ``bytes`` is base64, as on the wire). AgentCore: an SSE
+    ``data:`` line holding ``payload`` as JSON (``event`` is ignored).
+    """
+
+    payload: Any
+    event: str = "chunk"
+    delay: float = 0.0
+
+
+Step = Text | Trace | RaiseInStream | HttpError | Pause | Drop | Frame
 
 
 @dataclass(frozen=True)
@@ -167,7 +181,9 @@ def _trace_payload(inv: Invocation, step: Trace) -> dict[str, Any]:
     }
 
 
-def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> bytes:
+def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError | Frame) -> bytes:
+    if isinstance(step, Frame):
+        return encode_event(step.event, step.payload)
     if isinstance(step, Text):
         # PartBody is a blob: botocore base64-decodes blob members of JSON event payloads.
         chunk: dict[str, Any] = {"bytes": base64.b64encode(step.text.encode()).decode()}
