@@ -7,12 +7,12 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.authorization.async_single_team_authorization import (
     AsyncSingleTeamAuthorization,
@@ -30,6 +30,7 @@ from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
+from bot.socket_mode import SocketModeLink
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ class Health:
     slack_ok: bool = False
     draining: bool = False
     details: dict[str, str] = field(default_factory=dict)
+    socket_connected: Callable[[], Awaitable[bool]] | None = None  # set in Socket Mode
 
 
 async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
@@ -193,7 +195,10 @@ def build_web_app(
             checks["redis"] = f"unreachable ({type(exc).__name__})"
         if health.draining:
             checks["shutdown"] = "draining"
-        ready = checks["redis"] == "ok" and not health.draining
+        socket_ok = health.socket_connected is None or await health.socket_connected()
+        if health.socket_connected is not None:
+            checks["socket_mode"] = "connected" if socket_ok else "not connected"
+        ready = checks["redis"] == "ok" and not health.draining and socket_ok
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:
@@ -223,7 +228,7 @@ class Runtime:
         self.bolt, self.listeners = build_bolt_app(self.services)
         self.health = Health()
         self._runner: web.AppRunner | None = None
-        self._socket_handler: AsyncSocketModeHandler | None = None
+        self._socket: SocketModeLink | None = None
         self._lag_watch: asyncio.Task[None] | None = None
         self.port = settings.port
 
@@ -242,8 +247,10 @@ class Runtime:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         app_token = self.settings.slack_app_token
         if app_token is not None:
-            self._socket_handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
-            await self._socket_handler.connect_async()
+            # Connects in the background, so SIGTERM works while Slack is unreachable.
+            self._socket = SocketModeLink(self.bolt, app_token.get_secret_value())
+            self.health.socket_connected = self._socket.connected
+            self._socket.start()
             log.info("listening in Socket Mode", extra={"health_port": self.port})
         else:
             log.info("listening for Slack over HTTP", extra={"port": self.port})
@@ -253,8 +260,8 @@ class Runtime:
         then whatever is still streaming ends visibly marked as interrupted."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
-        if self._socket_handler is not None:
-            await self._socket_handler.close_async()
+        if self._socket is not None:
+            await self._socket.close()
         pipeline = self.services.pipeline
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pipeline.idle.wait(), grace)
@@ -284,8 +291,16 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings)
-    await runtime.start()
-    await stop.wait()
+    starting = asyncio.create_task(runtime.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # SIGTERM while starting (Slack or Redis slow to answer)
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    else:
+        starting.result()  # a start-up failure is raised, not hidden
+        await stopping
     log.info("shutting down: finishing answers in flight")
     await runtime.stop()
     log.info("stopped")
