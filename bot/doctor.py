@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import config_checks
 from bot.agents import build_backend, control
 from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
@@ -263,6 +264,7 @@ async def run_checks(settings: Settings) -> list[Check]:
     }
     results = await asyncio.gather(*groups.values(), return_exceptions=True)
     checks = [describe_settings(settings)]
+    checks += [fail(p.name, p.detail, p.fix) for p in config_checks.problems(settings)]
     for name, result in zip(groups, results, strict=True):
         if isinstance(result, BaseException):  # a doctor reports; it never dies mid-report
             checks.append(fail(name, f"the check crashed: {type(result).__name__}", "a bug"))

@@ -305,3 +305,23 @@ def test_pure_checks() -> None:
     rejecting = prepared | {"aliasInvocationState": "REJECT_INVOCATIONS"}
     assert alias_check(rejecting).status is Status.FAIL
     assert render(Check("x", Status.FAIL, "bad", "do this")) == "✗ x — bad → do this"
+
+
+async def test_env_example_placeholders_are_flagged_by_name_never_by_value(env: Env) -> None:
+    code, lines = await run_doctor(
+        env, SLACK_SIGNING_SECRET="your-signing-secret", SLACK_BOT_TOKEN="xoxb-your-bot-token"
+    )
+
+    assert code == 1
+    assert status(lines["placeholders"]) is Status.FAIL
+    assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in lines["placeholders"]
+    assert "your-signing-secret" not in "".join(lines.values())
+
+
+async def test_channel_names_in_allowed_channels_are_flagged(env: Env) -> None:
+    code, lines = await run_doctor(env, ALLOWED_CHANNELS="#general, C0123456789, random")
+
+    assert code == 1
+    assert status(lines["allowed channels"]) is Status.FAIL
+    assert "#general, random" in lines["allowed channels"]
+    assert "C0123456789" not in lines["allowed channels"].split("→")[0]
