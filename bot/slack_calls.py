@@ -92,9 +92,7 @@ class SlackCaller:
                 failure = classify(exc)
             else:
                 data = response.data if isinstance(response.data, dict) else None
-                if data is not None and isinstance(
-                    data.get(_REQUIRED.get(method, "ok")), str | bool
-                ):
+                if data is not None and _complete(method, data):
                     self._budget.accepted(self._team_id)
                     return dict(data)
                 failure = unreadable(method)
@@ -179,6 +177,13 @@ class SlackCaller:
             self._budget.rate_limited_by_slack(self._team_id, method, failure.retry_after)
         log.info("best-effort slack call failed", extra={"method": method, "error": failure.error})
         return False
+
+
+def _complete(method: str, data: dict[str, Any]) -> bool:
+    """An ok answer has what its method always returns (a `ts` for posts and stream starts);
+    one without it was cut off on the way and cannot be used."""
+    required = _REQUIRED.get(method)
+    return required is None or isinstance(data.get(required), str)
 
 
 def _backoff(attempt: int) -> float:

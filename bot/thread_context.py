@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.history import thread_transcript
+from bot.slack_errors import classify
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +25,13 @@ async def read_thread(
         response = await client.conversations_replies(
             channel=channel, ts=thread_ts, limit=REPLIES_LIMIT
         )
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        listed = response.get("messages")
+        messages = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
+        transcript = thread_transcript(messages, bot_user_id=bot_user_id, before_ts=before_ts)
+    except Exception as exc:  # any answer, any body: the question is answered without context
+        error = classify(exc).error
         log.warning("could not read the thread for context", extra={"slack_error": error})
         return ""
-    messages = response.get("messages") or []
-    transcript = thread_transcript(messages, bot_user_id=bot_user_id, before_ts=before_ts)
     if len(transcript) > TRANSCRIPT_MAX_CHARS:
         # Keep the end: the messages right before the question matter most.
         transcript = "…" + transcript[-TRANSCRIPT_MAX_CHARS:]

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, FakeAgent, mention, wait_finished
+from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
 pytestmark = pytest.mark.bedrock_only("Slack's answers do not depend on the agent backend")
 
@@ -155,3 +155,24 @@ async def test_a_final_write_slack_keeps_refusing_gives_up_at_the_deadline_and_f
     assert slack.reactions_on("C0CHAN", ts) == []
     slack.clear_faults()
     await next_question_is_answered(bot, slack, ts)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type"),
+    [(502, None, "text/html"), (200, '{"ok": true, "messages": "x"}', "application/json")],
+    ids=["html-502", "messages-not-a-list"],
+)
+async def test_a_thread_slack_cannot_read_is_answered_without_its_context(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, status: int, body: str | None, content_type: str
+) -> None:
+    root = new_ts()
+    slack.replies[("C0CHAN", root)] = [
+        {"type": "message", "user": "U0ANN", "text": "hi", "ts": root}
+    ]
+    slack.fail_raw("conversations.replies", status=status, body=body, content_type=content_type)
+
+    await bot.send_event(mention("late joiner", thread_ts=root))
+
+    await wait_finished(slack)
+    assert [i.input_text for i in bedrock.invocations] == ["late joiner"]
+    assert any("You said: late joiner" in t for t in thread_text(slack, root))
