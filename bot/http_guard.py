@@ -72,9 +72,15 @@ def screen(
         return Rejected(400, "body is not JSON")
     if not isinstance(document, dict):
         return Rejected(400, "body is not a JSON object")
-    if document.get("type") == "event_callback" and not isinstance(document.get("event"), dict):
-        return Admitted(text, ignore=True)
-    return Admitted(text)
+    return Admitted(text, ignore=without_event(document))
+
+
+def without_event(document: Any) -> bool:
+    """An Events API callback whose `event` is not an object: nothing to act on, and Bolt's
+    middleware would raise on it (HTTP and Socket Mode alike)."""
+    if not isinstance(document, dict):
+        return True
+    return document.get("type") == "event_callback" and not isinstance(document.get("event"), dict)
 
 
 def _signature_valid(headers: Mapping[str, str], body: bytes, timestamp: str, secret: str) -> bool:

@@ -17,7 +17,11 @@ import random
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
+from bot.http_guard import without_event
 from bot.slack_errors import classify
 
 log = logging.getLogger(__name__)
@@ -62,7 +66,18 @@ class SocketModeLink:
         self._issue_url = client.issue_new_wss_url
         # Every (re)connect asks for a fresh URL through this: the one place to retry politely.
         client.issue_new_wss_url = self._issue_url_patiently  # type: ignore[method-assign]
+        # Screen envelopes as the HTTP front door screens requests, before Bolt sees them.
+        client.socket_mode_request_listeners[:] = [self._screened]
         self._task: asyncio.Task[None] | None = None
+
+    async def _screened(
+        self, client: AsyncBaseSocketModeClient, request: SocketModeRequest
+    ) -> None:
+        if request.type == "events_api" and without_event(request.payload):
+            log.info("Socket Mode event without an event object ignored")
+            await client.send_socket_mode_response(SocketModeResponse(request.envelope_id))
+            return
+        await self._handler.handle(client, request)  # type: ignore[arg-type]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._connect(), name="socket-mode-connect")

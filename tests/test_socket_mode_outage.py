@@ -94,3 +94,18 @@ async def test_readyz_is_503_until_socket_mode_connects(
     await wait_finished(slack)
     status, body = await bot.get("/readyz")
     assert status == 200, body
+
+
+async def test_a_socket_mode_envelope_whose_event_is_not_an_object_is_acked_and_ignored(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    await start(SLACK_APP_TOKEN=slack.app_token, SLACK_SIGNING_SECRET="")
+
+    for odd in ("a string", ["a list"], None, 7):
+        ack = await slack.socket_send("events_api", event_envelope({}) | {"event": odd})
+        assert "envelope_id" in ack
+    event = mention("still listening?")
+    await slack.socket_send("events_api", event_envelope(event))
+
+    await wait_finished(slack)
+    assert [i.input_text for i in bedrock.invocations] == ["still listening?"]
