@@ -16,6 +16,7 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger(__name__)
 
+SLOW_AFTER_SECONDS = 1.0  # a connection this old without a request being processed is slow
 MAX_CLOCK_SKEW_SECONDS = 300  # Slack: reject requests older than five minutes (replays)
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # whole seconds, as Slack sends them; no "1e9", no "-1"
 
@@ -95,15 +97,16 @@ def _signature_valid(headers: Mapping[str, str], body: bytes, timestamp: str, se
 class ConnectionGuard:
     """Bounds how long and how many connections may sit reading a request.
 
-    A connection is "slow" from its first byte until its request body has been read; once that
-    many are open, the oldest slow one is closed to make room, so a flood of trickling clients
-    cannot exhaust file descriptors or keep Slack out.
+    A connection is "slow" once it has spent `SLOW_AFTER_SECONDS` without a request being
+    processed (still sending headers or body, or idle); when `max_slow` are, the oldest is closed
+    to make room, so a flood of trickling clients cannot exhaust file descriptors or keep Slack
+    out. Young connections never count: a burst of Slack requests connecting at once is fine.
     """
 
     def __init__(self, *, read_timeout: float, max_slow: int) -> None:
         self.read_timeout = read_timeout
         self._max_slow = max_slow
-        self._connections: dict[RequestHandler, None] = {}  # insertion order: oldest first
+        self._since: dict[RequestHandler, float] = {}  # when each began waiting for a request
         self._fast: set[RequestHandler] = set()
         self.closed_slow = 0
 
@@ -114,29 +117,34 @@ class ConnectionGuard:
 
     def protocol_factory(self, server: Callable[[], RequestHandler]) -> Callable[[], Any]:
         def factory() -> RequestHandler:
-            self._make_room()
+            self._make_room(time.monotonic())
             handler = server()
-            self._connections[handler] = None
+            self._since[handler] = time.monotonic()
             return handler
 
         return factory
 
-    def _make_room(self) -> None:
-        for handler in list(self._connections):
-            if handler.transport is None:
-                self._connections.pop(handler, None)
-                self._fast.discard(handler)
-        slow = [h for h in self._connections if h not in self._fast]
-        for handler in slow[: max(0, len(slow) - self._max_slow + 1)]:
+    def _make_room(self, now: float) -> None:
+        slow: list[tuple[float, RequestHandler]] = []
+        for handler, since in list(self._since.items()):
+            if now - since < SLOW_AFTER_SECONDS or handler in self._fast:
+                continue
+            if handler.transport is None:  # closed (a new one has its transport by now)
+                del self._since[handler]
+            else:
+                slow.append((since, handler))
+        excess = len(slow) - self._max_slow + 1
+        if excess <= 0:
+            return
+        log.warning("too many slow connections: closing the oldest", extra={"slow": len(slow)})
+        for _, handler in sorted(slow, key=lambda pair: pair[0])[:excess]:
             self.closed_slow += 1
             handler.force_close()
-            self._connections.pop(handler, None)
-        if self.closed_slow and len(slow) >= self._max_slow:
-            log.warning("too many slow connections: closed the oldest", extra={"open": len(slow)})
+            del self._since[handler]
 
     @contextmanager
     def processing(self, request: web.BaseRequest) -> Iterator[None]:
-        """The request was read in full: its connection no longer counts as slow."""
+        """The request was read in full: its connection is not slow while it is answered."""
         handler = request.protocol
         if not isinstance(handler, RequestHandler):
             yield
@@ -146,6 +154,8 @@ class ConnectionGuard:
             yield
         finally:
             self._fast.discard(handler)
+            if handler in self._since:
+                self._since[handler] = time.monotonic()  # idle from now on (keep-alive)
 
     async def read_body(self, request: web.BaseRequest) -> bytes | None:
         """The whole body, or None when it did not arrive within `read_timeout`."""

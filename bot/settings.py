@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     # Hostile input and flaky dependencies (issue 12): how long a client may take to send a
     # request, how many may be slow at once, how long a final Slack write may keep retrying.
     http_read_timeout_seconds: float = Field(5, gt=0, le=300)
-    http_max_slow_connections: int = Field(64, ge=1, le=100_000)
+    http_max_slow_connections: int = Field(256, ge=1, le=100_000)
     final_write_deadline_seconds: float = Field(120, gt=0, le=3600)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
