@@ -320,8 +320,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
-    else:
+    elif starting.exception() is not None:
+        stopping.cancel()
         starting.result()  # a start-up failure is raised, not hidden
+    else:
         await stopping
     log.info("shutting down: finishing answers in flight")
     await runtime.stop()
