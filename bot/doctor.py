@@ -26,6 +26,7 @@ from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
 from bot.memory import connect, memory_for, self_test
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
+from bot.slack_errors import classify
 
 
 class Status(StrEnum):
@@ -134,7 +135,11 @@ async def _slack_call(name: str, call: Awaitable[SlackAnswer], fix: str) -> Slac
     try:
         return await call
     except SlackApiError as exc:
-        return fail(name, f"Slack answered {exc.response.get('error')}", fix)
+        failure = classify(exc)
+        if failure.uncertain:  # not the Web API's JSON: an HTML page, a proxy, a wrong URL
+            detail = f"Slack answered {failure.error} without the Web API's JSON"
+            return fail(name, detail, "check SLACK_API_URL and the network path to Slack")
+        return fail(name, f"Slack answered {failure.error}", fix)
     except _NETWORK_ERRORS as exc:
         detail = f"cannot reach Slack ({type(exc).__name__})"
         return fail(name, detail, "check SLACK_API_URL and the network path to Slack")

@@ -7,10 +7,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot import formatting
 from bot.services import Services
+from bot.slack_errors import classify
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -70,10 +69,10 @@ async def thank(services: Services, body: dict[str, Any], *, user: str, respond:
                 blocks=formatting.thanks_blocks(blocks, user),
             )
             return
-        except SlackApiError as exc:
+        except Exception as exc:  # whatever Slack answered: the ephemeral thanks still goes out
             log.info(
                 "could not replace the feedback buttons",
-                extra={"slack_error": exc.response.get("error")},
+                extra={"slack_error": classify(exc).error},
             )
     if body.get("response_url"):
         await respond(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.services import Services
+from bot.slack_errors import classify
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,5 @@ async def show_prompts(services: Services, *, channel_id: str, thread_ts: str | 
                 **({"thread_ts": thread_ts} if thread_ts else {}),
             },
         )
-    except SlackApiError as exc:
-        log.warning(
-            "could not show suggested prompts", extra={"slack_error": exc.response.get("error")}
-        )
+    except Exception as exc:  # prompts are a nicety: any Slack answer is only logged
+        log.warning("could not show suggested prompts", extra={"slack_error": classify(exc).error})

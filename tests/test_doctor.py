@@ -325,3 +325,16 @@ async def test_channel_names_in_allowed_channels_are_flagged(env: Env) -> None:
     assert status(lines["allowed channels"]) is Status.FAIL
     assert "#general, random" in lines["allowed channels"]
     assert "C0123456789" not in lines["allowed channels"].split("→")[0]
+
+
+async def test_an_html_page_where_slack_should_answer_points_at_slack_api_url(
+    env: Env, scoped_slack: ScopedSlack
+) -> None:
+    scoped_slack.fail_raw("auth.test", status=502)
+
+    code, lines = await run_doctor(env)
+
+    assert code == 1
+    assert status(lines["slack auth"]) is Status.FAIL
+    assert "http_502 without the Web API's JSON" in lines["slack auth"]
+    assert "SLACK_API_URL" in lines["slack auth"]
