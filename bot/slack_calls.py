@@ -46,9 +46,9 @@ class UncertainWrite(SlackWriteError):
 class SlackCaller:
     """Calls for one answer in one workspace, sharing the process-wide write budget.
 
-    Final writes retry (429s as long as Slack asks, hiccups `FINAL_ATTEMPTS` times), but all of
-    one answer's final writes share one deadline: past it the answer is logged as undelivered
-    with a reference, so the conversation's lock and sign of life are released.
+    Final writes retry (429s as long as Slack asks, hiccups `FINAL_ATTEMPTS` times), but once
+    the answer is `ending` its final writes share one deadline: past it the answer is logged as
+    undelivered with a reference, so the conversation's lock and sign of life are released.
     """
 
     def __init__(
@@ -72,10 +72,14 @@ class SlackCaller:
         deadline = self._deadline() if final else None
         return await self._call(method, deadline, {k: v for k, v in args.items() if v is not None})
 
+    def ending(self) -> None:
+        """The answer is complete: from now on its final writes share one deadline. (Before,
+        e.g. closing the first message of a long answer, each final write has its own.)"""
+        self._final_since = time.monotonic()
+
     def _deadline(self) -> float:
-        if self._final_since is None:
-            self._final_since = time.monotonic()
-        return self._final_since + self._final_write_deadline
+        since = self._final_since if self._final_since is not None else time.monotonic()
+        return since + self._final_write_deadline
 
     async def _call(
         self, method: str, deadline: float | None, body: dict[str, Any]

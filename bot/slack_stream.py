@@ -116,6 +116,7 @@ class AnswerStream:
         """Write the complete answer (plus `suffix`), clear the sign of life; True if delivered."""
         self._suffix = suffix
         self._blocks = blocks
+        self._slack.ending()  # FINAL_WRITE_DEADLINE_SECONDS counts from here
         self._closing.set()
         self._wake.set()
         delivered = True
