@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -32,12 +31,12 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
 from bot.socket_mode import SocketModeLink
+from bot.start_checks import warn_if_redis_unreachable
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
-REDIS_START_CHECK_SECONDS = 2.0
 
 
 def build_services(settings: Settings) -> Services:
@@ -134,25 +133,6 @@ async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
         "connected to Slack",
         extra={"team_id": auth.get("team_id"), "bot_user_id": auth.get("user_id")},
     )
-
-
-async def warn_if_redis_unreachable(services: Services) -> None:
-    """REDIS_URL set but wrong is as bad as unset (no memory, no shared dedup): say so at once,
-    not only in /readyz."""
-    url = services.settings.redis_url
-    if url is None:
-        return
-    try:
-        ok = await asyncio.wait_for(services.memory.ping(), timeout=REDIS_START_CHECK_SECONDS)
-        error = "" if ok else "no PONG"
-    except Exception as exc:  # the store degrades by itself; this is only the operator's warning
-        error = type(exc).__name__
-    if error:
-        where = urlsplit(url.get_secret_value())  # host and port only: never the password
-        log.warning(
-            "REDIS_URL is set but Redis is unreachable: answering without memory until it is back",
-            extra={"redis": f"{where.hostname}:{where.port or 6379}", "error": error},
-        )
 
 
 def build_web_app(
