@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
+from bot.socket_mode import backoff, sdk_logger
 from tests.conftest import StartBot
 from tests.fakes.signing import event_envelope
 from tests.fakes.slack import FakeSlack
@@ -109,3 +111,29 @@ async def test_a_socket_mode_envelope_whose_event_is_not_an_object_is_acked_and_
 
     await wait_finished(slack)
     assert [i.input_text for i in bedrock.invocations] == ["still listening?"]
+
+
+def test_sdk_records_lose_their_traceback_and_stay_on_one_line() -> None:
+    logger = sdk_logger()
+    try:
+        raise ConnectionRefusedError("refused\nsecond line")
+    except ConnectionRefusedError as exc:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            f"Failed to connect (error: {exc})",
+            (),
+            sys.exc_info(),
+        )
+    assert all(f.filter(record) for f in logger.filters)
+    assert record.exc_info is None and record.getMessage() == (
+        "Failed to connect (error: refused second line)"
+    )
+
+
+def test_backoff_doubles_up_to_a_minute_with_jitter() -> None:
+    assert 0.5 <= backoff(1) <= 1.0
+    assert 4.0 <= backoff(4) <= 8.0
+    assert all(30.0 <= backoff(n) <= 60.0 for n in range(7, 40))
