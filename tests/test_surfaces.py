@@ -125,7 +125,13 @@ async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
     [answer] = [m for m in slack.messages.values() if m.channel == "D0DM"]
     assert answer.thread_ts is None
     assert answer.versions[0].startswith("⏳")
-    await slack.wait_for(lambda: answer.visible == "You said: how many vacation days do I get?")
+    # The final write (feedback buttons) comes after the turn is stored; the text alone may be
+    # an intermediate update, and storing the turn would then overwrite the "a day later" below.
+    await slack.wait_for(
+        lambda: (
+            answer.visible == "You said: how many vacation days do I get?" and bool(answer.blocks)
+        )
+    )
 
     redis = Redis.from_url(REDIS_URL)
     await redis.hset(f"{redis_prefix}session:T0001:D0DM", "last_active", 0)  # a day later
