@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import boto3  # type: ignore[import-untyped]
-from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+import boto3
+from botocore.exceptions import BotoCoreError
 
 
 def aws_credentials_found() -> bool:
