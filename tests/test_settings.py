@@ -79,10 +79,12 @@ def test_start_up_with_bad_config_prints_one_line_per_variable_and_no_traceback(
         cwd=str(tmp_path),
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "configuration error: SLACK_SIGNING_SECRET: required in HTTP mode "
-        "(or set SLACK_APP_TOKEN for Socket Mode)"
-    )
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: SLACK_SIGNING_SECRET: required in HTTP mode"
+        " (or set SLACK_APP_TOKEN for Socket Mode)",
+        "configuration error: BEDROCK_AGENT_ID: required when AGENT_BACKEND=bedrock-agents",
+        "configuration error: BEDROCK_AGENT_ALIAS_ID: required when AGENT_BACKEND=bedrock-agents",
+    ]
 
 
 def test_every_bad_variable_is_reported_in_one_run() -> None:

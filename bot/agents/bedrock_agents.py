@@ -184,25 +184,32 @@ _NOT_MODEL_CALLS = frozenset({"observation", "guardrailTrace", "failureTrace"})
 def usage_from_trace(node: Any) -> Usage:
     """Tokens of the model calls a trace reports, each once: every
     `modelInvocationOutput.metadata.usage` (orchestration, pre/post-processing, routing,
-    memory summarisation; supervisor and collaborators alike)."""
+    memory summarisation; supervisor and collaborators alike). Walked without recursion and
+    to a bounded depth, so a hostile document cannot hit the recursion limit."""
     total = Usage()
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            if key == "modelInvocationOutput" and isinstance(value, Mapping):
-                metadata = value.get("metadata")
-                usage = metadata.get("usage") if isinstance(metadata, Mapping) else None
-                if isinstance(usage, Mapping):
-                    counts = (
-                        shapes.count(usage.get("inputTokens")),
-                        shapes.count(usage.get("outputTokens")),
-                    )
-                    total += Usage(*counts)
-            elif key not in _NOT_MODEL_CALLS:
-                total += usage_from_trace(value)
-    elif isinstance(node, list):
-        for value in node:
-            total += usage_from_trace(value)
+    stack: list[tuple[Any, int]] = [(node, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _TRACE_DEPTH:
+            continue
+        if isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, Mapping):
+            for key, child in value.items():
+                if key == "modelInvocationOutput":
+                    usage = shapes.dig(child, "metadata", "usage")
+                    if isinstance(usage, Mapping):
+                        counts = (
+                            shapes.count(usage.get("inputTokens")),
+                            shapes.count(usage.get("outputTokens")),
+                        )
+                        total += Usage(*counts)
+                elif key not in _NOT_MODEL_CALLS:
+                    stack.append((child, depth + 1))
     return total
+
+
+_TRACE_DEPTH = 24  # traces nest a few levels; anything deeper is not worth walking
 
 
 _LOCATION_KEYS = (

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from bot.agents import shapes
 from bot.events import Progress, Source, StepStatus
 
 SourceOf = Callable[[Mapping[str, Any]], Source | None]
@@ -33,7 +34,7 @@ class ProgressTracker:
 
     def translate(self, part: Mapping[str, Any]) -> Iterator[Progress]:
         """The Progress events one `trace` stream event (a TracePart) reports."""
-        trace = part.get("trace")
+        trace = shapes.obj(part).get("trace")
         if not isinstance(trace, Mapping):
             return
         prefix = _prefix(part)
@@ -58,23 +59,23 @@ class ProgressTracker:
         title = _title_of(invocation)
         if title is None:
             return  # FINISH and unknown kinds: nothing the user would call a step
-        step_id = f"{prefix}{invocation['traceId']}"
+        step_id = f"{prefix}{shapes.text(invocation['traceId'])}"
         self._open[step_id] = title
         yield Progress(step_id, title, StepStatus.IN_PROGRESS)
 
     def _observed(self, prefix: str, observation: Any) -> Iterator[Progress]:
         if not isinstance(observation, Mapping) or not observation.get("traceId"):
             return
-        step_id = f"{prefix}{observation['traceId']}"
+        step_id = f"{prefix}{shapes.text(observation['traceId'])}"
         title = self._open.pop(step_id, None)
         if title is None:
             return  # a final response or reprompt: no step was opened for it
         yield Progress(step_id, title, _status_of(observation), self._sources(observation))
 
     def _sources(self, observation: Mapping[str, Any]) -> tuple[Source, ...]:
-        output = observation.get("knowledgeBaseLookupOutput") or {}
+        output = shapes.obj(observation.get("knowledgeBaseLookupOutput"))
         found: list[Source] = []
-        for reference in output.get("retrievedReferences") or ():
+        for reference in shapes.items(output.get("retrievedReferences")):
             source = self._source_of(reference) if isinstance(reference, Mapping) else None
             if source is not None and source not in found:
                 found.append(source)
@@ -89,14 +90,14 @@ def _prefix(part: Mapping[str, Any]) -> str:
 
 def _title_of(invocation: Mapping[str, Any]) -> str | None:
     kind = invocation.get("invocationType")
-    action = invocation.get("actionGroupInvocationInput") or {}
-    collaborator = invocation.get("agentCollaboratorInvocationInput") or {}
+    action = shapes.obj(invocation.get("actionGroupInvocationInput"))
+    collaborator = shapes.obj(invocation.get("agentCollaboratorInvocationInput"))
     if kind == "KNOWLEDGE_BASE" or "knowledgeBaseLookupInput" in invocation:
         return KB_LOOKUP
     if kind == "ACTION_GROUP_CODE_INTERPRETER" or "codeInterpreterInvocationInput" in invocation:
         return CODE
     if kind == "AGENT_COLLABORATOR" or collaborator:
-        name = str(collaborator.get("agentCollaboratorName") or "another agent")
+        name = shapes.text(collaborator.get("agentCollaboratorName")) or "another agent"
         return COLLABORATOR.format(agent=name)[:_TITLE_MAX]
     if kind == "ACTION_GROUP" or action:
         return ACTION.format(action=_action_name(action))[:_TITLE_MAX]
@@ -104,7 +105,7 @@ def _title_of(invocation: Mapping[str, Any]) -> str | None:
 
 
 def _action_name(action: Mapping[str, Any]) -> str:
-    group = str(action.get("actionGroupName") or "an action")
+    group = shapes.text(action.get("actionGroupName")) or "an action"
     if action.get("function"):
         return f"{group}: {action['function']}"
     if action.get("apiPath"):
@@ -114,7 +115,7 @@ def _action_name(action: Mapping[str, Any]) -> str:
 
 
 def _status_of(observation: Mapping[str, Any]) -> StepStatus:
-    code = observation.get("codeInterpreterInvocationOutput") or {}
+    code = shapes.obj(observation.get("codeInterpreterInvocationOutput"))
     if code.get("executionError") or code.get("executionTimeout"):
         return StepStatus.ERROR
     return StepStatus.COMPLETE
