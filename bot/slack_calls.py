@@ -44,6 +44,13 @@ class SlackCaller:
         self._client = client
         self._budget = budget
         self._team_id = team_id
+        # 429s in a row per method for this answer: a method that keeps refusing is "sustained".
+        self.refusals: dict[str, int] = {}
+        self.deferred: str | None = None  # the method whose Retry-After deferred the last write
+
+    def blocked_for(self, method: str) -> float:
+        """Seconds until Slack's Retry-After for `method` has passed in this workspace."""
+        return self._budget.blocked_for(self._team_id, method)
 
     async def call(self, method: str, *, final: bool, **args: Any) -> dict[str, Any] | None:
         """Make the call. Returns None when an intermediate write was deferred (429 or a
@@ -54,23 +61,29 @@ class SlackCaller:
         while True:
             await self._budget.refresh(self._team_id, method)
             if not final and self._budget.blocked_for(self._team_id, method) > 0:
+                self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
             await self._budget.wait_turn(self._team_id, method)
             try:
                 response = await self._client.api_call(method, json=body)
-                self._budget.accepted(self._team_id)
+                self.refusals.pop(method, None)
+                self.deferred = None
                 return dict(response.data) if isinstance(response.data, dict) else {}
             except SlackApiError as exc:
                 status = exc.response.status_code
                 error = str(exc.response.get("error") or f"http_{status}")
                 if status == 429:
                     retry_after = _retry_after(exc.response.headers)
-                    self._budget.rate_limited_by_slack(self._team_id, method, retry_after)
+                    self.refusals[method] = self.refusals.get(method, 0) + 1
+                    self._budget.rate_limited_by_slack(
+                        self._team_id, method, retry_after, answer=id(self)
+                    )
                     log.info(
                         "slack rate limited", extra={"method": method, "retry_after": retry_after}
                     )
                     if final:
                         continue
+                    self.deferred = method
                     return None
                 if error not in TRANSIENT_ERRORS and status < 500:
                     raise SlackWriteError(method, error) from None
@@ -87,6 +100,7 @@ class SlackCaller:
                 extra={"method": method, "slack_error": failure, "attempt": attempt},
             )
             if not final:
+                self.deferred = None  # a hiccup, not a limit: the next write comes at the pace
                 return None
             if attempt >= FINAL_ATTEMPTS:
                 raise SlackWriteError(method, failure)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _SMALLEST_MESSAGE = 500
 _RECOVERIES = 2
+_SUSTAINED_REFUSALS = 2
 _MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
@@ -167,13 +168,20 @@ class AnswerStream:
     async def _pace(self, deferred_at: float | None) -> None:
         """Wait out the gap between two writes (or after a deferred one); the end cuts it short.
 
-        Leading edge: the first text goes out at once, unless Slack just deferred it.
+        Leading edge: the first text goes out at once. After a 429 the next write goes out as
+        soon as its Retry-After has passed, carrying everything that arrived meanwhile: a
+        transient refusal costs the reader the Retry-After, not a slower pace.
         """
         gap = self._budget.interval(self._target.team_id)
-        since = deferred_at if deferred_at is not None else self._last_write
-        if deferred_at is None and not self._wrote_text:
+        limited = self._slack.deferred
+        if deferred_at is not None and limited is not None:
+            # Under sustained pressure the workspace's longer gap still holds.
+            paced = self._last_write + gap - time.monotonic() if self._wrote_text else 0.0
+            wait = max(self._budget.release_delay(self._target.team_id, limited), paced)
+        elif deferred_at is None and not self._wrote_text:
             return
-        wait = since + gap - time.monotonic()
+        else:
+            wait = (deferred_at or self._last_write) + gap - time.monotonic()
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), wait)
@@ -340,9 +348,34 @@ class AnswerStream:
         return response is not None
 
     async def _update(self, message: MessageState, *, final: bool, **content: Any) -> bool:
+        if final and self._update_refused():
+            return await self._repost(message, **content)
         response = await self._slack.call(
             "chat.update", final=final, channel=self._target.channel, ts=message.ts, **content
         )
+        return response is not None
+
+    def _update_refused(self) -> bool:
+        """chat.update answered this answer 429 twice in a row or more (sustained, not one
+        refusal), while chat.postMessage (limited per channel, not per workspace) is free."""
+        return (
+            self._slack.refusals.get("chat.update", 0) >= _SUSTAINED_REFUSALS
+            and self._slack.blocked_for("chat.postMessage") <= 0
+        )
+
+    async def _repost(self, message: MessageState, **content: Any) -> bool:
+        """Finish through another method: post the complete message anew, then delete the old
+        one, instead of holding the final text back behind chat.update's Retry-After."""
+        response = await self._slack.call(
+            "chat.postMessage",
+            final=True,
+            channel=self._target.channel,
+            thread_ts=self._target.thread_ts,
+            **content,
+        )
+        old, message.ts = message.ts, str(response["ts"]) if response else message.ts
+        if old and old != message.ts:
+            await self._slack.clean_up("chat.delete", channel=self._target.channel, ts=old)
         return response is not None
 
     def _final_blocks(self, message: MessageState, final: bool) -> list[dict[str, Any]]:
