@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from slackify_markdown import slackify_markdown
+from slackify_markdown import slackify_markdown  # type: ignore[import-untyped]
 
 from bot.events import AgentFailure, FailureKind, Source
 
@@ -95,7 +95,7 @@ def to_mrkdwn(markdown: str) -> str:
     """Standard Markdown (what agents write) → Slack mrkdwn for the `text` field."""
     if not markdown.strip():
         return markdown.strip()
-    return slackify_markdown(markdown).rstrip("\n")
+    return str(slackify_markdown(markdown)).rstrip("\n")
 
 
 def sources_markdown(sources: Sequence[Source]) -> str:

@@ -40,4 +40,5 @@ class Services:
             target=target,
             mode=self.settings.slack_streaming,
             budget=self.budget,
+            show_progress=self.settings.show_progress,
         )

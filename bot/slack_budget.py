@@ -22,7 +22,8 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ _NATIVE_RETRY_SECONDS = 300.0  # a channel that refused chat.startStream is trie
 _REFRESH_SECONDS = 0.5
 _JITTER_SECONDS = 0.25  # spreads final writes released by one Retry-After
 
-Publish = Callable[[str, str, float], Awaitable[None]]
+Publish = Callable[[str, str, float], Coroutine[Any, Any, None]]
 Lookup = Callable[[str, str], Awaitable[float]]
 
 

@@ -21,9 +21,11 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
+from bot.events import Progress
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
+from bot.slack_progress import TASK_DISPLAY_MODE, Steps
 from bot.slack_targets import Kind, MessageState, SignOfLife, ThreadTarget
 
 log = logging.getLogger(__name__)
@@ -45,12 +47,17 @@ class AnswerStream:
         target: ThreadTarget,
         mode: StreamingMode,
         budget: WriteBudget,
+        show_progress: bool = True,
     ) -> None:
         self._target = target
+        self._show_progress = show_progress
+        self._steps = Steps()
+        self._steps_failed = False
         self._mode = mode
         self._budget = budget
         self._slack = SlackCaller(client=client, budget=budget, team_id=target.team_id)
-        self._scope = f"{target.team_id}:{target.channel[:1]}"
+        # Refusals are remembered per channel: Slack may stream in one and not in another.
+        self._scope = f"{target.team_id}:{target.channel}"
         # Slack streams only replies in a thread; a top-level answer is posted and edited.
         self._native = target.thread_ts is not None and (
             mode is StreamingMode.NATIVE
@@ -94,6 +101,15 @@ class AnswerStream:
             self._markdown += text
             self._wake.set()
 
+    def progress(self, step: Progress) -> None:
+        """An agent step started, changed or ended: shown beside the text, never in it."""
+        if self._show_progress and not self._closing.is_set() and self._steps.update(step):
+            self._wake.set()
+
+    def close_steps(self, *, failed: bool) -> None:
+        """How steps still open when the answer ends are marked: error, or else complete."""
+        self._steps_failed = failed
+
     @property
     def text(self) -> str:
         return self._markdown
@@ -106,6 +122,7 @@ class AnswerStream:
         """Write the complete answer (plus `suffix`), clear the sign of life; True if delivered."""
         self._suffix = suffix
         self._blocks = blocks
+        self._steps.close_open(failed=self._steps_failed)
         self._closing.set()
         self._wake.set()
         delivered = True
@@ -241,8 +258,12 @@ class AnswerStream:
     async def _write(self, message: MessageState, text: str, *, closing: bool) -> bool:
         """Bring `message` up to the end of `text`; False when Slack deferred the write."""
         end = len(text)
-        if not closing and (end == message.start or (end == message.shown and message.ts)):
-            return True  # nothing new to show
+        unchanged = end == message.start or (end == message.shown and message.ts)
+        if not closing and unchanged:
+            if self._steps.pending and end == message.start:
+                return await self._write_steps(message, text)
+            if not (self._steps.pending and message.kind is Kind.STREAM):
+                return True  # nothing new to show
         if message.kind is Kind.STREAM:
             written = await self._write_stream(message, text, closing=closing)
         elif message.kind is Kind.MARKDOWN:
@@ -251,29 +272,62 @@ class AnswerStream:
             body = formatting.to_mrkdwn(text[message.start :]) or formatting.PLACEHOLDER_TEXT
             written = await self._post(message, body, final=closing)
         if written:
-            message.shown = end
+            message.shown = max(message.shown, end)
             self._last_write = time.monotonic()
             if end > message.start and not self._wrote_text:
                 self._wrote_text = True
                 self.first_visible_at = self._last_write
         return written
 
+    async def _write_steps(self, message: MessageState, text: str) -> bool:
+        """Steps before any text: the plan opens the stream, or (update mode) the placeholder
+        shows the newest step as one line."""
+        if message.kind is Kind.STREAM:
+            return await self._write_stream(message, text, closing=False)
+        line = self._steps.status_line()
+        self._steps.take_chunks()
+        if message.kind is not Kind.MRKDWN or not line:
+            return True
+        written = await self._post(message, line, final=False)
+        if written:
+            self._last_write = time.monotonic()
+        return written
+
+    async def _stream_call(self, method: str, *, final: bool, delta: str, **args: Any) -> Any:
+        """One stream call; pending steps travel as task_update chunks beside the text."""
+        tasks = self._steps.take_chunks() if self._steps.pending else []
+        if tasks:
+            text_chunk = [{"type": "markdown_text", "text": delta}] if delta else []
+            args["chunks"] = [*tasks, *text_chunk]
+        else:
+            args["markdown_text"] = delta or None
+        try:
+            response = await self._slack.call(
+                method, final=final, channel=self._target.channel, **args
+            )
+        except SlackWriteError:
+            self._steps.put_back(tasks)
+            raise
+        if response is None:
+            self._steps.put_back(tasks)
+        return response
+
     async def _write_stream(self, message: MessageState, text: str, *, closing: bool) -> bool:
         delta = text[message.shown :]
         blocks = self._final_blocks(message, closing) or None
-        if message.ts is None and closing:
+        if message.ts is None and closing and not self._steps.pending:
             # Nothing streamed yet: one chat.postMessage beats startStream + stopStream (Tier 2).
             message.kind = Kind.MARKDOWN
             return await self._write_markdown(message, text[message.start :], final=True)
         if message.ts is None:
-            response = await self._slack.call(
+            response = await self._stream_call(
                 "chat.startStream",
                 final=closing,
-                channel=self._target.channel,
+                delta=delta,
                 thread_ts=self._target.thread_ts,
-                recipient_team_id=self._target.team_id,
+                recipient_team_id=self._target.recipient_team_id,
                 recipient_user_id=self._target.user_id,
-                markdown_text=delta or None,
+                task_display_mode=TASK_DISPLAY_MODE if self._show_progress else None,
             )
             if response is None:
                 return False
@@ -282,13 +336,8 @@ class AnswerStream:
                 return True
             delta = ""
         if closing:
-            done = await self._slack.call(
-                "chat.stopStream",
-                final=True,
-                channel=self._target.channel,
-                ts=message.ts,
-                markdown_text=delta or None,
-                blocks=blocks,
+            done = await self._stream_call(
+                "chat.stopStream", final=True, delta=delta, ts=message.ts, blocks=blocks
             )
             if done is None:
                 return False
@@ -297,14 +346,10 @@ class AnswerStream:
                 message.dirty = False
                 return await self._write_markdown(message, text[message.start :], final=True)
             return True
-        if not delta:
+        if not delta and not self._steps.pending:
             return True
-        response = await self._slack.call(
-            "chat.appendStream",
-            final=False,
-            channel=self._target.channel,
-            ts=message.ts,
-            markdown_text=delta,
+        response = await self._stream_call(
+            "chat.appendStream", final=False, delta=delta, ts=message.ts
         )
         return response is not None
 

@@ -23,6 +23,13 @@ class ThreadTarget:
     user_id: str
     question_ts: str | None = None
     sign_of_life: SignOfLife = SignOfLife.REACTION
+    # The asker's own team (event `user_team`), which differs from `team_id` for Slack Connect
+    # users; chat.startStream's recipient_team_id names it. None: the receiving workspace.
+    user_team_id: str | None = None
+
+    @property
+    def recipient_team_id(self) -> str:
+        return self.user_team_id or self.team_id
 
 
 class Kind(Enum):

@@ -30,6 +30,7 @@ async def answer_question(
         user_id=question.user_id,
         question_ts=question.ts,
         sign_of_life=sign_of_life,
+        user_team_id=question.user_team,
     )
     sink = services.thread_answer(target)
     limit = services.settings.max_input_chars
