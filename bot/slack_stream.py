@@ -63,7 +63,9 @@ class AnswerStream:
             mode is StreamingMode.NATIVE
             or (mode is StreamingMode.AUTO and not budget.native_refused(self._scope))
         )
-        self._markdown = ""
+        # Appended pieces, joined once per flush: `+=` on an attribute copies the whole
+        # answer on every chunk.
+        self._pieces: list[str] = []
         self._suffix = ""
         self._blocks: list[dict[str, Any]] | None = None
         self._blocks_due = False
@@ -98,7 +100,7 @@ class AnswerStream:
 
     def append(self, text: str) -> None:
         if text:
-            self._markdown += text
+            self._pieces.append(text)
             self._wake.set()
 
     def progress(self, step: Progress) -> None:
@@ -112,7 +114,12 @@ class AnswerStream:
 
     @property
     def text(self) -> str:
-        return self._markdown
+        return self._joined()
+
+    def _joined(self) -> str:
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
 
     @property
     def ended(self) -> bool:
@@ -204,7 +211,7 @@ class AnswerStream:
                 await asyncio.wait_for(self._closing.wait(), wait)
 
     async def _flush(self, *, final: bool) -> bool:
-        text = self._markdown + (self._suffix if final else "")
+        text = self._joined() + (self._suffix if final else "")
         recoveries = 0
         while True:
             message = self._messages[-1]
@@ -247,6 +254,8 @@ class AnswerStream:
         segment, floor = text[message.start :], message.shown - message.start
         if message.kind is not Kind.MRKDWN:
             return message.start + formatting.split_point(segment, message.limit, floor=floor)
+        if len(message.mrkdwn.render(segment)) <= message.limit:
+            return len(text)  # the common case: all of it fits, rendered once per flush
         budget = message.limit
         while True:
             cut = formatting.split_point(segment, budget, floor=floor)
@@ -269,7 +278,7 @@ class AnswerStream:
         elif message.kind is Kind.MARKDOWN:
             written = await self._write_markdown(message, text[message.start :], final=closing)
         else:
-            body = formatting.to_mrkdwn(text[message.start :]) or formatting.PLACEHOLDER_TEXT
+            body = message.mrkdwn.render(text[message.start :]) or formatting.PLACEHOLDER_TEXT
             written = await self._post(message, body, final=closing)
         if written:
             message.shown = max(message.shown, end)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from bot import formatting
@@ -53,6 +53,7 @@ class MessageState:
     ts: str | None = None
     max_chars: int | None = None  # lowered when Slack says msg_too_long
     dirty: bool = False  # an append may or may not have landed: rewrite it whole at the end
+    mrkdwn: formatting.MrkdwnRenderer = field(default_factory=formatting.MrkdwnRenderer)
 
     @property
     def limit(self) -> int:
