@@ -206,7 +206,7 @@ class MrkdwnRenderer:
     code, list continuation); the result equals `to_mrkdwn` of the whole text.
     """
 
-    __slots__ = ("_source", "_rendered", "_last")
+    __slots__ = ("_last", "_rendered", "_source")
 
     def __init__(self) -> None:
         self._source = ""  # the part of the text rendered and kept (ends at a safe cut)
