@@ -25,14 +25,15 @@ from bot.events import Progress
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
-from bot.slack_progress import TASK_DISPLAY_MODE, Steps
-from bot.slack_targets import Kind, MessageState, SignOfLife, ThreadTarget
+from bot.slack_progress import Steps
+from bot.slack_signs import SignsOfLife
+from bot.slack_targets import Kind, MessageState, ThreadTarget
+from bot.slack_writes import MessageWriter
 
 log = logging.getLogger(__name__)
 
 _SMALLEST_MESSAGE = 500
 _RECOVERIES = 2
-_SUSTAINED_REFUSALS = 2
 _MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
 _CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
@@ -74,28 +75,22 @@ class AnswerStream:
         self._closing = asyncio.Event()
         self._wrote_text = False
         self._last_write = 0.0
-        self._reacted = False
-        self._status_set = False
+        self._signs = SignsOfLife(slack=self._slack, target=target)
+        self._writer = MessageWriter(
+            slack=self._slack, target=target, steps=self._steps, show_progress=show_progress
+        )
         self.first_visible_at: float | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self.message_ts: list[str] = []
 
     async def begin(self) -> None:
         """Show a sign of life at once: a reaction or a status (native), a placeholder (update)."""
-        target = self._target
-        if self._native and target.sign_of_life is SignOfLife.REACTION and target.question_ts:
-            self._reacted = await self._slack.best_effort(
-                "reactions.add",
-                channel=target.channel,
-                timestamp=target.question_ts,
-                name=formatting.SIGN_OF_LIFE_REACTION,
-            )
-        if self._native and not self._reacted:
-            # DMs, or reactions rate-limited: the "is thinking…" status instead.
-            self._status_set = await self._set_status(formatting.THINKING_STATUS)
-        elif not self._native:
+        if self._native:
+            await self._signs.show()
+        else:
             with contextlib.suppress(SlackWriteError):
-                await self._post(self._messages[0], formatting.PLACEHOLDER_TEXT, final=False)
+                placeholder = formatting.PLACEHOLDER_TEXT
+                await self._writer.post(self._messages[0], placeholder, final=False, blocks=[])
         self._pump_task = asyncio.create_task(self._pump(), name="answer-pump")
 
     def append(self, text: str) -> None:
@@ -140,30 +135,9 @@ class AnswerStream:
             delivered = False
             log.error("answer could not be delivered to Slack", extra={"slack_error": exc.error})
         finally:
-            if self._status_set:
-                await self._slack.clean_up(
-                    "assistant.threads.setStatus",
-                    channel_id=self._target.channel,
-                    thread_ts=self._target.thread_ts,
-                    status="",
-                )
-            if self._reacted and self._target.question_ts:
-                await self._slack.clean_up(
-                    "reactions.remove",
-                    channel=self._target.channel,
-                    timestamp=self._target.question_ts,
-                    name=formatting.SIGN_OF_LIFE_REACTION,
-                )
+            await self._signs.clear()
         self.message_ts = [m.ts for m in self._messages if m.ts]
         return delivered
-
-    async def _set_status(self, status: str) -> bool:
-        return await self._slack.best_effort(
-            "assistant.threads.setStatus",
-            channel_id=self._target.channel,
-            thread_ts=self._target.thread_ts,
-            status=status,
-        )
 
     async def _pump(self) -> None:
         deferred_at: float | None = None
@@ -270,16 +244,14 @@ class AnswerStream:
         unchanged = end == message.start or (end == message.shown and message.ts)
         if not closing and unchanged:
             if self._steps.pending and end == message.start:
-                return await self._write_steps(message, text)
+                written = await self._writer.write_steps(message, text)
+                self._last_write = time.monotonic() if written else self._last_write
+                return written
             if not (self._steps.pending and message.kind is Kind.STREAM):
                 return True  # nothing new to show
-        if message.kind is Kind.STREAM:
-            written = await self._write_stream(message, text, closing=closing)
-        elif message.kind is Kind.MARKDOWN:
-            written = await self._write_markdown(message, text[message.start :], final=closing)
-        else:
-            body = message.mrkdwn.render(text[message.start :]) or formatting.PLACEHOLDER_TEXT
-            written = await self._post(message, body, final=closing)
+        # Closing blocks (feedback) go under the answer's last message only.
+        blocks = list(self._blocks or ()) if closing and self._blocks_due else []
+        written = await self._writer.write(message, text, closing=closing, blocks=blocks)
         if written:
             message.shown = max(message.shown, end)
             self._last_write = time.monotonic()
@@ -287,153 +259,6 @@ class AnswerStream:
                 self._wrote_text = True
                 self.first_visible_at = self._last_write
         return written
-
-    async def _write_steps(self, message: MessageState, text: str) -> bool:
-        """Steps before any text: the plan opens the stream, or (update mode) the placeholder
-        shows the newest step as one line."""
-        if message.kind is Kind.STREAM:
-            return await self._write_stream(message, text, closing=False)
-        line = self._steps.status_line()
-        self._steps.take_chunks()
-        if message.kind is not Kind.MRKDWN or not line:
-            return True
-        written = await self._post(message, line, final=False)
-        if written:
-            self._last_write = time.monotonic()
-        return written
-
-    async def _stream_call(self, method: str, *, final: bool, delta: str, **args: Any) -> Any:
-        """One stream call; pending steps travel as task_update chunks beside the text."""
-        tasks = self._steps.take_chunks() if self._steps.pending else []
-        if tasks:
-            text_chunk = [{"type": "markdown_text", "text": delta}] if delta else []
-            args["chunks"] = [*tasks, *text_chunk]
-        else:
-            args["markdown_text"] = delta or None
-        try:
-            response = await self._slack.call(
-                method, final=final, channel=self._target.channel, **args
-            )
-        except SlackWriteError:
-            self._steps.put_back(tasks)
-            raise
-        if response is None:
-            self._steps.put_back(tasks)
-        return response
-
-    async def _write_stream(self, message: MessageState, text: str, *, closing: bool) -> bool:
-        delta = text[message.shown :]
-        blocks = self._final_blocks(message, closing) or None
-        if message.ts is None and closing and not self._steps.pending:
-            # Nothing streamed yet: one chat.postMessage beats startStream + stopStream (Tier 2).
-            message.kind = Kind.MARKDOWN
-            return await self._write_markdown(message, text[message.start :], final=True)
-        if message.ts is None:
-            response = await self._stream_call(
-                "chat.startStream",
-                final=closing,
-                delta=delta,
-                thread_ts=self._target.thread_ts,
-                recipient_team_id=self._target.recipient_team_id,
-                recipient_user_id=self._target.user_id,
-                task_display_mode=TASK_DISPLAY_MODE if self._show_progress else None,
-            )
-            if response is None:
-                return False
-            message.ts = str(response["ts"])
-            if not closing:
-                return True
-            delta = ""
-        if closing:
-            done = await self._stream_call(
-                "chat.stopStream", final=True, delta=delta, ts=message.ts, blocks=blocks
-            )
-            if done is None:
-                return False
-            message.kind = Kind.MARKDOWN  # stopped: any later edit is a chat.update
-            if message.dirty:
-                message.dirty = False
-                return await self._write_markdown(message, text[message.start :], final=True)
-            return True
-        if not delta and not self._steps.pending:
-            return True
-        response = await self._stream_call(
-            "chat.appendStream", final=False, delta=delta, ts=message.ts
-        )
-        return response is not None
-
-    async def _post(self, message: MessageState, body: str, *, final: bool) -> bool:
-        extra = self._final_blocks(message, final)
-        # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
-        blocks = formatting.section_blocks(body) + extra if extra else None
-        if message.ts is not None:
-            return await self._update(message, final=final, text=body, blocks=blocks)
-        response = await self._slack.call(
-            "chat.postMessage",
-            final=final,
-            channel=self._target.channel,
-            thread_ts=self._target.thread_ts,
-            text=body,
-            blocks=blocks,
-        )
-        if response is not None:
-            message.ts = str(response["ts"])
-        return response is not None
-
-    async def _write_markdown(self, message: MessageState, markdown: str, *, final: bool) -> bool:
-        """Markdown that Slack renders itself, posted or edited in place."""
-        extra = self._final_blocks(message, final)
-        content: dict[str, Any] = {"markdown_text": markdown}
-        if extra:
-            # markdown_text cannot travel with blocks: the Markdown goes in a markdown block.
-            blocks = [{"type": "markdown", "text": markdown}, *extra]
-            content = {"text": markdown[: formatting.SECTION_TEXT_LIMIT], "blocks": blocks}
-        if message.ts is not None:
-            return await self._update(message, final=final, **content)
-        response = await self._slack.call(
-            "chat.postMessage",
-            final=final,
-            channel=self._target.channel,
-            thread_ts=self._target.thread_ts,
-            **content,
-        )
-        if response is not None:
-            message.ts = str(response["ts"])
-        return response is not None
-
-    async def _update(self, message: MessageState, *, final: bool, **content: Any) -> bool:
-        if final and self._update_refused():
-            return await self._repost(message, **content)
-        response = await self._slack.call(
-            "chat.update", final=final, channel=self._target.channel, ts=message.ts, **content
-        )
-        return response is not None
-
-    def _update_refused(self) -> bool:
-        """chat.update answered this answer 429 twice in a row or more (sustained, not one
-        refusal), while chat.postMessage (limited per channel, not per workspace) is free."""
-        return (
-            self._slack.refusals.get("chat.update", 0) >= _SUSTAINED_REFUSALS
-            and self._slack.blocked_for("chat.postMessage") <= 0
-        )
-
-    async def _repost(self, message: MessageState, **content: Any) -> bool:
-        """Finish through another method: post the complete message anew, then delete the old
-        one, instead of holding the final text back behind chat.update's Retry-After."""
-        response = await self._slack.call(
-            "chat.postMessage",
-            final=True,
-            channel=self._target.channel,
-            thread_ts=self._target.thread_ts,
-            **content,
-        )
-        old, message.ts = message.ts, str(response["ts"]) if response else message.ts
-        if old and old != message.ts:
-            await self._slack.clean_up("chat.delete", channel=self._target.channel, ts=old)
-        return response is not None
-
-    def _final_blocks(self, message: MessageState, final: bool) -> list[dict[str, Any]]:
-        return list(self._blocks or ()) if final and self._blocks_due else []
 
     def _fall_back(self, message: MessageState, exc: SlackWriteError) -> None:
         """A refused or expired stream: keep the same message, edit it with chat.update."""
