@@ -27,7 +27,7 @@ from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
 from bot.slack_progress import Steps
 from bot.slack_signs import SignsOfLife
-from bot.slack_targets import Kind, MessageState, ThreadTarget
+from bot.slack_targets import Kind, MessageState, ThreadTarget, fit
 from bot.slack_writes import MessageWriter
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ class AnswerStream:
         recoveries = 0
         while True:
             message = self._messages[-1]
-            cut = self._fit(message, text)
+            cut = fit(message, text)
             closing = final or cut < len(text)
             try:
                 # Closing blocks (feedback) go under the answer's last message only.
@@ -222,21 +222,6 @@ class AnswerStream:
     def _new_message(self, start: int) -> MessageState:
         kind = Kind.STREAM if self._native else Kind.MRKDWN
         return MessageState(start=start, shown=start, kind=kind)
-
-    def _fit(self, message: MessageState, text: str) -> int:
-        """How much of `text` this message can hold, measured the way Slack counts it."""
-        segment, floor = text[message.start :], message.shown - message.start
-        if message.kind is not Kind.MRKDWN:
-            return message.start + formatting.split_point(segment, message.limit, floor=floor)
-        if len(message.mrkdwn.render(segment)) <= message.limit:
-            return len(text)  # the common case: all of it fits, rendered once per flush
-        budget = message.limit
-        while True:
-            cut = formatting.split_point(segment, budget, floor=floor)
-            overflow = len(formatting.to_mrkdwn(segment[:cut])) - message.limit
-            if overflow <= 0 or cut <= floor + 1:
-                return message.start + cut
-            budget = max(floor + 1, cut - overflow - 16)
 
     async def _write(self, message: MessageState, text: str, *, closing: bool) -> bool:
         """Bring `message` up to the end of `text`; False when Slack deferred the write."""

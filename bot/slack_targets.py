@@ -58,3 +58,21 @@ class MessageState:
     @property
     def limit(self) -> int:
         return min(LIMITS[self.kind], self.max_chars or LIMITS[self.kind])
+
+
+def fit(message: MessageState, text: str) -> int:
+    """Pure: where `message`'s part of the answer `text` ends — all of it if it fits, else a
+    cut measured the way Slack counts (mrkdwn length in update mode), never before what the
+    message already shows. The rest continues in the next message."""
+    segment, floor = text[message.start :], message.shown - message.start
+    if message.kind is not Kind.MRKDWN:
+        return message.start + formatting.split_point(segment, message.limit, floor=floor)
+    if len(message.mrkdwn.render(segment)) <= message.limit:
+        return len(text)  # the common case: all of it fits, rendered once per flush
+    budget = message.limit
+    while True:
+        cut = formatting.split_point(segment, budget, floor=floor)
+        overflow = len(formatting.to_mrkdwn(segment[:cut])) - message.limit
+        if overflow <= 0 or cut <= floor + 1:
+            return message.start + cut
+        budget = max(floor + 1, cut - overflow - 16)
