@@ -173,8 +173,13 @@ class AnswerStream:
         gap = self._budget.interval(self._target.team_id)
         limited = self._slack.deferred
         if deferred_at is not None and limited is not None:
-            # Under sustained pressure the workspace's longer gap still holds.
-            paced = self._last_write + gap - time.monotonic() if self._wrote_text else 0.0
+            now = time.monotonic()
+            if self._budget.slowdown(self._target.team_id) > 1:
+                # Sustained pressure: the workspace's longer gap holds, so the answers one
+                # Retry-After released do not all try again at once (final writes go first).
+                paced = deferred_at + gap - now
+            else:
+                paced = self._last_write + gap - now if self._wrote_text else 0.0
             wait = max(self._budget.release_delay(self._target.team_id, limited), paced)
         elif deferred_at is None and not self._wrote_text:
             return
