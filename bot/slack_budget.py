@@ -7,9 +7,9 @@ freely until Slack says 429; then nothing goes to that method before `Retry-Afte
 
 One refusal is not pressure: a transient 429 (another app, a burst) costs the reader its
 Retry-After and nothing more. Intermediate updates slow down only under *sustained* pressure —
-several answers refused within `_PRESSURE_WINDOW` — and the slowdown fades with time as those
-refusals age out, so many concurrent answers degrade to fewer, larger updates and recover
-once Slack stops refusing.
+several answers refused within `_PRESSURE_WINDOW` — and the slowdown fades as those refusals
+age out or as Slack accepts writes again, so many concurrent answers degrade to fewer, larger
+updates and recover once Slack stops refusing.
 
 With replicas, a 429 seen by one is published through Redis (`Memory.publish_slack_block`) and
 picked up by the others within `_REFRESH_SECONDS`, so they do not each have to hit it.
@@ -28,7 +28,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _MAX_SLOWDOWN = 16.0
-_PRESSURE_WINDOW = 20.0  # seconds a 429 counts towards sustained pressure
+_PRESSURE_WINDOW = 10.0  # seconds a 429 counts towards sustained pressure
 _TRANSIENT_ANSWERS = 2  # this many refused answers in the window is still no pressure
 _NATIVE_RETRY_SECONDS = 300.0  # a channel that refused chat.startStream is tried again after
 _REFRESH_SECONDS = 0.5
@@ -122,6 +122,13 @@ class WriteBudget:
             task = asyncio.create_task(self._publish(team_id, method, seconds))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    def accepted(self, team_id: str) -> None:
+        """Slack took a write: the oldest refusal is forgiven, so a few accepted writes bring
+        the pace back even before the refusals age out."""
+        refusals = self._refusals.get(team_id)
+        if refusals:
+            refusals.popleft()
 
     def native_refused(self, scope: str) -> bool:
         """Whether Slack refused chat.startStream in `scope` (a channel) a short while ago."""

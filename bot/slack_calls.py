@@ -68,6 +68,7 @@ class SlackCaller:
                 response = await self._client.api_call(method, json=body)
                 self.refusals.pop(method, None)
                 self.deferred = None
+                self._budget.accepted(self._team_id)
                 return dict(response.data) if isinstance(response.data, dict) else {}
             except SlackApiError as exc:
                 status = exc.response.status_code

@@ -48,7 +48,16 @@ def test_several_answers_refused_slow_the_pace_and_it_recovers_with_time(clock: 
         budget.rate_limited_by_slack("T1", "chat.update", 1.0, answer=answer)
     assert budget.interval("T1") == pytest.approx(0.8 * 8)  # sustained: fewer, larger updates
     assert budget.interval("T2") == 0.8, "other workspaces keep their pace"
-    clock.now += 25  # the refusals age out of the pressure window
+    clock.now += 11  # the refusals age out of the pressure window
+    assert budget.interval("T1") == 0.8
+
+
+def test_accepted_writes_bring_the_pace_back_before_refusals_age_out(clock: Clock) -> None:
+    budget = WriteBudget(base_interval=0.8)
+    for answer in range(5):
+        budget.rate_limited_by_slack("T1", "chat.update", 1.0, answer=answer)
+    for _ in range(3):
+        budget.accepted("T1")
     assert budget.interval("T1") == 0.8
 
 
