@@ -223,3 +223,21 @@ async def test_a_refused_stream_is_remembered_for_that_channel_only(
 
     starts = [c.args["channel"] for c in slack.calls_to("chat.startStream")]
     assert starts == ["C0ONE", "C0TWO"], "the second answer in C0ONE did not try again"
+
+
+async def test_closing_blocks_go_under_the_last_message_only(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    stream, thread = writer(client)
+    paragraph = "lorem ipsum dolor sit amet " * 20 + "\n\n"
+    await stream.begin()
+    for _ in range(50):  # ≈ 27,000 characters: three native messages
+        stream.append(paragraph)
+    feedback = [{"type": "actions", "block_id": "b", "elements": []}]
+
+    assert await stream.end(blocks=feedback)
+
+    messages = slack.thread(CHANNEL, thread)
+    assert len(messages) == 3
+    assert [bool(m.blocks) for m in messages] == [False, False, True]
+    assert "".join(m.visible for m in messages) == paragraph * 50
