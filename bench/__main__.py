@@ -114,6 +114,9 @@ class Bench:
             ),
             "peer_1": lambda: self._peer(1),
             "peer_20": lambda: self._peer(20),
+            # Single answers under one fault each, before the crowds leave pressure behind.
+            "window_429": self._window,
+            "sustained_429_update": self._sustained,
             "concurrent_200_no_limits": lambda: self.conversations(
                 "nolimit", limits=False, within=60, **crowd
             ),
@@ -122,8 +125,6 @@ class Bench:
             ),
             "long_10000_chars": lambda: self.conversations("long", limits=True, **long),
             "burst_500_with_duplicates": self._burst,
-            "window_429": self._window,
-            "sustained_429_update": self._sustained,
             "streaming_10s_answer": lambda: self._first_text("auto", "stream"),
             "baseline_10s_answer": lambda: self._first_text("off", "plain"),
         }

@@ -7,6 +7,7 @@ beside the peer's.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -64,6 +65,7 @@ async def _one_answer(
 ) -> tuple[Conversation, int]:
     """One peer-paced answer; `refuse(asked_at)` sets the fault. Returns it and the number of
     calls the bot made inside a Retry-After window."""
+    await asyncio.sleep(2)  # a quiet moment: the previous scenario's tail is not measured here
     question = f"{label} question"
     agent.answer(
         question, PEER_TEXT, first_delay=FIRST_TOKEN, interval=TOKEN_INTERVAL, chunk=TOKEN_CHARS

@@ -32,6 +32,7 @@ _PRESSURE_WINDOW = 10.0  # seconds a 429 counts towards sustained pressure
 _TRANSIENT_ANSWERS = 2  # this many refused answers in the window is still no pressure
 _NATIVE_RETRY_SECONDS = 300.0  # a channel that refused chat.startStream is tried again after
 _REFRESH_SECONDS = 0.5
+_PROBE_SECONDS = 2.0  # a probe that never answers stops holding the others back after this
 _JITTER_SECONDS = 0.25  # spreads final writes released by one Retry-After
 
 Publish = Callable[[str, str, float], Coroutine[Any, Any, None]]
@@ -53,6 +54,9 @@ class WriteBudget:
         # Per workspace: (when, which answer) of recent 429s, oldest first.
         self._refusals: dict[str, deque[tuple[float, Hashable]]] = {}
         self._native_refused: dict[str, float] = {}
+        # After a 429, one intermediate write probes whether Slack takes writes again before
+        # the others that one Retry-After held back follow (key → until when it may take).
+        self._probing: dict[tuple[str, str], float] = {}
         self._publish = publish
         self._lookup = lookup
         self._refreshed: dict[tuple[str, str], float] = {}
@@ -83,10 +87,26 @@ class WriteBudget:
             await asyncio.sleep(remaining + random.uniform(0, _JITTER_SECONDS))
             remaining = self.blocked_for(team_id, method)
 
+    def may_send(self, team_id: str, method: str) -> bool:
+        """Whether an intermediate write may go to `method` now: not inside Retry-After, and
+        not while another write is finding out whether Slack has recovered."""
+        key = (team_id, method)
+        if self.blocked_for(team_id, method) > 0:
+            return False
+        if key not in self._probing:
+            return True
+        now = time.monotonic()
+        if now < self._probing[key]:
+            return False
+        self._probing[key] = now + _PROBE_SECONDS
+        return True
+
     def release_delay(self, team_id: str, method: str) -> float:
         """How long an intermediate write to `method` should wait: its Retry-After, spread a
         little so the answers one 429 held back do not all hit Slack in the same instant."""
         remaining = self.blocked_for(team_id, method)
+        if remaining <= 0 and self._probing.get((team_id, method), 0.0) > time.monotonic():
+            remaining = 0.05  # another write is probing: look again shortly
         return remaining + random.uniform(0.005, _JITTER_SECONDS) if remaining > 0 else 0.0
 
     def blocked_for(self, team_id: str, method: str) -> float:
@@ -117,15 +137,17 @@ class WriteBudget:
         seconds = max(retry_after, 0.5)
         now = time.monotonic()
         self._block((team_id, method), now + seconds)
+        self._probing[(team_id, method)] = 0.0  # the first write after Retry-After probes
         self._refusals.setdefault(team_id, deque()).append((now, answer))
         if self._publish is not None:
             task = asyncio.create_task(self._publish(team_id, method, seconds))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    def accepted(self, team_id: str) -> None:
+    def accepted(self, team_id: str, method: str = "") -> None:
         """Slack took a write: the oldest refusal is forgiven, so a few accepted writes bring
-        the pace back even before the refusals age out."""
+        the pace back even before the refusals age out; the method is open again."""
+        self._probing.pop((team_id, method), None)
         refusals = self._refusals.get(team_id)
         if refusals:
             refusals.popleft()

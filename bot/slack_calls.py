@@ -60,7 +60,7 @@ class SlackCaller:
         attempt = 0
         while True:
             await self._budget.refresh(self._team_id, method)
-            if not final and self._budget.blocked_for(self._team_id, method) > 0:
+            if not final and not self._budget.may_send(self._team_id, method):
                 self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
             await self._budget.wait_turn(self._team_id, method)
@@ -68,7 +68,7 @@ class SlackCaller:
                 response = await self._client.api_call(method, json=body)
                 self.refusals.pop(method, None)
                 self.deferred = None
-                self._budget.accepted(self._team_id)
+                self._budget.accepted(self._team_id, method)
                 return dict(response.data) if isinstance(response.data, dict) else {}
             except SlackApiError as exc:
                 status = exc.response.status_code

@@ -68,3 +68,16 @@ def test_a_refused_stream_is_remembered_per_channel_and_tried_again_later(clock:
     assert not budget.native_refused("T1:C2")
     clock.now += 301
     assert not budget.native_refused("T1:C1")
+
+
+def test_after_retry_after_one_write_probes_before_the_others_follow(clock: Clock) -> None:
+    budget = WriteBudget(base_interval=0.8)
+    budget.rate_limited_by_slack("T1", "chat.appendStream", 1.0, answer="a")
+    assert not budget.may_send("T1", "chat.appendStream"), "inside Retry-After"
+    clock.now += 1.0
+    assert budget.may_send("T1", "chat.appendStream"), "the probe"
+    assert not budget.may_send("T1", "chat.appendStream"), "the others wait for its answer"
+    assert budget.release_delay("T1", "chat.appendStream") > 0
+    budget.accepted("T1", "chat.appendStream")
+    assert budget.may_send("T1", "chat.appendStream")
+    assert budget.may_send("T1", "chat.appendStream")
