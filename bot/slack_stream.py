@@ -27,15 +27,18 @@ from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
 from bot.slack_progress import Steps
 from bot.slack_signs import SignsOfLife
-from bot.slack_targets import Kind, MessageState, ThreadTarget, fit
+from bot.slack_targets import (
+    SMALLEST_MESSAGE,
+    Kind,
+    MessageState,
+    Recovery,
+    ThreadTarget,
+    fit,
+    recovery,
+)
 from bot.slack_writes import MessageWriter
 
 log = logging.getLogger(__name__)
-
-_SMALLEST_MESSAGE = 500
-_RECOVERIES = 2
-_MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
-_CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
 
 
 class AnswerStream:
@@ -186,8 +189,10 @@ class AnswerStream:
         else:
             wait = (deferred_at or self._last_write) + gap - time.monotonic()
         if wait > 0:
+            # A timeout scope, not wait_for: no extra task per pause.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._closing.wait()
 
     async def _flush(self, *, final: bool) -> bool:
         text = self._joined() + (self._suffix if final else "")
@@ -207,19 +212,17 @@ class AnswerStream:
                 message.shown, message.dirty = len(text[:cut]), True
                 return False
             except SlackWriteError as exc:
-                if exc.error in _MESSAGE_GONE and message.ts and recoveries < _RECOVERIES:
-                    # Someone deleted the message we were writing: continue in a new one.
+                step = recovery(message, exc.error, recoveries=recoveries)
+                if step is Recovery.NEW_MESSAGE:
                     recoveries += 1
                     message.ts, message.kind, message.shown = None, Kind.MRKDWN, message.start
-                    continue
-                if exc.error == "msg_too_long" and message.limit > _SMALLEST_MESSAGE:
-                    # Slack counts differently than we do (entities, emoji): split sooner.
-                    message.max_chars = max(_SMALLEST_MESSAGE, message.limit * 3 // 4)
-                    continue
-                if message.kind is not Kind.STREAM or exc.error in _CHANNEL_GONE:
+                elif step is Recovery.SPLIT_SOONER:
+                    message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
+                elif step is Recovery.FALL_BACK:
+                    self._fall_back(message, exc)  # same message, re-measured for its kind
+                else:
                     raise
-                self._fall_back(message, exc)
-                continue  # same message, re-measured for its new kind
+                continue
             if cut == len(text):
                 return True
             self._messages.append(self._new_message(cut))

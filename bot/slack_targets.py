@@ -76,3 +76,30 @@ def fit(message: MessageState, text: str) -> int:
         if overflow <= 0 or cut <= floor + 1:
             return message.start + cut
         budget = max(floor + 1, cut - overflow - 16)
+
+
+class Recovery(Enum):
+    """What the writer does next when Slack refuses a write for good."""
+
+    NEW_MESSAGE = "new_message"  # the message was deleted: continue in a new one
+    SPLIT_SOONER = "split_sooner"  # msg_too_long: Slack counts differently, cut smaller
+    FALL_BACK = "fall_back"  # the stream was refused or expired: edit with chat.update
+    GIVE_UP = "give_up"  # nothing else to try: the answer fails visibly, logged
+
+
+SMALLEST_MESSAGE = 500
+MESSAGE_RECOVERIES = 2
+_MESSAGE_GONE = frozenset({"message_not_found", "cant_update_message"})
+_CHANNEL_GONE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "invalid_auth"})
+
+
+def recovery(message: MessageState, error: str, *, recoveries: int) -> Recovery:
+    """Pure: the next step after Slack refused `error` for `message`. Each step either changes
+    the message (so the same refusal cannot repeat forever) or gives up."""
+    if error in _MESSAGE_GONE and message.ts and recoveries < MESSAGE_RECOVERIES:
+        return Recovery.NEW_MESSAGE
+    if error == "msg_too_long" and message.limit > SMALLEST_MESSAGE:
+        return Recovery.SPLIT_SOONER
+    if message.kind is Kind.STREAM and error not in _CHANNEL_GONE:
+        return Recovery.FALL_BACK
+    return Recovery.GIVE_UP

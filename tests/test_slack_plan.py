@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import formatting
-from bot.slack_targets import Kind, MessageState, fit
+from bot.slack_targets import SMALLEST_MESSAGE, Kind, MessageState, Recovery, fit, recovery
 
 _WORDS = st.sampled_from(
     ["word ", "**bold** ", "[a](https://e.com) ", "\n\n", "\n", "é👍 ", "x" * 30]
@@ -46,3 +46,45 @@ def test_parts_join_to_the_answer_and_each_fits_its_message(
     for part in parts:
         shown = formatting.to_mrkdwn(part) if kind is Kind.MRKDWN else part
         assert len(shown) <= max_chars or len(part) <= 1
+
+
+_ERRORS = st.sampled_from(
+    [
+        "message_not_found",
+        "cant_update_message",
+        "msg_too_long",
+        "message_not_in_streaming_state",
+        "streaming_error",
+        "unknown_method",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "invalid_blocks",
+        "no_text",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ERRORS, min_size=1, max_size=60), st.sampled_from(list(Kind)))
+def test_every_refusal_has_a_next_step_and_refusals_cannot_loop_forever(
+    errors: list[str], kind: Kind
+) -> None:
+    """Applied the way the writer applies them, recoveries end in success or a visible
+    give-up within a bounded number of steps, whatever Slack keeps answering."""
+    message = MessageState(start=0, shown=0, kind=kind, ts="1.1")
+    recoveries = 0
+    for steps, error in enumerate(errors):
+        step = recovery(message, error, recoveries=recoveries)
+        assert isinstance(step, Recovery)
+        if step is Recovery.GIVE_UP:
+            return
+        assert steps < 30, "recoveries are bounded"
+        if step is Recovery.NEW_MESSAGE:
+            recoveries += 1
+            message.ts, message.kind = None, Kind.MRKDWN
+        elif step is Recovery.SPLIT_SOONER:
+            message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
+        else:
+            message.kind = Kind.MARKDOWN if message.ts else Kind.MRKDWN
