@@ -61,7 +61,6 @@ class WriteBudget:
         self._lookup = lookup
         self._refreshed: dict[tuple[str, str], float] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self.rate_limited = 0
         self.on_rate_limited: Callable[[str], None] | None = None
 
     def interval(self, team_id: str) -> float:
@@ -131,7 +130,6 @@ class WriteBudget:
         self, team_id: str, method: str, retry_after: float, *, answer: Hashable = None
     ) -> None:
         """Slack said 429 to `answer` (any hashable naming it; None: not an answer's write)."""
-        self.rate_limited += 1
         if self.on_rate_limited is not None:
             self.on_rate_limited(method)
         seconds = max(retry_after, 0.5)
