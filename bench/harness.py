@@ -25,6 +25,7 @@ from tests.harness import AWS_ENV, SIGNING_SECRET, bot_env
 WRITES = frozenset(
     {"chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream"}
 )
+SIGNS_OF_LIFE = WRITES | {"reactions.add", "assistant.threads.setStatus"}
 # Slack's documented tiers, per workspace and method (calls a minute), with short bursts.
 SLACK_LIMITS = {
     "chat.startStream": 20,  # Tier 2
@@ -62,8 +63,15 @@ class BotProcess:
     """`python -m bot` in HTTP mode against the fakes and the real Redis."""
 
     def __init__(
-        self, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, *, port: int, **env: str
+        self,
+        slack: FakeSlack,
+        bedrock: FakeBedrockAgentRuntime,
+        *,
+        port: int,
+        profile: Path | None = None,
+        **env: str,
     ) -> None:
+        self.profile = profile
         self.url = f"http://127.0.0.1:{port}"
         prefix = f"bench:{os.getpid()}:{port}:{time.time_ns()}:"
         self.env = (
@@ -76,8 +84,10 @@ class BotProcess:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
 
     async def start(self) -> None:
+        # cProfile writes its file when the bot exits cleanly (SIGTERM drains and returns).
+        wrap = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=self.env, stderr=asyncio.subprocess.DEVNULL
+            sys.executable, *wrap, "-m", "bot", env=self.env, stderr=asyncio.subprocess.DEVNULL
         )
         await wait_ready(self.url)
 
@@ -91,6 +101,14 @@ class BotProcess:
         assert self.process is not None
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    def cpu_seconds(self, *, loop_only: bool = False) -> float:
+        """User + system CPU time the bot process (or its event-loop thread) has used so far."""
+        assert self.process is not None
+        pid = self.process.pid
+        stat = Path(f"/proc/{pid}/task/{pid}/stat" if loop_only else f"/proc/{pid}/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def send(
         self, event: dict[str, Any], *, event_id: str | None = None, retry: int = 0
@@ -150,20 +168,33 @@ class Conversation:
     thread_ts: str
     answer: str
     ack_ms: float = 0.0
+    asked_at: float | None = None
     invocations: list[Invocation] = field(default_factory=list)
     writes: list[Call] = field(default_factory=list)
+    signs: list[Call] = field(default_factory=list)
 
     def collect(self, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime) -> None:
         session = f"T0001:{self.channel}:{self.thread_ts}:"
         self.invocations = [i for i in bedrock.invocations if i.session_id.startswith(session)]
         message_ts = {m.ts for m in slack.thread(self.channel, self.thread_ts)}
-        self.writes = [
-            c
-            for c in slack.calls
-            if c.method in WRITES
-            and c.args.get("channel") == self.channel
-            and (c.args.get("thread_ts") == self.thread_ts or c.args.get("ts") in message_ts)
-        ]
+        self.writes, self.signs = [], []
+        for c in slack.calls:
+            channel = c.args.get("channel") or c.args.get("channel_id")
+            if channel != self.channel:
+                continue
+            mine = c.args.get("thread_ts") == self.thread_ts or c.args.get("ts") in message_ts
+            if c.method in WRITES and mine:
+                self.writes.append(c)
+            if c.ok and (mine or c.args.get("timestamp") == self.thread_ts):
+                self.signs.append(c)
+
+    def sign_of_life_ms(self) -> float | None:
+        """From sending the question to the first thing the asker sees (reaction, status,
+        placeholder or text)."""
+        seen = [c.at for c in self.signs if c.method in SIGNS_OF_LIFE]
+        if not seen or self.asked_at is None:
+            return None
+        return (min(seen) - self.asked_at) * 1000
 
     def visible(self, slack: FakeSlack, shown: dict[tuple[str, str], str] | None = None) -> str:
         if shown is not None:
@@ -176,7 +207,7 @@ class Conversation:
 
     def first_visible_at(self) -> float | None:
         for call in self.writes:
-            if call.ok and _carries_answer_text(call):
+            if call.ok and carries_answer_text(call):
                 return call.at
         return None
 
@@ -217,7 +248,7 @@ def _letters(text: str) -> str:
     return "".join(re.findall(r"[^\W_]+", re.sub(r"https?://[^\s)|>]+", "", text)))
 
 
-def _carries_answer_text(call: Call) -> bool:
+def carries_answer_text(call: Call) -> bool:
     args = call.args
     if call.method in {"chat.startStream", "chat.appendStream", "chat.stopStream"}:
         return bool(args.get("markdown_text") or args.get("chunks"))
@@ -241,6 +272,7 @@ def summarize(
         if c.final_at() is not None and c.last_chunk_at is not None
     ]
     writes = [len(c.writes) for c in items]
+    signs = [ms for c in items if (ms := c.sign_of_life_ms()) is not None]
     calls = [c for c in slack.calls if c.at >= since and c.method in WRITES]
     limited = [c for c in slack.calls if c.at >= since and c.status == 429]
     return {
@@ -255,6 +287,11 @@ def summarize(
         "first_visible_ms_p99": percentile(first, 99),
         "final_after_last_chunk_ms_p50": percentile(final, 50),
         "final_after_last_chunk_ms_p99": percentile(final, 99),
+        "sign_of_life_ms_p50": percentile(signs, 50),
+        "sign_of_life_ms_p99": percentile(signs, 99),
+        "sign_of_life_within_1s_share": (
+            sum(1 for ms in signs if ms <= 1000) / len(items) if items else None
+        ),
         "slack_writes_per_answer": (sum(writes) / len(writes)) if writes else None,
         "slack_429": len(limited),
         "slack_429_share_of_writes": (len([c for c in limited if c.method in WRITES]) / len(calls))

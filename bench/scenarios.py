@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
 from typing import Any
 
 from bench.harness import (
@@ -82,15 +81,17 @@ async def run_conversations(
     interval: float,
     within: float,
     label: str,
+    chunk: int = 20,
 ) -> dict[str, Any]:
     """`count` questions, each in its own new thread, sent evenly over `spread` seconds."""
     await asyncio.sleep(2)  # a quiet moment: the previous scenario's tail is not measured here
     since = time.monotonic()
     lag_before = await bot.loop_lag_buckets()
+    cpu_before, loop_before = bot.cpu_seconds(), bot.cpu_seconds(loop_only=True)
     conversations = []
     for n in range(count):
         question = f"{label} question {n}"
-        agent.answer(question, text, first_delay=first_delay, interval=interval)
+        agent.answer(question, text, first_delay=first_delay, interval=interval, chunk=chunk)
         conversations.append(
             Conversation(question, f"C{label[:4].upper()}{n % channels:03d}", next_ts(), text)
         )
@@ -100,11 +101,17 @@ async def run_conversations(
         event = mention_event(
             conversation.question, channel=conversation.channel, ts=conversation.thread_ts
         )
+        conversation.asked_at = time.monotonic()
         conversation.ack_ms = await bot.send(event)
 
     await asyncio.gather(*(ask(i, c) for i, c in enumerate(conversations)))
     await settle(conversations, slack, bedrock, within=within)
     figures = summarize(conversations, slack, since=since)
+    # The bot's CPU over the scenario (its idle loop included) per answer.
+    figures["cpu_ms_per_answer"] = round((bot.cpu_seconds() - cpu_before) * 1000 / count, 2)
+    # The event loop's share: what delays every other answer (agent threads excluded).
+    loop_cpu = bot.cpu_seconds(loop_only=True) - loop_before
+    figures["loop_cpu_ms_per_answer"] = round(loop_cpu * 1000 / count, 2)
     figures["event_loop_lag_ms_p99"] = lag_p99_ms(lag_before, await bot.loop_lag_buckets())
     figures["peak_rss_mb"] = round(bot.peak_rss_mb(), 1)
     return figures
@@ -149,6 +156,7 @@ async def burst_with_duplicates(
         acks.append(latency)
         if not retry:
             conversation.ack_ms = latency
+            conversation.asked_at = time.monotonic() - latency / 1000
 
     await asyncio.gather(*(deliver(i, c, r) for i, (c, r) in enumerate(deliveries)))
     await settle(conversations, slack, bedrock, within=60)
@@ -175,7 +183,7 @@ async def time_to_first_text(
     question = f"{label} ten second question"
     agent.answer(question, text, first_delay=0.8, interval=(seconds - 0.8) / chunks)
     conversation = Conversation(question, f"C{label.upper()[:6]}", next_ts(), text)
-    asked = time.monotonic()
+    asked = conversation.asked_at = time.monotonic()
     event = mention_event(question, channel=conversation.channel, ts=conversation.thread_ts)
     conversation.ack_ms = await bot.send(event)
     await settle([conversation], slack, bedrock, within=seconds + 20)
@@ -185,6 +193,3 @@ async def time_to_first_text(
         "question_to_first_text_ms": None if first is None else round((first - asked) * 1000),
         "complete": conversation.complete(slack),
     }
-
-
-Scenario = Callable[[], Any]

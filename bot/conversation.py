@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot import blocks as slack_blocks
 from bot import formatting
@@ -24,6 +24,7 @@ from bot.events import (
     Answer,
     Citations,
     FailureKind,
+    Progress,
     Source,
     TextDelta,
     Usage,
@@ -99,6 +100,15 @@ class AnswerSink(Protocol):
 
     @property
     def first_visible_at(self) -> float | None: ...
+
+
+@runtime_checkable
+class ShowsProgress(Protocol):
+    """A sink that can show the agent's steps beside the answer (the Slack thread writer)."""
+
+    def progress(self, step: Progress) -> None: ...
+
+    def close_steps(self, *, failed: bool) -> None: ...
 
 
 @dataclass(slots=True)
@@ -287,6 +297,8 @@ class Pipeline:
             generation=session.generation,
             session_used=answer.failure is None or bool(answer.text.strip()),
         )
+        if isinstance(sink, ShowsProgress):
+            sink.close_steps(failed=answer.failure is not None)
         delivered = await sink.end(suffix=suffix, blocks=blocks)
         self._observe(answer, collected, sink, started)
         outcome = answer.failure.kind.value if answer.failure else "ok"
@@ -389,6 +401,8 @@ class Pipeline:
                     into.failure = event
                 elif isinstance(event, ActionRequest):
                     into.action = actions.merge(into.action, event)
+                elif isinstance(event, Progress) and isinstance(sink, ShowsProgress):
+                    sink.progress(event)
         except Exception as exc:  # a backend bug must still end in a visible, logged answer
             log.exception("agent stream crashed")
             into.failure = AgentFailure(FailureKind.UNKNOWN, type(exc).__name__)

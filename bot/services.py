@@ -47,4 +47,5 @@ class Services:
             mode=self.settings.slack_streaming,
             budget=self.budget,
             final_write_deadline=self.settings.final_write_deadline_seconds,
+            show_progress=self.settings.show_progress,
         )

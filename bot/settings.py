@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     agent_retry_base_seconds: float = Field(0.5, ge=0, le=30)
     slack_streaming: StreamingMode = StreamingMode.AUTO
     stream_update_interval_ms: int = Field(800, ge=0, le=60_000)
+    show_progress: bool = True  # agent steps as task updates (native) or a status line (update)
     max_input_chars: int = Field(20_000, ge=100)
 
     allowed_channels: Annotated[frozenset[str], NoDecode] = frozenset()

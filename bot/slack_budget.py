@@ -3,8 +3,13 @@
 Slack's limits are per app, per workspace, per method (chat.update is Tier 3 ≈ 50/min,
 chat.appendStream Tier 4, start/stopStream Tier 2) and allow short bursts. So writes go out
 freely until Slack says 429; then nothing goes to that method before `Retry-After` has passed
-(intermediate writes skip it, final writes wait), and intermediate updates slow down for a
-while, so many concurrent answers degrade to fewer, larger updates.
+(intermediate writes skip it, final writes wait).
+
+One refusal is not pressure: a transient 429 (another app, a burst) costs the reader its
+Retry-After and nothing more. Intermediate updates slow down only under *sustained* pressure —
+several answers refused within `_PRESSURE_WINDOW` — and the slowdown fades as those refusals
+age out or as Slack accepts writes again, so many concurrent answers degrade to fewer, larger
+updates and recover once Slack stops refusing.
 
 With replicas, a 429 seen by one is published through Redis (`Memory.publish_slack_block`) and
 picked up by the others within `_REFRESH_SECONDS`, so they do not each have to hit it.
@@ -16,17 +21,21 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
 _MAX_SLOWDOWN = 16.0
-_RECOVERY = 0.85  # each accepted write shrinks the slowdown by this factor
+_PRESSURE_WINDOW = 10.0  # seconds a 429 counts towards sustained pressure
+_TRANSIENT_ANSWERS = 2  # this many refused answers in the window is still no pressure
+_NATIVE_RETRY_SECONDS = 300.0  # a channel that refused chat.startStream is tried again after
 _REFRESH_SECONDS = 0.5
+_PROBE_SECONDS = 2.0  # a probe that never answers stops holding the others back after this
 _JITTER_SECONDS = 0.25  # spreads final writes released by one Retry-After
 
-Publish = Callable[[str, str, float], Awaitable[None]]
+Publish = Callable[[str, str, float], Coroutine[Any, Any, None]]
 Lookup = Callable[[str, str], Awaitable[float]]
 
 
@@ -42,18 +51,32 @@ class WriteBudget:
     ) -> None:
         self._base_interval = base_interval
         self._blocked_until: dict[tuple[str, str], float] = {}
-        self._slowdown: defaultdict[str, float] = defaultdict(lambda: 1.0)
-        self._native_refused: set[str] = set()
+        # Per workspace: (when, which answer) of recent 429s, oldest first.
+        self._refusals: dict[str, deque[tuple[float, Hashable]]] = {}
+        self._native_refused: dict[str, float] = {}
+        # After a 429, one intermediate write probes whether Slack takes writes again before
+        # the others that one Retry-After held back follow (key → until when it may take).
+        self._probing: dict[tuple[str, str], float] = {}
         self._publish = publish
         self._lookup = lookup
         self._refreshed: dict[tuple[str, str], float] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self.rate_limited = 0
         self.on_rate_limited: Callable[[str], None] | None = None
 
     def interval(self, team_id: str) -> float:
         """The gap to keep between two intermediate writes to one message in this workspace."""
-        return self._base_interval * self._slowdown[team_id]
+        return self._base_interval * self.slowdown(team_id)
+
+    def slowdown(self, team_id: str) -> float:
+        """1 unless several answers were refused lately; doubles with each one beyond that."""
+        refusals = self._refusals.get(team_id)
+        if not refusals:
+            return 1.0
+        horizon = time.monotonic() - _PRESSURE_WINDOW
+        while refusals and refusals[0][0] < horizon:
+            refusals.popleft()
+        answers = len({answer for _, answer in refusals})
+        return min(_MAX_SLOWDOWN, 2.0 ** max(0, answers - _TRANSIENT_ANSWERS))
 
     async def wait_turn(self, team_id: str, method: str) -> None:
         """Sleep while Slack has asked us (Retry-After) to leave this method alone.
@@ -62,6 +85,28 @@ class WriteBudget:
         while remaining > 0:  # Retry-After is a deadline, not an event: sleeping is the point
             await asyncio.sleep(remaining + random.uniform(0, _JITTER_SECONDS))
             remaining = self.blocked_for(team_id, method)
+
+    def may_send(self, team_id: str, method: str) -> bool:
+        """Whether an intermediate write may go to `method` now: not inside Retry-After, and
+        not while another write is finding out whether Slack has recovered."""
+        key = (team_id, method)
+        if self.blocked_for(team_id, method) > 0:
+            return False
+        if key not in self._probing:
+            return True
+        now = time.monotonic()
+        if now < self._probing[key]:
+            return False
+        self._probing[key] = now + _PROBE_SECONDS
+        return True
+
+    def release_delay(self, team_id: str, method: str) -> float:
+        """How long an intermediate write to `method` should wait: its Retry-After, spread a
+        little so the answers one 429 held back do not all hit Slack in the same instant."""
+        remaining = self.blocked_for(team_id, method)
+        if remaining <= 0 and self._probing.get((team_id, method), 0.0) > time.monotonic():
+            remaining = 0.05  # another write is probing: look again shortly
+        return remaining + random.uniform(0.005, _JITTER_SECONDS) if remaining > 0 else 0.0
 
     def blocked_for(self, team_id: str, method: str) -> float:
         return max(0.0, self._blocked_until.get((team_id, method), 0.0) - time.monotonic())
@@ -81,29 +126,43 @@ class WriteBudget:
         if remaining > 0:
             self._block(key, now + remaining)
 
-    def rate_limited_by_slack(self, team_id: str, method: str, retry_after: float) -> None:
-        self.rate_limited += 1
+    def rate_limited_by_slack(
+        self, team_id: str, method: str, retry_after: float, *, answer: Hashable = None
+    ) -> None:
+        """Slack said 429 to `answer` (any hashable naming it; None: not an answer's write)."""
         if self.on_rate_limited is not None:
             self.on_rate_limited(method)
         seconds = max(retry_after, 0.5)
-        self._block((team_id, method), time.monotonic() + seconds)
-        self._slowdown[team_id] = min(self._slowdown[team_id] * 2, _MAX_SLOWDOWN)
+        now = time.monotonic()
+        self._block((team_id, method), now + seconds)
+        self._probing[(team_id, method)] = 0.0  # the first write after Retry-After probes
+        self._refusals.setdefault(team_id, deque()).append((now, answer))
         if self._publish is not None:
             task = asyncio.create_task(self._publish(team_id, method, seconds))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    def accepted(self, team_id: str) -> None:
-        slowdown = self._slowdown.get(team_id)
-        if slowdown is not None and slowdown > 1.0:
-            self._slowdown[team_id] = max(1.0, slowdown * _RECOVERY)
+    def accepted(self, team_id: str, method: str = "") -> None:
+        """Slack took a write: the oldest refusal is forgiven, so a few accepted writes bring
+        the pace back even before the refusals age out; the method is open again."""
+        self._probing.pop((team_id, method), None)
+        refusals = self._refusals.get(team_id)
+        if refusals:
+            refusals.popleft()
 
     def native_refused(self, scope: str) -> bool:
-        return scope in self._native_refused
+        """Whether Slack refused chat.startStream in `scope` (a channel) a short while ago."""
+        refused_at = self._native_refused.get(scope)
+        if refused_at is None:
+            return False
+        if time.monotonic() - refused_at >= _NATIVE_RETRY_SECONDS:
+            del self._native_refused[scope]  # streaming may have been switched on since: try again
+            return False
+        return True
 
     def refuse_native(self, scope: str) -> None:
-        """Remember that Slack refused chat.startStream here, so later answers skip the try."""
-        self._native_refused.add(scope)
+        """Remember that Slack refused chat.startStream here, so answers soon after skip the try."""
+        self._native_refused[scope] = time.monotonic()
 
     def _block(self, key: tuple[str, str], until: float) -> None:
         self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), until)

@@ -64,6 +64,13 @@ class SlackCaller:
         self._team_id = team_id
         self._final_write_deadline = final_write_deadline
         self._final_since: float | None = None
+        # 429s in a row per method for this answer: a method that keeps refusing is "sustained".
+        self.refusals: dict[str, int] = {}
+        self.deferred: str | None = None  # the method whose Retry-After deferred the last write
+
+    def blocked_for(self, method: str) -> float:
+        """Seconds until Slack's Retry-After for `method` has passed in this workspace."""
+        return self._budget.blocked_for(self._team_id, method)
 
     async def call(self, method: str, *, final: bool, **args: Any) -> dict[str, Any] | None:
         """Make the call. Returns None when an intermediate write was deferred (429 or a
@@ -87,7 +94,8 @@ class SlackCaller:
         final, attempt = deadline is not None, 0
         while True:
             await self._budget.refresh(self._team_id, method)
-            if deadline is None and self._budget.blocked_for(self._team_id, method) > 0:
+            if deadline is None and not self._budget.may_send(self._team_id, method):
+                self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
             await self._wait_turn(method, deadline)
             try:
@@ -97,17 +105,23 @@ class SlackCaller:
             else:
                 data = response.data if isinstance(response.data, dict) else None
                 if data is not None and _complete(method, data):
-                    self._budget.accepted(self._team_id)
+                    self.refusals.pop(method, None)
+                    self.deferred = None
+                    self._budget.accepted(self._team_id, method)
                     return dict(data)
                 failure = unreadable(method)
             if failure.retry_after is not None:
-                self._budget.rate_limited_by_slack(self._team_id, method, failure.retry_after)
+                self.refusals[method] = self.refusals.get(method, 0) + 1
+                self._budget.rate_limited_by_slack(
+                    self._team_id, method, failure.retry_after, answer=id(self)
+                )
                 log.info(
                     "slack rate limited",
                     extra={"method": method, "retry_after": failure.retry_after},
                 )
                 if final:
                     continue
+                self.deferred = method
                 return None
             if not failure.transient:
                 raise SlackWriteError(method, failure.error)
@@ -121,6 +135,7 @@ class SlackCaller:
                 extra={"method": method, "slack_error": failure.error, "attempt": attempt},
             )
             if deadline is None:
+                self.deferred = None  # a hiccup, not a limit: the next write comes at the pace
                 return None
             if attempt >= FINAL_ATTEMPTS:
                 raise SlackWriteError(method, failure.error)

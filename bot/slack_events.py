@@ -22,6 +22,7 @@ class Question:
     text: str
     ts: str
     thread_ts: str | None  # the thread it was posted in, if any
+    user_team: str | None = None  # the asker's own team (Slack Connect: not the workspace's)
 
     @property
     def reply_thread(self) -> str:
@@ -52,6 +53,7 @@ def parse_question(event: Mapping[str, Any], body: Mapping[str, Any]) -> Questio
         return None
     text = event.get("text")
     thread_ts = event.get("thread_ts")
+    user_team = event.get("user_team")
     return Question(
         team_id=team_of(event, body),
         channel_id=channel,
@@ -59,6 +61,7 @@ def parse_question(event: Mapping[str, Any], body: Mapping[str, Any]) -> Questio
         text=text if isinstance(text, str) else "",
         ts=ts,
         thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
+        user_team=user_team if isinstance(user_team, str) and user_team else None,
     )
 
 

@@ -34,6 +34,7 @@ async def answer_question(
         question_ts=question.ts,
         sign_of_life=sign_of_life,
         loading_messages=loading_messages,
+        user_team_id=question.user_team,
     )
     sink = services.thread_answer(target)
     limit = services.settings.max_input_chars

@@ -79,3 +79,44 @@ def test_any_chunking_of_the_event_stream_gives_the_same_text(
             raw = {"chunk": {"bytes": base64.b64decode(body["bytes"])}}
             got.extend(e.text for e in translate_event(raw, state) if isinstance(e, TextDelta))
     assert "".join(got) == text
+
+
+_PIECES = st.sampled_from(
+    [
+        "word ",
+        "**bold** ",
+        "_it_ ",
+        "`code` ",
+        "[link](https://example.com/a) ",
+        "\n",
+        "\n\n",
+        "\n\n\n",
+        "- item\n",
+        "1. first\n",
+        "  indented\n",
+        "```\n",
+        "```py\nx = 1\n",
+        "> quote\n",
+        "# Title\n",
+        "[1]: https://example.com\n",
+        "| a | b |\n",
+        "é 👍 ",
+        "  ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=30), st.data())
+def test_incremental_mrkdwn_equals_rendering_the_whole_text(
+    pieces: list[str], data: st.DataObject
+) -> None:
+    from bot.formatting import MrkdwnRenderer, to_mrkdwn
+
+    renderer = MrkdwnRenderer()
+    text = ""
+    for piece in pieces:
+        text += piece
+        if data.draw(st.booleans()):
+            assert renderer.render(text) == to_mrkdwn(text)
+    assert renderer.render(text) == to_mrkdwn(text)

@@ -95,6 +95,9 @@ class FakeSlack(SlackState):
         self._acks: dict[str, asyncio.Future[Json]] = {}
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._windows: list[tuple[frozenset[str], float, float, int]] = []
+        self._retry_after_until: dict[tuple[str, str], float] = {}
+        self.calls_inside_retry_after = 0  # calls made to a method before its Retry-After passed
 
     @property
     def api_url(self) -> str:
@@ -144,6 +147,13 @@ class FakeSlack(SlackState):
         """The next `times` calls to `method` answer 429 + Retry-After, error `ratelimited`."""
         fault = _Fault("ratelimited", 429, times, retry_after)
         self._faults.setdefault(method, deque()).append(fault)
+
+    def refuse_window(
+        self, methods: frozenset[str], *, start: float, seconds: float, retry_after: int = 1
+    ) -> None:
+        """Every call to `methods` between `start` and `start + seconds` (monotonic) answers
+        429 + `Retry-After` (a transient limit, as when another app shares the workspace)."""
+        self._windows.append((methods, start, start + seconds, retry_after))
 
     def set_limits(
         self,
@@ -209,8 +219,10 @@ class FakeSlack(SlackState):
         self._raw_faults.setdefault(method, deque()).append(fault)
 
     def clear_faults(self) -> None:
-        """Forget every pending `fail`, `rate_limit` and `fail_raw`: Slack is healthy again."""
+        """Forget every pending `fail`, `rate_limit`, `refuse_window` and `fail_raw`: Slack is
+        healthy again."""
         self._faults.clear()
+        self._windows.clear()
         self._raw_faults.clear()
 
     def _take_raw_fault(self, method: str) -> _RawFault | None:
@@ -319,12 +331,16 @@ class FakeSlack(SlackState):
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token != self.token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
-        wait = self._throttle(method, args)
+        now, limited = time.monotonic(), (str(args.get("team_id") or self.team_id), method)
+        if now < self._retry_after_until.get(limited, 0.0):
+            self.calls_inside_retry_after += 1
+        wait = self._throttle(method, args) or self._in_window(method, now)
         fault = None if wait else self._take_fault(method)
         if fault is not None and fault.retry_after is not None:
             wait = fault.retry_after
         if wait:
             self.rate_limited += 1
+            self._retry_after_until[limited] = now + wait
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         if fault is not None:
             return fault.status, {"ok": False, "error": fault.error}, {}
@@ -332,6 +348,12 @@ class FakeSlack(SlackState):
             return 200, self.handle(method, args), {}
         except SlackError as err:
             return err.status, err.body(), {}
+
+    def _in_window(self, method: str, now: float) -> int:
+        for methods, start, end, retry_after in self._windows:
+            if method in methods and start <= now < end:
+                return retry_after
+        return 0
 
     def _take_fault(self, method: str) -> _Fault | None:
         queue = self._faults.get(method)

@@ -83,6 +83,16 @@ class Message:
     chunks: list[Json] = field(default_factory=list)  # every chunk streamed, in order
     versions: list[str] = field(default_factory=list)  # each distinct visible text, in order
     reactions: list[str] = field(default_factory=list)  # reaction names the bot has on it
+    task_display_mode: str = "timeline"
+
+    @property
+    def tasks(self) -> list[Json]:
+        """The task cards shown now: each task's latest update, in first-seen order."""
+        latest: dict[str, Json] = {}
+        for chunk in self.chunks:
+            if chunk.get("type") == "task_update":
+                latest[str(chunk["id"])] = {**latest.get(str(chunk["id"]), {}), **chunk}
+        return list(latest.values())
 
     @property
     def visible(self) -> str:
@@ -180,6 +190,8 @@ def _markdown_pieces(args: Json) -> tuple[list[str], list[Json]]:
     texts += [str(c.get("text", "")) for c in chunks if c["type"] == "markdown_text"]
     if any(len(t) > MAX_MARKDOWN for t in texts):
         raise SlackError("msg_too_long")
+    for chunk in chunks:
+        _check_chunk(chunk)
     return texts, chunks
 
 
@@ -233,6 +245,36 @@ def _page(messages: list[Json], args: Json, *, max_limit: int) -> Json:
     cursor = base64.b64encode(f"off:{start + limit}".encode()).decode() if more else ""
     out: Json = {"ok": True, "messages": page, "has_more": more}
     return out | {"response_metadata": {"next_cursor": cursor}}
+
+
+CHUNK_TYPES = frozenset({"markdown_text", "task_update", "plan_update", "blocks"})
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+TASK_DISPLAY_MODES = frozenset({"timeline", "plan"})
+
+
+def _check_chunk(chunk: Json) -> None:
+    """Chunk shapes as slack_sdk.models.messages.chunk and Slack's streaming docs define them."""
+    kind = chunk["type"]
+    if kind not in CHUNK_TYPES:
+        raise SlackError("invalid_arguments", detail=f"unknown chunk type {kind}")
+    if kind == "markdown_text" and not isinstance(chunk.get("text"), str):
+        raise SlackError("invalid_arguments", detail="markdown_text chunk needs text")
+    if kind != "task_update":
+        return
+    if not (isinstance(chunk.get("id"), str) and chunk["id"]):
+        raise SlackError("invalid_arguments", detail="task_update chunk needs an id")
+    if not (isinstance(chunk.get("title"), str) and chunk["title"].strip()):
+        raise SlackError("invalid_arguments", detail="task_update chunk needs a title")
+    if chunk.get("status") not in TASK_STATUSES:
+        raise SlackError("invalid_arguments", detail="task_update status is not valid")
+    for source in chunk.get("sources") or []:
+        if not (
+            isinstance(source, dict)
+            and source.get("type") == "url"
+            and str(source.get("url", "")).startswith(("https://", "http://"))
+            and source.get("text")
+        ):
+            raise SlackError("invalid_arguments", detail="task_update sources are url elements")
 
 
 class SlackState:
@@ -423,6 +465,9 @@ class SlackState:
             for name in ("recipient_team_id", "recipient_user_id"):
                 if not args.get(name):
                     raise SlackError(f"missing_{name}")
+        mode = _str(args, "task_display_mode") or "timeline"
+        if mode not in TASK_DISPLAY_MODES:
+            raise SlackError("invalid_arguments", detail="task_display_mode is timeline or plan")
         msg = Message(
             channel=channel,
             ts=self.next_ts(),
@@ -430,6 +475,7 @@ class SlackState:
             streaming=True,
             streamed=True,
             user=self.bot_user_id,
+            task_display_mode=mode,
         )
         self._stream_into(msg, args)
         msg.snapshot()
