@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.events import PriceBook, Prices
+from bot.installations.crypto import parse_keys
 
 
 class AgentBackend(StrEnum):
@@ -42,10 +43,15 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    slack_bot_token: SecretStr
+    slack_bot_token: SecretStr | None = None  # required unless OAuth mode (see below)
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth mode (many workspaces): both set → installs at /slack/install, tokens in Redis.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = None
+    installation_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated
 
     agent_backend: AgentBackend = AgentBackend.BEDROCK_AGENTS
     bedrock_agent_id: str | None = None
@@ -91,9 +97,29 @@ class Settings(BaseSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_client_id", "slack_redirect_uri")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _blank_client_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("installation_encryption_key")
+    @classmethod
+    def _encryption_keys_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())  # raises ValueError saying what is wrong
         return value
 
     @field_validator("slack_signing_secret")
@@ -182,6 +208,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
+        self._oauth_requirements()
         if self.slack_app_token is None and self.slack_signing_secret is None:
             raise ValueError(
                 "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
@@ -193,6 +220,26 @@ class Settings(BaseSettings):
         if self.agent_backend is AgentBackend.AGENTCORE and not self.agentcore_runtime_arn:
             raise ValueError("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
         return self
+
+    def _oauth_requirements(self) -> None:
+        if self.slack_client_id and self.slack_client_secret is None:
+            raise ValueError("SLACK_CLIENT_SECRET: required when SLACK_CLIENT_ID is set")
+        if self.slack_client_secret is not None and not self.slack_client_id:
+            raise ValueError("SLACK_CLIENT_ID: required when SLACK_CLIENT_SECRET is set")
+        if self.oauth_mode:
+            if self.installation_encryption_key is None:
+                raise ValueError(
+                    "INSTALLATION_ENCRYPTION_KEY: required in OAuth mode (SLACK_CLIENT_ID set); "
+                    "make one with python -m bot installations new-key"
+                )
+        elif self.slack_bot_token is None:
+            # (or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth mode, README "many workspaces")
+            raise ValueError("SLACK_BOT_TOKEN is required but not set")
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Many workspaces: installs through OAuth, tokens from the installation store."""
+        return bool(self.slack_client_id) and self.slack_client_secret is not None
 
     @property
     def http_mode(self) -> bool:

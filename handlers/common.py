@@ -42,6 +42,7 @@ async def answer_question(
         conversation=conversation,
         event_id=event_id,
         empty_hint=empty_hint,
+        attributes={"slackEnterpriseId": question.enterprise_id} if question.enterprise_id else {},
     )
     await services.pipeline.handle(turn, sink, context=context)
 

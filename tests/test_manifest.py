@@ -20,6 +20,8 @@ EVENT_SCOPES = {
     "message.im": "im:history",
     "assistant_thread_started": "assistant:write",
     "app_home_opened": None,
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 METHOD_SCOPES = {
     "chat.postMessage": "chat:write",
