@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import io
 import json
+import os
 import re
+import sys
 
 import aiohttp
 import pytest
@@ -284,3 +287,67 @@ async def test_an_event_from_a_workspace_that_never_installed_gets_no_answer(
 
     assert response.status == 200
     assert bedrock.invocations == [] and slack.thread("CZ", stranger["ts"]) == []
+
+
+async def test_doctor_in_oauth_mode_checks_the_client_the_redirect_and_the_key(
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+) -> None:
+    from bot.doctor import doctor
+    from tests.fakes.bedrock_control import FakeBedrockAgentControl
+    from tests.harness import bot_env, patched_env
+
+    control = FakeBedrockAgentControl()
+    await control.start()
+    env = bot_env(slack, bedrock, redis_prefix) | oauth_env(slack)
+    env |= {"AWS_ENDPOINT_URL_BEDROCK_AGENT": control.url, "SESSION_IDLE_SECONDS": "3600"}
+    redirect = {"SLACK_REDIRECT_URI": "https://bot.example.com/slack/oauth_redirect"}
+
+    async def report(**overrides: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with patched_env(env | redirect | overrides):
+            code = await doctor(out=out)
+        return code, out.getvalue()
+
+    try:
+        code, good = await report()
+        _, bad = await report(
+            SLACK_CLIENT_SECRET="wrong",
+            SLACK_REDIRECT_URI="http://bot.example.com/slack/oauth_redirect",
+        )
+    finally:
+        await control.stop()
+    assert code == 0, good
+    assert "✓ slack oauth client — Slack accepts SLACK_CLIENT_ID 1111.2222" in good
+    assert "✓ oauth redirect — https://bot.example.com/slack/oauth_redirect" in good
+    assert "✓ encryption key — 1 key(s) valid" in good
+    assert "OAuth mode" in good.splitlines()[0]
+    _, bad = await report(
+        SLACK_CLIENT_SECRET="wrong",
+        SLACK_REDIRECT_URI="http://bot.example.com/slack/oauth_redirect",
+    )
+    assert "✗ slack oauth client — oauth.v2.access answered bad_client_secret" in bad
+    assert "✗ oauth redirect" in bad and "wrong" not in bad
+    assert slack.oauth.grants == []  # the probe code installs nothing
+
+
+async def test_python_m_bot_installations_lists_what_is_installed_and_no_token(
+    oauth_bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+) -> None:
+    from tests.harness import bot_env
+
+    await install(oauth_bot, slack, A)
+    await install(oauth_bot, slack, ORG)
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "installations"),
+        env=os.environ | bot_env(slack, bedrock, redis_prefix) | oauth_env(slack),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    assert "Workspace A (T0A): installed" in text
+    assert "org Grid Org (E0ORG), org-wide: installed" in text
+    assert "2 installation(s)" in text
+    assert not any(token in text for token in slack.oauth.tokens)

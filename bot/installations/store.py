@@ -266,6 +266,15 @@ class RedisInstallationStore(AsyncInstallationStore):
             )
         return sorted(found, key=lambda w: w.installed_at, reverse=True)
 
+    async def sealed_sample(self) -> bytes | None:
+        """One stored bot record as sealed (doctor checks the key opens it)."""
+        for raw in await self._redis.smembers(self.index_key):
+            inst = raw.decode() if isinstance(raw, bytes) else str(raw)
+            sealed = await self._redis.get(self.key(inst, "bot"))
+            if sealed is not None:
+                return _as_bytes(sealed)
+        return None
+
     async def reseal_all(self) -> int:
         """Re-seal every record with the first key (INSTALLATION_ENCRYPTION_KEY rotation)."""
         count = 0
