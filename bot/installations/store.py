@@ -31,6 +31,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
+from bot.formatting import new_reference
 from bot.installations.crypto import InvalidToken, Sealer
 
 log = logging.getLogger(__name__)
@@ -213,11 +214,13 @@ class RedisInstallationStore(AsyncInstallationStore):
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         for inst in self._ids(enterprise_id, team_id):
-            users = await self._redis.smembers(self.key(inst, "users"))
-            installers = [f"installer:{u.decode() if isinstance(u, bytes) else u}" for u in users]
-            await self._delete(inst, ["bot", "installer", "users", *installers])
-            await self._redis.srem(self.index_key, inst)
-        log.info("installation deleted", extra={"enterprise_id": enterprise_id, "team": team_id})
+            try:
+                users = await self._redis.smembers(self.key(inst, "users"))
+                installers = [f"installer:{_as_bytes(u).decode()}" for u in users]
+                await self._delete(inst, ["bot", "installer", "users", *installers])
+                await self._redis.srem(self.index_key, inst)
+            except _STORE_ERRORS as exc:
+                self._delete_failed(inst, exc)
 
     def _ids(self, enterprise_id: str | None, team_id: str | None) -> list[str]:
         # Bolt's revocation listeners pass the event's team even for an org-wide install.
@@ -227,9 +230,20 @@ class RedisInstallationStore(AsyncInstallationStore):
         return ids
 
     async def _delete(self, inst: str, parts: list[str]) -> None:
-        await self._redis.delete(*(self.key(inst, part) for part in parts))
         if "bot" in parts:
             self._cache.pop(inst, None)
+        try:
+            await self._redis.delete(*(self.key(inst, part) for part in parts))
+        except _STORE_ERRORS as exc:
+            self._delete_failed(inst, exc)
+
+    @staticmethod
+    def _delete_failed(inst: str, exc: Exception) -> None:
+        # Slack does not resend an acknowledged uninstall: say loudly what is left behind.
+        log.error(
+            "could not delete an uninstalled installation: its sealed record stays in Redis",
+            extra={"reference": new_reference(), "installation": inst, "error": type(exc).__name__},
+        )
 
     # -- cache --------------------------------------------------------------------------------
 
