@@ -23,8 +23,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.agents import build_backend
 from bot.conversation import Pipeline
+from bot.installations.agents import build_agents
 from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
 from bot.installations.routing import RequestScopedClient
 from bot.memory import connect, memory_for
@@ -61,7 +61,7 @@ def build_services(settings: Settings) -> Services:
             "restart and replicas cannot share state"
         )
     memory = memory_for(settings, connect(settings))
-    agent = build_backend(settings)
+    agent = build_agents(settings)  # per-workspace agents when WORKSPACE_AGENTS names some
     metrics = Metrics(prices=settings.price_book)
     budget = WriteBudget(
         base_interval=settings.stream_interval,

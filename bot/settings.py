@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_redirect_uri: str | None = None
     installation_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated
+    # JSON: {"T0123": "AGENTID/ALIASID", "E0456": "arn:aws:bedrock-agentcore:…:runtime/…"}
+    workspace_agents: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     agent_backend: AgentBackend = AgentBackend.BEDROCK_AGENTS
     bedrock_agent_id: str | None = None
@@ -170,6 +172,28 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f'must be JSON like {{"model": [0.003, 0.015]}} ({exc.msg})'
                 ) from None
+        return value
+
+    @field_validator("workspace_agents", mode="before")
+    @classmethod
+    def _parse_workspace_agents(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'must be JSON like {{"T0123": "AGENTID/ALIASID"}} ({exc.msg})'
+                ) from None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object like {"T0123": "AGENTID/ALIASID"}')
+        for workspace, agent in value.items():
+            if not isinstance(agent, str) or not re.match(
+                r"^(arn:aws[\w-]*:bedrock-agentcore:.+:runtime/.+|[0-9A-Za-z]{10}/[0-9A-Za-z]{10})$",
+                agent,
+            ):
+                raise ValueError(
+                    f"{workspace}: must be AGENTID/ALIASID (10 characters each) or an AgentCore runtime ARN"
+                )
         return value
 
     @field_validator("suggested_prompts", mode="before")

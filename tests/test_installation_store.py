@@ -17,6 +17,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.installations import checks, cli
+from bot.installations.agents import agent_settings
 from bot.installations.authorize import InstallationAuthorize, TokenRefresher, needs_refresh
 from bot.installations.crypto import Sealer, parse_keys
 from bot.installations.oauth import authorization_url
@@ -312,3 +313,18 @@ def test_new_key_prints_a_usable_fernet_key() -> None:
     out = io.StringIO()
     assert cli.main(["new-key"], out=out) == 0
     assert parse_keys(out.getvalue().strip())
+
+
+def test_workspace_agents_name_an_agent_alias_or_a_runtime_and_nothing_else() -> None:
+    arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/r-1"
+    assert agent_settings(arn)["agentcore_runtime_arn"] == arn
+    assert agent_settings("AGENT12345/ALIAS12345")["bedrock_agent_alias_id"] == "ALIAS12345"
+    base: dict[str, Any] = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "x"}
+    base |= {"bedrock_agent_id": "A", "bedrock_agent_alias_id": "B"}
+    assert load_settings(**base, workspace_agents=f'{{"E1": "{arn}"}}').workspace_agents == {
+        "E1": arn
+    }
+    with pytest.raises(ConfigError, match="WORKSPACE_AGENTS T1: must be AGENTID/ALIASID"):
+        load_settings(**base, workspace_agents='{"T1": "nope"}')
+    with pytest.raises(ConfigError, match="WORKSPACE_AGENTS must be JSON"):
+        load_settings(**base, workspace_agents="{")

@@ -351,3 +351,21 @@ async def test_python_m_bot_installations_lists_what_is_installed_and_no_token(
     assert "org Grid Org (E0ORG), org-wide: installed" in text
     assert "2 installation(s)" in text
     assert not any(token in text for token in slack.oauth.tokens)
+
+
+async def test_a_workspace_with_its_own_agent_is_answered_by_that_agent(
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    agents = json.dumps({"T0B": "AGENT2BBBB/ALIAS2BBBB"})
+    bot = await start(**oauth_env(slack), WORKSPACE_AGENTS=agents)
+    await install(bot, slack, A)
+    await install(bot, slack, B)
+
+    await bot.post_signed(event_for(A, mention("a?", channel="CA", bot_user_id="UBOTA")))
+    await bot.post_signed(event_for(B, mention("b?", channel="CB", bot_user_id="UBOTB")))
+
+    await wait_finished(slack, 2)
+    chosen = {
+        i.session_attributes["slackTeamId"]: (i.agent_id, i.alias_id) for i in bedrock.invocations
+    }
+    assert chosen == {"T0A": ("AGENT12345", "ALIAS12345"), "T0B": ("AGENT2BBBB", "ALIAS2BBBB")}
