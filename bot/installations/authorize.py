@@ -4,11 +4,13 @@ Bolt's stock `AsyncInstallationStoreAuthorize` calls `auth.test` on every event 
 rotating tokens on whichever replica notices first; several replicas would then spend one
 refresh token twice. Here the stored record already says who the bot is (no `auth.test`), and
 a refresh runs under a Redis lock, one replica at a time: the others keep using the current
-token while it is still valid, or wait for the lock holder and read the token it stored.
+token while it is still valid, or wait for the lock holder and read the token it stored. A
+token that still works is refreshed in the background, so the event's ack never waits on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -65,12 +67,31 @@ class TokenRefresher:
         self._minutes = minutes_before
         self._lock_seconds = lock_seconds
         self._wait_seconds = wait_seconds
+        self._pending: dict[str, asyncio.Task[Bot | None]] = {}
         self.refreshed = 0
 
     async def fresh(self, bot: Bot) -> Bot | None:
-        """`bot` with a token that is not about to expire, or None when it cannot be had."""
-        if not needs_refresh(bot, now=time.time(), minutes_before=self._minutes):
+        """`bot` with a token that works now, or None when none can be had.
+
+        A token that is still valid is used as it is and refreshed behind the answer, so no
+        ack waits on Slack's refresh; only an expired one waits for its refresh."""
+        now = time.time()
+        if not needs_refresh(bot, now=now, minutes_before=self._minutes):
             return bot
+        if not expired(bot, now=now):
+            self._refresh_later(bot)
+            return bot
+        return await self._refresh_now(bot)
+
+    def _refresh_later(self, bot: Bot) -> None:
+        inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
+        if inst in self._pending:
+            return
+        task = asyncio.create_task(self._refresh_now(bot), name=f"refresh-{inst}")
+        self._pending[inst] = task
+        task.add_done_callback(lambda _: self._pending.pop(inst, None))
+
+    async def _refresh_now(self, bot: Bot) -> Bot | None:
         inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         lock = Lock(
             self._store.redis,
@@ -91,8 +112,8 @@ class TokenRefresher:
             current = await self._store.read_bot(inst)
             self._store.forget(inst)
             return current
-        except (RedisError, OSError) as exc:
-            log.warning("token refresh lock unavailable", extra={"error": type(exc).__name__})
+        except (RedisError, OSError, BoltError) as exc:
+            log.warning("token refresh not possible now", extra={"error": type(exc).__name__})
             return None if expired(bot, now=time.time()) else bot
 
     async def _refresh(self, inst: str) -> Bot | None:
@@ -101,7 +122,7 @@ class TokenRefresher:
             current, now=time.time(), minutes_before=self._minutes
         ):
             if current is not None:
-                await self._store.async_save_bot(current)  # refreshes this replica's cache
+                self._store.remember(inst, current)  # this replica's cache catches up
             return current
         try:
             rotated = await self._rotator.perform_bot_token_rotation(
@@ -157,10 +178,7 @@ class InstallationAuthorize(AsyncAuthorize):
                 extra={"enterprise_id": enterprise_id, "team": team_id},
             )
             return None
-        try:
-            bot = await self._refresher.fresh(bot)
-        except BoltError:
-            bot = None
+        bot = await self._refresher.fresh(bot)
         if bot is None:
             return None
         return AuthorizeResult(

@@ -254,6 +254,10 @@ class RedisInstallationStore(AsyncInstallationStore):
         else:
             self._cache[inst] = (self._clock() + self._cache_seconds, bot)
 
+    def remember(self, inst: str, bot: Bot) -> None:
+        """Cache `bot`, just read from Redis by the caller."""
+        self._remember(inst, bot)
+
     def forget(self, inst: str) -> None:
         self._cache.pop(inst, None)
 
