@@ -40,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(level=settings.log_level, fmt=settings.log_format.value)
     from bot.app import serve
 
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except ConfigError as exc:  # found while assembling (ACTION_HANDLERS_MODULE's contents)
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0
 
 

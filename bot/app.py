@@ -23,12 +23,19 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.actions.flow import ActionFlow
+from bot.actions.registry import load_handlers
+from bot.actions.store import PendingStore
+from bot.agents import AgentBackend, build_knowledge_base, route_dms
 from bot.conversation import Pipeline
+from bot.events import HistoryMessage
+from bot.history import replay_messages
 from bot.installations.agents import build_agents
 from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
 from bot.installations.routing import RequestScopedClient
-from bot.memory import connect, memory_for
+from bot.memory import Memory, connect, memory_for
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.rag_sessions import RagSessions
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
@@ -62,6 +69,8 @@ def build_services(settings: Settings) -> Services:
         )
     memory = memory_for(settings, connect(settings))
     agent = build_agents(settings)  # per-workspace agents when WORKSPACE_AGENTS names some
+    if settings.knowledge_base_dms:
+        agent = route_dms(agent, knowledge_base_dms(settings, memory))
     metrics = Metrics(prices=settings.price_book)
     budget = WriteBudget(
         base_interval=settings.stream_interval,
@@ -69,15 +78,35 @@ def build_services(settings: Settings) -> Services:
         lookup=memory.slack_block,
     )
     budget.on_rate_limited = lambda method: metrics.slack_rate_limited.labels(method=method).inc()
+    actions = ActionFlow(
+        store=PendingStore(memory.redis, prefix=settings.redis_key_prefix),
+        handlers=load_handlers(settings.action_handlers_module),
+        metrics=metrics,
+        client=client,
+        timeout_seconds=settings.confirm_timeout,
+    )
     return Services(
         settings=settings,
         client=client,
         agent=agent,
         memory=memory,
         budget=budget,
-        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
+        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics, actions=actions),
         metrics=metrics,
+        actions=actions,
     )
+
+
+def knowledge_base_dms(settings: Settings, memory: Memory) -> AgentBackend:
+    """The DM answerer, with RAG sessions kept in Redis and the turns memory already has."""
+
+    async def recent(conversation: str) -> list[HistoryMessage]:
+        return replay_messages(await memory.history(conversation))
+
+    sessions = RagSessions(
+        memory.redis, prefix=settings.redis_key_prefix, ttl_seconds=settings.history_ttl_seconds
+    )
+    return build_knowledge_base(settings, sessions=sessions, recent=recent)
 
 
 def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
@@ -226,6 +255,8 @@ class Runtime:
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
+        if self.services.actions is not None:
+            self.services.actions.start()
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None
@@ -237,7 +268,7 @@ class Runtime:
         app_token = self.settings.slack_app_token
         if app_token is not None:
             self._socket_handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
-            await self._socket_handler.connect_async()
+            await self._socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("listening in Socket Mode", extra={"health_port": self.port})
         else:
             log.info("listening for Slack over HTTP", extra={"port": self.port})
@@ -248,7 +279,7 @@ class Runtime:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
         if self._socket_handler is not None:
-            await self._socket_handler.close_async()
+            await self._socket_handler.close_async()  # type: ignore[no-untyped-call]
         pipeline = self.services.pipeline
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pipeline.idle.wait(), grace)
@@ -264,6 +295,8 @@ class Runtime:
             await self._runner.cleanup()
         if self._lag_watch is not None:
             self._lag_watch.cancel()
+        if self.services.actions is not None:
+            await self.services.actions.close()
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()

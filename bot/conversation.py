@@ -9,12 +9,16 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from bot import blocks as slack_blocks
 from bot import formatting
+from bot.actions import logic as actions
+from bot.actions.flow import ActionFlow, Asked
 from bot.agents import AgentBackend
 from bot.events import (
+    ActionRequest,
     AgentFailure,
     AgentRequest,
     Answer,
@@ -26,7 +30,7 @@ from bot.events import (
 )
 from bot.history import StoredTurn, replay_messages
 from bot.logs import turn_id_var
-from bot.memory import Memory
+from bot.memory import Memory, Session
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -36,9 +40,11 @@ ContextReader = Callable[[], Awaitable[str]]
 # What an operator should check, per failure kind (logged, never shown to users).
 _OPERATOR_HINTS = {
     FailureKind.MISCONFIGURED: (
-        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN), AWS_REGION, "
-        "and that the bot's AWS credentials allow bedrock:InvokeAgent on that alias "
-        "(bedrock-agentcore:InvokeAgentRuntime on that runtime)"
+        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN, "
+        "AGENTCORE_HARNESS_ARN), AWS_REGION, and that the bot's AWS credentials allow "
+        "bedrock:InvokeAgent on that alias (bedrock-agentcore:InvokeAgentRuntime and "
+        "bedrock-agentcore:InvokeAgentRuntimeForUser on that runtime; for a harness also "
+        "bedrock-agentcore:InvokeHarness; bedrock:RetrieveAndGenerate for DM_KNOWLEDGE_BASE_ID)"
     ),
     FailureKind.THROTTLED: "raise the agent's model quota or slow the traffic down",
     FailureKind.INVALID_INPUT: "the agent rejected the request (input too long or malformed)",
@@ -100,13 +106,31 @@ class _Collected:
     failure: AgentFailure | None = None
     first_chunk_at: float | None = None
     cost: float = 0.0
+    action: ActionRequest | None = None  # the agent paused for a person or a local result
+
+    def absorb(self, more: _Collected) -> None:
+        """The next part of one answer (after a local result went back) joins this one."""
+        self.text += more.text
+        self.sources += [s for s in more.sources if s not in self.sources]
+        self.usage += more.usage
+        self.cost += more.cost
+        self.failure, self.action = more.failure, more.action
+        self.first_chunk_at = self.first_chunk_at or more.first_chunk_at
 
 
 class Pipeline:
     """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
 
-    def __init__(self, *, agent: AgentBackend, memory: Memory, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        *,
+        agent: AgentBackend,
+        memory: Memory,
+        metrics: Metrics,
+        actions: ActionFlow | None = None,
+    ) -> None:
         self._agent = agent
+        self._actions = actions
         self._memory = memory
         self._metrics = metrics
         self._stopping = asyncio.Event()
@@ -119,11 +143,17 @@ class Pipeline:
         self._stopping.set()
 
     async def handle(
-        self, turn: Turn, sink: AnswerSink, *, context: ContextReader | None = None
+        self,
+        turn: Turn,
+        sink: AnswerSink,
+        *,
+        context: ContextReader | None = None,
+        resume: actions.Resume | None = None,
     ) -> Answer | None:
         """Answer `turn` into `sink` unless it is a duplicate delivery; never raises.
 
         `context` reads what was said before the bot joined; called only when it has no memory.
+        `resume`: the turn goes on after the agent paused (a person answered Confirm / Cancel).
         """
         token = turn_id_var.set(turn.turn_id)
         self.active += 1
@@ -134,13 +164,15 @@ class Pipeline:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
                 return None
-            self._metrics.questions.labels(surface=turn.surface).inc()
+            if resume is None:
+                self._metrics.questions.labels(surface=turn.surface).inc()
             log.info(
-                "question received",
+                "question received" if resume is None else "resuming a paused answer",
                 extra={
                     "surface": turn.surface,
                     "conversation": turn.conversation,
                     "chars": len(turn.text),
+                    **({"invocation_id": resume.invocation_id} if resume else {}),
                 },
             )
             await sink.begin()
@@ -149,7 +181,7 @@ class Pipeline:
                 await sink.end(suffix=turn.empty_hint)
                 return None
             async with self._memory.turn_lock(turn.conversation):
-                return await self._answer(turn, sink, context)
+                return await self._answer(turn, sink, context, resume)
         except Exception:
             reference = formatting.new_reference()
             log.exception("turn failed", extra={"reference": reference})
@@ -172,8 +204,18 @@ class Pipeline:
         except Exception:
             log.exception("could not show the error either", extra={"reference": reference})
 
-    async def _answer(self, turn: Turn, sink: AnswerSink, context: ContextReader | None) -> Answer:
-        started = time.monotonic()
+    async def _request(
+        self, turn: Turn, context: ContextReader | None, resume: actions.Resume | None
+    ) -> tuple[Session, AgentRequest]:
+        if resume is not None:  # the paused session, whatever memory says about idleness
+            session = Session(resume.session_id, resume.generation, fresh=False, known=True)
+            return session, AgentRequest(
+                text="",
+                session_id=resume.session_id,
+                session_attributes=turn.session_attributes(),
+                user_id=turn.user_id,
+                resume=resume.results,
+            )
         session = await self._memory.open_session(turn.conversation)
         text = turn.text
         if context is not None and not session.known:
@@ -182,22 +224,40 @@ class Pipeline:
             if transcript:
                 await self._memory.seed_context(turn.conversation, transcript)
                 text = f"{transcript}\n\nNow I am asked:\n{turn.text}"
-        request = AgentRequest(
+        return session, AgentRequest(
             text=text,
             session_id=session.session_id,
             session_attributes=turn.session_attributes(),
             user_id=turn.user_id,
             history=replay_messages(session.history) if session.fresh else (),
+            conversation=turn.conversation,
+            surface=turn.surface,
         )
+
+    async def _answer(
+        self,
+        turn: Turn,
+        sink: AnswerSink,
+        context: ContextReader | None,
+        resume: actions.Resume | None = None,
+    ) -> Answer:
+        started = time.monotonic()
+        session, request = await self._request(turn, context, resume)
         collected = await self._stream(request, sink)
+        collected = await self._local_results(turn, request, sink, collected)
+        prior = resume.prior_text if resume is not None else ""
+        if collected.action is not None and collected.failure is None:
+            return await self._pause(turn, sink, collected, session, prior, started)
+        shown = "".join(collected.text)
         answer = Answer(
-            "".join(collected.text), tuple(collected.sources), collected.usage, collected.failure
+            _joined(prior, shown), tuple(collected.sources), collected.usage, collected.failure
         )
-        suffix, reference = self._closing_text(answer)
+        closing = replace(answer, text=shown) if prior else answer
+        suffix, reference, alert = self._closing_text(closing)
         blocks = None
         if answer.text.strip():
             value = json.dumps({"c": turn.conversation, "t": turn.turn_id}, separators=(",", ":"))
-            blocks = formatting.feedback_blocks(value)
+            blocks = slack_blocks.closing_blocks(answer=value, alert=alert)
         # Remembered before the answer is shown complete: a reply typed right after it must
         # find this turn, on any replica.
         await self._memory.record_turn(
@@ -238,6 +298,55 @@ class Pipeline:
         )
         return answer
 
+    async def _local_results(
+        self, turn: Turn, request: AgentRequest, sink: AnswerSink, collected: _Collected
+    ) -> _Collected:
+        """Pauses no person answers (results the caller computes) go back at once, a few times."""
+        for _ in range(_LOCAL_ROUNDS):
+            if collected.action is None or collected.failure or self._actions is None:
+                break
+            results = await self._actions.local_results(_asked(turn), collected.action)
+            if results is None:
+                break
+            request = replace(request, text="", history=(), resume=results)
+            collected.absorb(await self._stream(request, sink))
+        if collected.action and self._actions and not actions.needs_person(collected.action):
+            # Still asking after every round: end visibly rather than loop or show no buttons.
+            collected.failure = AgentFailure(FailureKind.UNKNOWN, "too_many_local_results")
+        return collected
+
+    async def _pause(
+        self,
+        turn: Turn,
+        sink: AnswerSink,
+        collected: _Collected,
+        session: Session,
+        prior: str,
+        started: float,
+    ) -> Answer:
+        """The agent waits for a person: the question ends this message; nothing is recorded
+        until the answer goes on (a resumed turn records question and whole answer)."""
+        assert collected.action is not None
+        shown = "".join(collected.text)
+        text = _joined(prior, shown)
+        if self._actions is None:
+            failure = AgentFailure(FailureKind.UNKNOWN, "action_request_unsupported")
+            suffix, _, _ = self._closing_text(Answer(shown, failure=failure))
+            await sink.end(suffix=suffix)
+            return Answer(text, failure=failure)
+        await self._actions.ask(
+            _asked(turn),
+            sink,
+            collected.action,
+            session_id=session.session_id,
+            generation=session.generation,
+            shown_text=shown,
+            prior_text=text,
+        )
+        answer = Answer(text, tuple(collected.sources), collected.usage)
+        self._observe(answer, collected, sink, started, outcome="paused")
+        return answer
+
     async def _stream(self, request: AgentRequest, sink: AnswerSink) -> _Collected:
         """Feed the agent's events to the sink until the agent ends or shutdown interrupts."""
         collected = _Collected()
@@ -268,14 +377,21 @@ class Pipeline:
                     into.cost += self._metrics.usage(event)
                 elif isinstance(event, AgentFailure):
                     into.failure = event
+                elif isinstance(event, ActionRequest):
+                    into.action = actions.merge(into.action, event)
         except Exception as exc:  # a backend bug must still end in a visible, logged answer
             log.exception("agent stream crashed")
             into.failure = AgentFailure(FailureKind.UNKNOWN, type(exc).__name__)
 
     def _observe(
-        self, answer: Answer, collected: _Collected, sink: AnswerSink, started: float
+        self,
+        answer: Answer,
+        collected: _Collected,
+        sink: AnswerSink,
+        started: float,
+        outcome: str = "",
     ) -> None:
-        outcome = answer.failure.kind.value if answer.failure else "ok"
+        outcome = outcome or (answer.failure.kind.value if answer.failure else "ok")
         self._metrics.answers.labels(outcome=outcome).inc()
         self._metrics.answer_time.observe(time.monotonic() - started)
         if collected.first_chunk_at is not None and sink.first_visible_at is not None:
@@ -283,16 +399,23 @@ class Pipeline:
                 max(0.0, sink.first_visible_at - collected.first_chunk_at)
             )
 
-    def _closing_text(self, answer: Answer) -> tuple[str, str | None]:
-        """What goes under the streamed text: sources, or an error note with a reference."""
+    def _closing_text(self, answer: Answer) -> tuple[str, str | None, str | None]:
+        """What goes under the streamed text: sources, or an error note with a reference.
+
+        A partial answer's note is returned apart, for an alert block under the text; an
+        answer that failed before any text is the note itself.
+        """
         parts: list[str] = []
         reference: str | None = None
+        alert: str | None = None
         if answer.failure is not None:
             reference = formatting.new_reference()
             partial = bool(answer.text.strip())
-            parts.append(
-                formatting.failure_text(answer.failure, reference=reference, partial=partial)
-            )
+            note = formatting.failure_text(answer.failure, reference=reference, partial=partial)
+            if partial:
+                alert = note
+            else:
+                parts.append(note)
             log.warning(
                 "agent failed",
                 extra={
@@ -309,4 +432,24 @@ class Pipeline:
         if answer.sources:
             parts.append(formatting.sources_markdown(answer.sources))
         separator = "\n\n" if answer.text.strip() else ""
-        return (separator + "\n\n".join(parts) if parts else ""), reference
+        return (separator + "\n\n".join(parts) if parts else ""), reference, alert
+
+
+_LOCAL_ROUNDS = 5  # an agent that keeps asking for local results is cut off after this many
+
+
+def _asked(turn: Turn) -> Asked:
+    return Asked(
+        conversation=turn.conversation,
+        asker=turn.user_id,
+        team_id=turn.team_id,
+        channel_id=turn.channel_id,
+        surface=turn.surface,
+        turn_id=turn.turn_id,
+        question=turn.text,
+        attributes=dict(turn.attributes),
+    )
+
+
+def _joined(prior: str, text: str) -> str:
+    return f"{prior}\n\n{text}" if prior.strip() and text.strip() else prior + text

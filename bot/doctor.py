@@ -20,6 +20,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import doctor_backends
+from bot.agents import AgentBackend as Backend
 from bot.agents import build_backend, control
 from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
@@ -46,9 +48,12 @@ class Check:
 
 # manifest.yaml's oauth_config.scopes.bot, here because pyyaml is only a dev dependency and the
 # manifest need not ship with the bot; tests/test_doctor.py keeps the two equal.
-_SCOPES = "app_mentions:read assistant:write channels:history chat:write commands groups:history im:history im:read im:write reactions:write"
+_SCOPES = "app_mentions:read assistant:write channels:history chat:write commands groups:history im:history reactions:write"
 BOT_SCOPES = frozenset(_SCOPES.split())
 DRY_RUN_INPUT = "ping"  # a tiny question for a throwaway session
+# Asked as a real question is (attributes, user id → runtimeUserId), so the permissions a real
+# question needs are the ones exercised.
+DRY_RUN_ATTRIBUTES = {"slackTeamId": "doctor", "slackChannelId": "doctor", "slackUserId": "doctor"}
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 _CREDENTIALS = "provide valid AWS credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID…, or a role)"
 FIXES = {
@@ -67,10 +72,7 @@ FIXES = {
     "redis": "check REDIS_URL (host, port, password; rediss:// for TLS) and that Redis runs",
 }
 SlackAnswer = AsyncSlackResponse
-AGENTCORE_FIXES = FIXES | {
-    "ResourceNotFoundException": "check AGENTCORE_RUNTIME_ARN, AGENTCORE_QUALIFIER, AWS_REGION",
-    "AccessDeniedException": "allow bedrock-agentcore:InvokeAgentRuntime on the runtime",
-}
+AGENTCORE_FIXES = FIXES | doctor_backends.AGENTCORE_FIXES
 
 
 def ok(name: str, detail: str) -> Check:
@@ -96,6 +98,9 @@ def describe_settings(settings: Settings) -> Check:
     mode += ", OAuth mode (many workspaces)" if settings.oauth_mode else ""
     if settings.agent_backend is AgentBackend.BEDROCK_AGENTS:
         target = f"agent {settings.bedrock_agent_id}, alias {settings.bedrock_agent_alias_id}"
+    elif settings.agent_backend is AgentBackend.HARNESS:
+        endpoint = settings.agentcore_harness_qualifier or "default endpoint"
+        target = f"harness {settings.agentcore_harness_arn} ({endpoint})"
     else:
         target = f"runtime {settings.agentcore_runtime_arn} ({settings.agentcore_qualifier})"
     backend = settings.agent_backend.value
@@ -203,13 +208,20 @@ async def check_bedrock_agents(settings: Settings) -> list[Check]:
     return [*checks, ttl_check(ttl, settings.session_idle_seconds)]
 
 
-async def dry_run(settings: Settings, name: str, fixes: Mapping[str, str]) -> Check:
+async def dry_run(
+    settings: Settings,
+    name: str,
+    fixes: Mapping[str, str],
+    *,
+    build: Callable[[Settings], Backend] = build_backend,
+) -> Check:
     """Ask the configured backend (the bot's own code path) one tiny question, read to the end."""
     try:
-        backend = await asyncio.to_thread(build_backend, settings)
+        backend = await asyncio.to_thread(build, settings)
     except NotImplementedError as exc:
         return Check(name, Status.SKIP, f"skipped: {exc}")
-    request = AgentRequest(DRY_RUN_INPUT, f"doctor-{uuid.uuid4().hex}", {}, user_id="")
+    session = f"doctor-{uuid.uuid4().hex}"
+    request = AgentRequest(DRY_RUN_INPUT, session, DRY_RUN_ATTRIBUTES, user_id="doctor")
     answered, failure = 0, None
     try:
         async for event in backend.stream(request):
@@ -222,14 +234,10 @@ async def dry_run(settings: Settings, name: str, fixes: Mapping[str, str]) -> Ch
     return ok(name, f"a test question in a throwaway session was answered ({answered} chars)")
 
 
-async def check_agentcore(settings: Settings) -> list[Check]:
-    """A dry InvokeAgentRuntime through the AgentCore backend, once bot.agents builds it."""
-    return [await dry_run(settings, "agentcore runtime", AGENTCORE_FIXES)]
-
-
 AGENT_CHECKS: dict[AgentBackend, Callable[[Settings], Awaitable[list[Check]]]] = {
     AgentBackend.BEDROCK_AGENTS: check_bedrock_agents,
-    AgentBackend.AGENTCORE: check_agentcore,
+    AgentBackend.AGENTCORE: doctor_backends.check_agentcore,
+    AgentBackend.HARNESS: doctor_backends.check_harness,
 }
 
 
@@ -268,6 +276,8 @@ async def run_checks(settings: Settings) -> list[Check]:
         "agent": AGENT_CHECKS[settings.agent_backend](settings),
         "redis": check_redis(settings),
     }
+    if settings.knowledge_base_dms:
+        groups["knowledge base"] = doctor_backends.check_knowledge_base(settings)
     results = await asyncio.gather(*groups.values(), return_exceptions=True)
     checks = [describe_settings(settings)]
     for name, result in zip(groups, results, strict=True):

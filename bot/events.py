@@ -28,6 +28,10 @@ class AgentRequest:
     # Set when this request resumes an agent that paused for a person (see ActionRequest):
     # the backend sends these results instead of (or with) `text`.
     resume: tuple[ActionResult, ...] = ()
+    # The Slack conversation (memory key) and surface ("mention", "dm", …) this answers: for
+    # backends that keep state of their own per conversation, or serve one surface only.
+    conversation: str = ""
+    surface: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,16 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     model: str = ""
+    # Prompt-cache tokens, apart from `input_tokens` (as Converse and the harness report them).
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
-            self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
     @property

@@ -12,7 +12,9 @@ from typing import Any
 
 from slackify_markdown import slackify_markdown
 
+from bot import tables
 from bot.events import AgentFailure, FailureKind, Source
+from bot.slack_events import bot_mention
 
 # Slack limits (docs.slack.dev): `text` of chat.update is cut at 4,000 characters;
 # `markdown_text` takes 12,000 characters per call.
@@ -21,6 +23,13 @@ MARKDOWN_TEXT_LIMIT = 12_000
 
 SIGN_OF_LIFE_REACTION = "eyes"
 THINKING_STATUS = "is thinking…"
+# Rotated by Slack under the status while a DM answer is on its way (setStatus loading_messages).
+LOADING_MESSAGES = (
+    "Reading the question…",
+    "Asking the agent…",
+    "Looking through the handbook…",
+    "Putting the answer together…",
+)
 PLACEHOLDER_TEXT = "⏳ _Thinking…_"
 EMPTY_QUESTION_HINT = (
     "Ask me something after the mention — for example `@me what is our refund policy?`"
@@ -57,6 +66,22 @@ _FAILURE_TEXTS: dict[FailureKind, str] = {
     FailureKind.INTERRUPTED: "The answer was interrupted before it started. Please ask again.",
 }
 _GENERIC_FAILURE = "Something went wrong while answering. Please try again in a moment."
+# How the agent said it stopped (harness stopReason, Knowledge Base guardrail), by failure code:
+# shown even under partial text, since the reason is not "interrupted".
+_STOP_TEXTS: dict[str, str] = {
+    "max_tokens": "⚠️ _The answer reached the model's length limit and stops here._",
+    "max_output_tokens_exceeded": "⚠️ _The answer reached the model's length limit and stops here._",
+    "content_filtered": "🛡️ _The model's content filter stopped this answer._",
+    "guardrail_intervened": "🛡️ _A guardrail intervened: this answer was blocked or changed._",
+    "model_context_window_exceeded": (
+        "⚠️ _This conversation is too long for the model — please start a new thread._"
+    ),
+    "timeout_exceeded": "⚠️ _The agent ran out of time before finishing. Please try again._",
+    "max_iterations_exceeded": (
+        "⚠️ _The agent gave up after too many steps. Try a simpler or more specific question._"
+    ),
+    "hook_stopped": "🛡️ _A policy hook stopped this answer._",
+}
 
 
 def new_reference() -> str:
@@ -66,6 +91,8 @@ def new_reference() -> str:
 
 def failure_text(failure: AgentFailure, *, reference: str, partial: bool) -> str:
     """What the user reads when an answer fails; never the raw exception."""
+    if failure.code in _STOP_TEXTS:
+        return f"{_STOP_TEXTS[failure.code]} (ref `{reference}`)"
     if partial:
         return f"{INTERRUPTED_NOTE} (ref `{reference}`)"
     text = _FAILURE_TEXTS.get(failure.kind, _GENERIC_FAILURE)
@@ -74,13 +101,10 @@ def failure_text(failure: AgentFailure, *, reference: str, partial: bool) -> str
     return f"{text} (ref `{reference}`)"
 
 
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-
-
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """Remove the bot's own mention(s); other people's mentions are part of the question."""
     if bot_user_id:
-        text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text)
+        text = bot_mention(bot_user_id).sub(" ", text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
@@ -95,7 +119,8 @@ def to_mrkdwn(markdown: str) -> str:
     """Standard Markdown (what agents write) → Slack mrkdwn for the `text` field."""
     if not markdown.strip():
         return markdown.strip()
-    return slackify_markdown(markdown).rstrip("\n")
+    # mrkdwn has no tables: they become aligned code blocks before conversion.
+    return str(slackify_markdown(tables.tables_as_code(markdown))).rstrip("\n")
 
 
 def sources_markdown(sources: Sequence[Source]) -> str:
@@ -105,7 +130,9 @@ def sources_markdown(sources: Sequence[Source]) -> str:
     lines = ["**Sources**"]
     for number, source in enumerate(sources, start=1):
         title = source.title.replace("[", "(").replace("]", ")")
-        lines.append(f"{number}. [{title}]({source.url})" if source.url else f"{number}. {title}")
+        # Only web addresses are links: an s3:// URI opens nothing in Slack, so it stays a name.
+        linked = source.url and source.url.startswith(("https://", "http://"))
+        lines.append(f"{number}. [{title}]({source.url})" if linked else f"{number}. {title}")
     return "\n".join(lines)
 
 
@@ -158,29 +185,6 @@ def split_message(text: str, limit: int) -> list[str]:
         text = text[cut:]
     parts.append(text)
     return parts
-
-
-def feedback_blocks(value: str) -> list[dict[str, Any]]:
-    """👍/👎 under a finished answer; `value` says which answer (≤ 2,000 chars)."""
-    buttons = [
-        {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": label, "emoji": True},
-            "value": value,
-        }
-        for action_id, label in (("feedback_up", "👍"), ("feedback_down", "👎"))
-    ]
-    return [{"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": buttons}]
-
-
-def thanks_blocks(blocks: Sequence[dict[str, Any]], user_id: str) -> list[dict[str, Any]]:
-    """The same message with its feedback buttons replaced by a thank-you."""
-    thanks = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": f"{FEEDBACK_THANKS} — <@{user_id}>"}],
-    }
-    return [thanks if b.get("block_id") == FEEDBACK_BLOCK_ID else dict(b) for b in blocks]
 
 
 def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:

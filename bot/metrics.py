@@ -11,7 +11,19 @@ from bot.events import PriceBook, Usage
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Fine buckets where targets live (acks < 50 ms, loop lag < 20 ms), coarse ones for answers.
-_FAST_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
+_FAST_BUCKETS: tuple[float, ...] = (
+    0.0005,
+    0.001,
+    0.002,
+    0.003,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+)
 _FAST_BUCKETS += (0.1, 0.25, 1)
 _ANSWER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -31,6 +43,12 @@ class Metrics:
         )
         self.slack_rate_limited = Counter(
             "slackbot_slack_rate_limited", "Slack 429 answers", ["method"], registry=r
+        )
+        self.confirmations = Counter(
+            "slackbot_confirmations",
+            "Confirm / Cancel questions: shown, confirmed, denied, answered (an option), expired",
+            ["outcome"],
+            registry=r,
         )
         self.active_answers = Gauge("slackbot_active_answers", "Answers in progress", registry=r)
         self.ack = Histogram(
@@ -66,6 +84,12 @@ class Metrics:
         cost = self._prices.cost(usage)
         self.tokens.labels(direction="input").inc(usage.input_tokens)
         self.tokens.labels(direction="output").inc(usage.output_tokens)
+        # Prompt-cache tokens (harness, Converse-style usage) are counted, not priced: their
+        # price is a per-model fraction of the input price that PRICE_* does not know.
+        if usage.cache_read_tokens:
+            self.tokens.labels(direction="cache_read").inc(usage.cache_read_tokens)
+        if usage.cache_write_tokens:
+            self.tokens.labels(direction="cache_write").inc(usage.cache_write_tokens)
         self.cost.inc(cost)
         return cost
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.actions.flow import ActionFlow
 from bot.agents import AgentBackend
 from bot.conversation import Pipeline
 from bot.memory import Memory
@@ -26,12 +27,17 @@ class Services:
     budget: WriteBudget
     pipeline: Pipeline
     metrics: Metrics
+    actions: ActionFlow | None = None  # Confirm / Cancel for paused agents (bot/actions)
 
-    def private_answer(self, response_url: str) -> ResponseUrlAnswer:
+    def private_answer(
+        self, response_url: str, *, replace_original: bool = True
+    ) -> ResponseUrlAnswer:
         """An answer only the asker sees, through a slash command's response_url."""
         session = self.client.session
         assert session is not None, "build_services gives the Slack client a pooled session"
-        return ResponseUrlAnswer(session=session, response_url=response_url)
+        return ResponseUrlAnswer(
+            session=session, response_url=response_url, replace_original=replace_original
+        )
 
     def thread_answer(self, target: ThreadTarget) -> AnswerStream:
         """A streamed answer into a Slack thread, in the configured streaming mode."""

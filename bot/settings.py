@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from enum import StrEnum
@@ -17,6 +18,16 @@ from bot.installations.crypto import parse_keys
 class AgentBackend(StrEnum):
     BEDROCK_AGENTS = "bedrock-agents"
     AGENTCORE = "agentcore"
+    HARNESS = "harness"
+
+
+# AgentCore Runtime (and so a harness) ends a session after 15 idle minutes unless configured
+# otherwise; Bedrock Agents' idleSessionTTLInSeconds is commonly an hour.
+DEFAULT_IDLE_SECONDS = {
+    AgentBackend.BEDROCK_AGENTS: 3600,
+    AgentBackend.AGENTCORE: 900,
+    AgentBackend.HARNESS: 900,
+}
 
 
 class HistoryReplay(StrEnum):
@@ -60,11 +71,16 @@ class Settings(BaseSettings):
     bedrock_agent_alias_id: str | None = None
     agentcore_runtime_arn: str | None = None
     agentcore_qualifier: str = "DEFAULT"
+    agentcore_harness_arn: str | None = None
+    agentcore_harness_qualifier: str | None = None  # unset → the harness's default endpoint
+    # Both set → DMs are answered by RetrieveAndGenerateStream on this Knowledge Base.
+    dm_knowledge_base_id: str | None = None
+    dm_model_arn: str | None = None
     aws_region: str = "us-east-1"
 
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "sbb:"
-    session_idle_seconds: int = Field(3600, gt=0)
+    session_idle_seconds: int = Field(3600, gt=0)  # unset → DEFAULT_IDLE_SECONDS per backend
     history_max_turns: int = Field(20, ge=0, le=500)
     history_ttl_days: int = Field(30, gt=0)
     history_replay: HistoryReplay = HistoryReplay.CONVERSATION_HISTORY
@@ -86,6 +102,10 @@ class Settings(BaseSettings):
     suggested_prompts_title: str = "Ask me about the handbook"
     order_command: str = "/order"
     order_id_pattern: str = r"^[A-Za-z]{2,5}-?[0-9]{3,12}$"
+    # Agents that act (bot/actions): how long Confirm / Cancel stays answerable (unset: as long
+    # as the agent's session lives), and the module whose register_actions() adds RESULT handlers.
+    confirm_timeout_seconds: int | None = Field(None, gt=0)
+    action_handlers_module: str | None = None
 
     price_input_per_1k: float = Field(0.003, ge=0)  # USD, for cost estimates (Claude Sonnet-like)
     price_output_per_1k: float = Field(0.015, ge=0)
@@ -222,6 +242,19 @@ class Settings(BaseSettings):
             raise ValueError(f"is not a valid regular expression ({exc})") from None
         return value
 
+    @field_validator("action_handlers_module")
+    @classmethod
+    def _handlers_module_exists(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            found = importlib.util.find_spec(value.strip()) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ValueError(f"names no importable module ({value.strip()!r})")
+        return value.strip()
+
     @field_validator("log_level")
     @classmethod
     def _level_known(cls, value: str) -> str:
@@ -243,6 +276,15 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()}: required when AGENT_BACKEND=bedrock-agents")
         if self.agent_backend is AgentBackend.AGENTCORE and not self.agentcore_runtime_arn:
             raise ValueError("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
+        if self.agent_backend is AgentBackend.HARNESS and not self.agentcore_harness_arn:
+            raise ValueError("AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness")
+        kb = {"DM_KNOWLEDGE_BASE_ID": self.dm_knowledge_base_id, "DM_MODEL_ARN": self.dm_model_arn}
+        missing = [name for name, value in kb.items() if not value]
+        if len(missing) == 1:
+            other = next(name for name in kb if name not in missing)
+            raise ValueError(f"{missing[0]}: required when {other} is set")
+        if "session_idle_seconds" not in self.model_fields_set:
+            self.session_idle_seconds = DEFAULT_IDLE_SECONDS[self.agent_backend]
         return self
 
     def _oauth_requirements(self) -> None:
@@ -264,6 +306,11 @@ class Settings(BaseSettings):
     def oauth_mode(self) -> bool:
         """Many workspaces: installs through OAuth, tokens from the installation store."""
         return bool(self.slack_client_id) and self.slack_client_secret is not None
+
+    @property
+    def knowledge_base_dms(self) -> bool:
+        """DMs go to the Knowledge Base (RetrieveAndGenerateStream), not to the agent."""
+        return bool(self.dm_knowledge_base_id and self.dm_model_arn)
 
     @property
     def http_mode(self) -> bool:
@@ -289,6 +336,11 @@ class Settings(BaseSettings):
     def channel_allowed(self, channel_id: str) -> bool:
         """DMs are always allowed; channels only when ALLOWED_CHANNELS is unset or lists them."""
         return not self.allowed_channels or channel_id in self.allowed_channels
+
+    @property
+    def confirm_timeout(self) -> int:
+        """CONFIRM_TIMEOUT_SECONDS, defaulting to SESSION_IDLE_SECONDS (Bedrock forgets then)."""
+        return self.confirm_timeout_seconds or self.session_idle_seconds
 
     @property
     def history_ttl_seconds(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,16 @@ def enterprise_of(body: Mapping[str, Any]) -> str | None:
         if isinstance(candidate, str) and candidate:
             return candidate
     return None
+
+
+def bot_mention(bot_user_id: str) -> re.Pattern[str]:
+    """The bot's mention as Slack writes it, `<@UBOT>` or `<@UBOT|name>`: the one mention parser."""
+    return re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>")
+
+
+def mentions_bot(text: str, bot_user_id: str | None) -> bool:
+    """True when `text` mentions the bot (its app_mention event then answers that message)."""
+    return bool(bot_user_id) and bot_mention(str(bot_user_id)).search(text) is not None
 
 
 def team_of(event: Mapping[str, Any], body: Mapping[str, Any]) -> str:

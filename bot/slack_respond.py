@@ -25,8 +25,13 @@ _ATTEMPTS = 3
 class ResponseUrlAnswer:
     """Collects the answer and posts it, ephemeral, replacing the "Looking up…" note."""
 
-    def __init__(self, *, session: aiohttp.ClientSession, response_url: str) -> None:
+    def __init__(
+        self, *, session: aiohttp.ClientSession, response_url: str, replace_original: bool = True
+    ) -> None:
         self._webhook = AsyncWebhookClient(response_url, session=session, timeout=15)
+        self.response_url = response_url
+        # False: the answer goes below what is shown (a resumed answer keeps the receipt).
+        self._replace_original = replace_original
         self._markdown = ""
         self._ended = False
         self.first_visible_at: float | None = None
@@ -50,7 +55,9 @@ class ResponseUrlAnswer:
             last = index == len(parts) - 1
             payload_blocks = formatting.section_blocks(part) + blocks if last and blocks else None
             delivered &= await self._post(
-                text=part, blocks=payload_blocks, replace_original=index == 0
+                text=part,
+                blocks=payload_blocks,
+                replace_original=index == 0 and self._replace_original,
             )
             if delivered and self.first_visible_at is None:
                 self.first_visible_at = time.monotonic()

@@ -20,7 +20,8 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import formatting
+from bot import blocks as slack_blocks
+from bot import formatting, tables
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
@@ -98,6 +99,11 @@ class AnswerStream:
         return self._markdown
 
     @property
+    def target(self) -> ThreadTarget:
+        """Where this answer goes (a paused answer continues there, see bot/actions)."""
+        return self._target
+
+    @property
     def ended(self) -> bool:
         return self._closing.is_set()
 
@@ -138,6 +144,7 @@ class AnswerStream:
             channel_id=self._target.channel,
             thread_ts=self._target.thread_ts,
             status=status,
+            loading_messages=list(self._target.loading_messages) or None,
         )
 
     async def _pump(self) -> None:
@@ -285,7 +292,8 @@ class AnswerStream:
             if done is None:
                 return False
             message.kind = Kind.MARKDOWN  # stopped: any later edit is a chat.update
-            if message.dirty:
+            # A streamed table shows as raw pipes; the final edit renders it as a table block.
+            if message.dirty or tables.has_table(text[message.start :]):
                 message.dirty = False
                 return await self._write_markdown(message, text[message.start :], final=True)
             return True
@@ -304,6 +312,7 @@ class AnswerStream:
         extra = self._final_blocks(message, final)
         # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
         blocks = formatting.section_blocks(body) + extra if extra else None
+        body = slack_blocks.with_alerts(body, extra, limit=message.limit)
         if message.ts is not None:
             return await self._update(message, final=final, text=body, blocks=blocks)
         response = await self._slack.call(
@@ -321,11 +330,9 @@ class AnswerStream:
     async def _write_markdown(self, message: MessageState, markdown: str, *, final: bool) -> bool:
         """Markdown that Slack renders itself, posted or edited in place."""
         extra = self._final_blocks(message, final)
-        content: dict[str, Any] = {"markdown_text": markdown}
-        if extra:
-            # markdown_text cannot travel with blocks: the Markdown goes in a markdown block.
-            blocks = [{"type": "markdown", "text": markdown}, *extra]
-            content = {"text": markdown[: formatting.SECTION_TEXT_LIMIT], "blocks": blocks}
+        # markdown_text cannot travel with blocks: with closing blocks (or a table, which only
+        # a table block renders) the Markdown becomes blocks and `text` a plain fallback.
+        content = slack_blocks.message_content(markdown, extra)
         if message.ts is not None:
             return await self._update(message, final=final, **content)
         response = await self._slack.call(

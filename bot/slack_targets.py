@@ -23,6 +23,8 @@ class ThreadTarget:
     user_id: str
     question_ts: str | None = None
     sign_of_life: SignOfLife = SignOfLife.REACTION
+    # Shown in turn under the "is thinking…" status (assistant.threads.setStatus loading_messages).
+    loading_messages: tuple[str, ...] = ()
 
 
 class Kind(Enum):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -12,28 +15,63 @@ from bot.history import thread_transcript
 
 log = logging.getLogger(__name__)
 
-# conversations.replies is rate-limited hard for most apps (as low as 1 call a minute):
-# one page, the most recent messages, never a pagination loop.
-REPLIES_LIMIT = 50
+# conversations.replies pages oldest first, so the messages right before the mention are on
+# the last page: follow cursors, keeping the thread's opening message and the newest ones.
+# It is rate-limited hard (Tier 3; 1 a minute and at most 15 a page for apps distributed
+# outside the Marketplace), so a refused page ends the reading with what was read so far.
+REPLIES_PAGE = 200  # docs.slack.dev: "no more than 200 results at a time" is recommended
+MAX_PAGES = 10
+KEEP_NEWEST = 50
 TRANSCRIPT_MAX_CHARS = 8_000
+
+Message = Mapping[str, Any]
 
 
 async def read_thread(
     client: AsyncWebClient, *, channel: str, thread_ts: str, before_ts: str, bot_user_id: str | None
 ) -> str:
     """The thread before `before_ts` as a transcript, or "" if Slack would not tell us."""
-    try:
-        response = await client.conversations_replies(
-            channel=channel, ts=thread_ts, limit=REPLIES_LIMIT
-        )
-    except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-        log.warning("could not read the thread for context", extra={"slack_error": error})
-        return ""
-    messages = response.get("messages") or []
+    opening, newest = await _read_messages(
+        client, channel=channel, thread_ts=thread_ts, before_ts=before_ts
+    )
+    messages = [*([opening] if opening is not None else []), *newest]
     transcript = thread_transcript(messages, bot_user_id=bot_user_id, before_ts=before_ts)
     if len(transcript) > TRANSCRIPT_MAX_CHARS:
         # Keep the end: the messages right before the question matter most.
         transcript = "…" + transcript[-TRANSCRIPT_MAX_CHARS:]
     log.info("read thread context", extra={"messages": len(messages), "chars": len(transcript)})
     return transcript
+
+
+async def _read_messages(
+    client: AsyncWebClient, *, channel: str, thread_ts: str, before_ts: str
+) -> tuple[Message | None, list[Message]]:
+    """The thread's opening message and its newest KEEP_NEWEST replies before `before_ts`."""
+    opening: Message | None = None
+    newest: deque[Message] = deque(maxlen=KEEP_NEWEST)
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        try:
+            response = await client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                latest=before_ts,  # nothing after the mention: fewer pages
+                inclusive=False,
+                limit=REPLIES_PAGE,
+                cursor=cursor,
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            error = (
+                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+            )
+            log.warning("could not read the thread for context", extra={"slack_error": error})
+            break
+        for message in response.get("messages") or []:
+            if opening is None and message.get("ts") == thread_ts:
+                opening = message
+            else:
+                newest.append(message)
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not response.get("has_more") or cursor is None:
+            break
+    return opening, list(newest)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from bot import formatting
 from bot.conversation import AnswerSink, ContextReader, Turn
+from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import Question
 from bot.slack_targets import SignOfLife, ThreadTarget
+from bot.thread_context import read_thread
 
 
 async def answer_question(
@@ -19,6 +21,7 @@ async def answer_question(
     event_id: str | None,
     bot_user_id: str | None,
     sign_of_life: SignOfLife = SignOfLife.REACTION,
+    loading_messages: tuple[str, ...] = (),
     empty_hint: str = formatting.EMPTY_QUESTION_HINT,
     context: ContextReader | None = None,
 ) -> None:
@@ -30,6 +33,7 @@ async def answer_question(
         user_id=question.user_id,
         question_ts=question.ts,
         sign_of_life=sign_of_life,
+        loading_messages=loading_messages,
     )
     sink = services.thread_answer(target)
     limit = services.settings.max_input_chars
@@ -45,6 +49,39 @@ async def answer_question(
         attributes={"slackEnterpriseId": question.enterprise_id} if question.enterprise_id else {},
     )
     await services.pipeline.handle(turn, sink, context=context)
+
+
+async def answer_in_thread(
+    services: Services,
+    question: Question,
+    *,
+    event_id: str | None,
+    bot_user_id: str | None,
+    surface: str,
+) -> None:
+    """Channels: the answer goes in the message's thread; a thread joined late is read once."""
+    context: ContextReader | None = None
+    if question.in_thread:
+
+        async def context() -> str:
+            return await read_thread(
+                services.client,
+                channel=question.channel_id,
+                thread_ts=question.reply_thread,
+                before_ts=question.ts,
+                bot_user_id=bot_user_id,
+            )
+
+    await answer_question(
+        services,
+        question,
+        surface=surface,
+        thread_ts=question.reply_thread,
+        conversation=conversation_key(question.team_id, question.channel_id, question.reply_thread),
+        event_id=event_id,
+        bot_user_id=bot_user_id,
+        context=context,
+    )
 
 
 def question_text(raw: str, *, bot_user_id: str | None, limit: int, sink: AnswerSink) -> str:

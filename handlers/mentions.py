@@ -8,12 +8,9 @@ from typing import Any
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot import formatting
-from bot.conversation import ContextReader
-from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import Question, is_from_person, parse_question
-from bot.thread_context import read_thread
-from handlers.common import answer_question
+from handlers.common import answer_in_thread
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -36,7 +33,11 @@ def register(app: Listeners, services: Services) -> None:
             await note_not_allowed(services, question)
             return
         await answer_in_thread(
-            services, question, event_id=body.get("event_id"), bot_user_id=context.bot_user_id
+            services,
+            question,
+            event_id=body.get("event_id"),
+            bot_user_id=context.bot_user_id,
+            surface="mention",
         )
 
 
@@ -55,36 +56,3 @@ async def note_not_allowed(services: Services, question: Question) -> None:
         )
     except Exception as exc:  # a note that cannot be shown is not worth a failure
         log.warning("could not post the not-allowed note", extra={"error": type(exc).__name__})
-
-
-async def answer_in_thread(
-    services: Services,
-    question: Question,
-    *,
-    event_id: str | None,
-    bot_user_id: str | None,
-    surface: str = "mention",
-) -> None:
-    """The shared path for mentions and thread follow-ups."""
-    context: ContextReader | None = None
-    if question.in_thread:
-
-        async def context() -> str:
-            return await read_thread(
-                services.client,
-                channel=question.channel_id,
-                thread_ts=question.reply_thread,
-                before_ts=question.ts,
-                bot_user_id=bot_user_id,
-            )
-
-    await answer_question(
-        services,
-        question,
-        surface=surface,
-        thread_ts=question.reply_thread,
-        conversation=conversation_key(question.team_id, question.channel_id, question.reply_thread),
-        event_id=event_id,
-        bot_user_id=bot_user_id,
-        context=context,
-    )

@@ -1,12 +1,13 @@
-"""DMs (the app's Messages tab): handbook questions, answered in the DM with its memory."""
+"""DMs (the app's chat): each top-level message starts a conversation in its own thread."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from bot import formatting
+from bot import agent_view, formatting
 from bot.keys import conversation_key
 from bot.services import Services
 from bot.slack_events import is_from_person, parse_question
@@ -29,15 +30,28 @@ def register(app: Listeners, services: Services) -> None:
         question = parse_question(event, body)
         if question is None:
             return
-        await answer_question(
+        # A top-level message opens a thread of its own (a new conversation and session);
+        # a reply in that thread continues it. Memory, sessions and feedback follow the thread.
+        thread = question.reply_thread
+        answer = answer_question(
             services,
             question,
             surface="dm",
-            thread_ts=question.thread_ts,  # top level unless asked in a thread
-            # The whole DM is one conversation, so yesterday's questions are remembered today.
-            conversation=conversation_key(question.team_id, question.channel_id),
+            thread_ts=thread,
+            conversation=conversation_key(question.team_id, question.channel_id, thread),
             event_id=body.get("event_id"),
             bot_user_id=context.bot_user_id,
             sign_of_life=SignOfLife.STATUS,
+            loading_messages=formatting.LOADING_MESSAGES,
             empty_hint=formatting.DM_EMPTY_HINT,
         )
+        if question.thread_ts is not None:
+            await answer
+            return
+        title = agent_view.set_title(
+            services.client,
+            channel=question.channel_id,
+            thread_ts=thread,
+            title=agent_view.thread_title(question.text),
+        )
+        await asyncio.gather(answer, title)

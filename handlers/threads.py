@@ -8,9 +8,9 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.keys import conversation_key
 from bot.services import Services
-from bot.slack_events import is_from_person, parse_question
+from bot.slack_events import is_from_person, mentions_bot, parse_question
+from handlers.common import answer_in_thread
 from handlers.listeners import Listeners
-from handlers.mentions import answer_in_thread
 
 
 async def _in_a_channel(event: dict[str, Any]) -> bool:
@@ -30,7 +30,7 @@ def register(app: Listeners, services: Services) -> None:
         question = parse_question(event, body)
         if question is None or not question.in_thread:
             return  # top-level channel chatter is none of our business
-        if bot_user_id and f"<@{bot_user_id}" in question.text:
+        if mentions_bot(question.text, bot_user_id):
             return  # the app_mention event for this same message answers it
         if not services.settings.channel_allowed(question.channel_id):
             return

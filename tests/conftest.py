@@ -1,7 +1,7 @@
 """Shared fixtures: the fakes, a unique Redis key prefix, and a bot started against them.
 
-`bedrock` is the fake agent runtime, once per backend (ids `bedrock-agents` and `agentcore`; the
-name predates the second one): every test that uses it, or `start`/`bot`, runs against both, with
+`bedrock` is the fake agent runtime, once per backend (ids `bedrock-agents`, `agentcore` and
+`harness`; the name predates the others): every test that uses it, or `start`/`bot`, runs against both, with
 the bot configured for that backend. Its invocations read the same either way (`input_text`,
 `session_attributes`, `conversation_history`, `session_id`, …). A test about something only
 Bedrock Agents has is marked `@pytest.mark.bedrock_only("why")`.
@@ -22,6 +22,7 @@ from tests.harness import (
     AWS_ENV,
     BACKENDS,
     REDIS_URL,
+    VARIANTS,
     Bot,
     FakeAgent,
     bot_env,
@@ -37,16 +38,24 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "bedrock_only(reason): the test does not apply to the agentcore backend"
     )
+    config.addinivalue_line(
+        "markers", "not_harness(reason): the test does not apply to the harness backend"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip the agentcore run of `bedrock_only` tests, with the marker's reason."""
     for item in items:
-        marker = item.get_closest_marker("bedrock_only")
         callspec = getattr(item, "callspec", None)
-        if marker and callspec is not None and callspec.params.get("bedrock") == "agentcore":
+        backend = callspec.params.get("bedrock") if callspec is not None else None
+        marker = item.get_closest_marker("bedrock_only")
+        if marker and backend in ("agentcore", "harness"):
             reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
             item.add_marker(pytest.mark.skip(reason=f"Bedrock Agents only: {reason}"))
+        marker = item.get_closest_marker("not_harness")
+        if marker and backend == "harness":
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(reason=f"not on the harness: {reason}"))
 
 
 @pytest.fixture
@@ -60,7 +69,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
 @pytest.fixture(params=list(BACKENDS))
 async def bedrock(request: pytest.FixtureRequest) -> AsyncIterator[FakeAgent]:
     """The fake agent runtime of one backend; the bot from `start`/`bot` is configured for it."""
-    async with BACKENDS[request.param]() as fake:
+    async with VARIANTS[request.param]() as fake:
         yield fake
 
 

@@ -21,6 +21,8 @@ from bot.app import Runtime
 from bot.settings import load_settings
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
+from tests.fakes.harness import FakeHarness
+from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
 
@@ -35,14 +37,25 @@ AWS_ENV = {
 }
 
 
-FakeAgent = FakeBedrockAgentRuntime | FakeAgentCoreRuntime
+FakeAgent = FakeBedrockAgentRuntime | FakeAgentCoreRuntime | FakeHarness
 
 # AGENT_BACKEND value → the fake that speaks that backend's API; also the ids of the tests.
 BACKENDS: dict[str, type[FakeAgent]] = {
     "bedrock-agents": FakeBedrockAgentRuntime,
     "agentcore": FakeAgentCoreRuntime,
+    "harness": FakeHarness,
 }
 RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/bench-abc123"
+HARNESS_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/handbook-a1b2c3d4e5"
+# Knowledge-Base DMs (DM_KNOWLEDGE_BASE_ID + DM_MODEL_ARN) beside a Bedrock agent: a `bedrock`
+# variant for the DM suite (`with_knowledge_base`), not for every suite.
+KNOWLEDGE_BASE = "knowledge-base"
+KB_ID = "KB12345678"
+KB_MODEL_ARN = (
+    "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0"
+)
+VARIANTS: dict[str, type[FakeAgent]] = {**BACKENDS, KNOWLEDGE_BASE: FakeBedrockWithKnowledgeBase}
+with_knowledge_base = pytest.mark.parametrize("bedrock", list(VARIANTS), indirect=True)
 
 
 def backend_name(agent: FakeAgent) -> str:
@@ -52,6 +65,21 @@ def backend_name(agent: FakeAgent) -> str:
 
 def agent_env(agent: FakeAgent) -> dict[str, str]:
     """The variables that point the bot at `agent`, with the backend that speaks its API."""
+    if isinstance(agent, FakeHarness):
+        return {
+            "AGENT_BACKEND": "harness",
+            "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+        }
+    if isinstance(agent, FakeBedrockWithKnowledgeBase):
+        return {
+            "AGENT_BACKEND": "bedrock-agents",
+            "BEDROCK_AGENT_ID": "AGENT12345",
+            "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
+            "DM_KNOWLEDGE_BASE_ID": KB_ID,
+            "DM_MODEL_ARN": KB_MODEL_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": agent.url,
+        }
     if isinstance(agent, FakeAgentCoreRuntime):
         return {
             "AGENT_BACKEND": "agentcore",
@@ -216,10 +244,11 @@ async def wait_finished(slack: FakeSlack, count: int = 1) -> None:
 def expected_session(agent: FakeAgent, session_id: str) -> str:
     """The session id `agent` sees for the bot's session `session_id` (Bedrock's, readable form).
 
-    Bedrock Agents gets it as it is, e.g. "T0001:C0CHAN:<thread ts>:g2"; AgentCore gets the
-    runtimeSessionId derived from it.
+    Bedrock Agents gets it as it is, e.g. "T0001:C0CHAN:<thread ts>:g2"; AgentCore (runtime or
+    harness) gets the runtimeSessionId derived from it.
     """
-    return runtime_session_id(session_id) if isinstance(agent, FakeAgentCoreRuntime) else session_id
+    derived = isinstance(agent, FakeAgentCoreRuntime | FakeHarness)
+    return runtime_session_id(session_id) if derived else session_id
 
 
 def for_each_backend(

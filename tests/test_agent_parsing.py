@@ -89,6 +89,42 @@ def test_usage_is_summed_over_every_trace_step() -> None:
     assert usage_from_trace(trace) == Usage(150, 10)
 
 
+def test_each_model_call_is_counted_once_and_guardrail_units_not_at_all() -> None:
+    model_call = {
+        "modelInvocationOutput": {"metadata": {"usage": {"inputTokens": 40, "outputTokens": 4}}}
+    }
+    # The supervisor's observation sums what its collaborator used; the collaborator's own
+    # model calls arrive as their own trace parts (with callerChain) and are counted there.
+    supervisor = {
+        "trace": {
+            "orchestrationTrace": {
+                "observation": {
+                    "agentCollaboratorInvocationOutput": {
+                        "agentCollaboratorName": "orders",
+                        "metadata": {"usage": {"inputTokens": 40, "outputTokens": 4}},
+                    }
+                }
+            }
+        }
+    }
+    collaborator = {
+        "callerChain": [{"agentAliasArn": "arn:supervisor"}, {"agentAliasArn": "arn:orders"}],
+        "collaboratorName": "orders",
+        "trace": {"orchestrationTrace": model_call},
+    }
+    guardrail = {
+        "trace": {
+            "guardrailTrace": {
+                "action": "NONE",
+                "metadata": {"usage": {"inputTokens": 12, "outputTokens": 0}},
+            }
+        }
+    }
+    assert usage_from_trace(supervisor) == Usage()
+    assert usage_from_trace(collaborator) == Usage(40, 4)
+    assert usage_from_trace(guardrail) == Usage()
+
+
 def test_usage_is_priced_by_the_model_the_trace_named() -> None:
     state = StreamState()
     model_input = {

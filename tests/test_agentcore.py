@@ -88,7 +88,7 @@ def test_request_parameters_and_payload() -> None:
         "agentRuntimeArn": ARN,
         "qualifier": "DEFAULT",
         "runtimeSessionId": rsid(SESSION),
-        "runtimeUserId": "U1",
+        "runtimeUserId": "slack:T1:U1",  # team-qualified: user ids repeat across workspaces
         "contentType": "application/json",
         "accept": "text/event-stream, application/json",
     }
@@ -230,7 +230,7 @@ async def test_text_streams_in_order_as_written(fake: Fake, client: Any) -> None
     arrivals = [at for event, at in seen if isinstance(event, TextDelta)]
     assert arrivals[0] >= inv.chunk_times[0]
     assert arrivals[0] < inv.chunk_times[1]  # the first text was handed over before the rest
-    assert (inv.runtime_arn, inv.qualifier, inv.user_id) == (ARN, "DEFAULT", "U1")
+    assert (inv.runtime_arn, inv.qualifier, inv.user_id) == (ARN, "DEFAULT", "slack:T1:U1")
     assert inv.session_id == rsid(SESSION)
     sent = backend(None).build_params(request("hi", history=HISTORY))
     assert inv.payload == json.loads(sent["payload"])
@@ -297,3 +297,21 @@ async def test_built_from_settings(fake: Fake, monkeypatch: pytest.MonkeyPatch) 
     settings = load_settings(**slack, agent_backend="agentcore", agentcore_runtime_arn=ARN)
     assert await collect(build_backend(settings), request("ping")) == [TextDelta("You said: ping")]
     assert fake.invocations[0].runtime_arn == ARN
+
+
+def test_history_replay_input_preamble_is_honoured_not_ignored() -> None:
+    agent = AgentCoreBackend(
+        client=None,
+        runtime_arn=ARN,
+        qualifier="DEFAULT",
+        executor=ThreadPoolExecutor(max_workers=1),
+        idle_timeout=5.0,
+        retry=RetryPolicy(attempts=1),
+        replay_as_preamble=True,
+    )
+    payload = json.loads(agent.build_params(request("what's new?", history=HISTORY))["payload"])
+    assert "history" not in payload
+    assert payload["prompt"].startswith("Earlier in this conversation:\nUser: hi\nAssistant: hello")
+    assert payload["prompt"].endswith("what's new?")
+    fresh = json.loads(agent.build_params(request("first"))["payload"])
+    assert fresh["prompt"] == "first"  # no history, no preamble

@@ -27,11 +27,22 @@ from bot.doctor import (
 )
 from bot.settings import AgentBackend
 from tests.fakes.agentcore import FakeAgentCoreRuntime
+from tests.fakes.agentcore_control import FakeAgentCoreControl
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script
 from tests.fakes.bedrock_control import FakeBedrockAgentControl
+from tests.fakes.harness import FakeHarness
+from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_state import Json
-from tests.harness import REDIS_URL, SIGNING_SECRET, bot_env, patched_env
+from tests.harness import (
+    HARNESS_ARN,
+    KB_ID,
+    KB_MODEL_ARN,
+    REDIS_URL,
+    SIGNING_SECRET,
+    bot_env,
+    patched_env,
+)
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yaml"
 APP_TOKEN = "xapp-1-test"
@@ -117,7 +128,7 @@ async def test_everything_configured_right_passes_with_exit_0(
     assert ", ".join(lines) == names
     assert lines["settings"].startswith("✓ settings — HTTP mode, AGENT_BACKEND=bedrock-agents")
     assert lines["slack auth"] == "✓ slack auth — team Fake Workspace (T0001), bot user @bot (UBOT)"
-    assert lines["slack scopes"] == "✓ slack scopes — all 10 scopes of manifest.yaml granted"
+    assert lines["slack scopes"] == "✓ slack scopes — all 8 scopes of manifest.yaml granted"
     assert status(lines["socket mode"]) is Status.SKIP
     assert lines["bedrock agent"].endswith("— alias live (ALIAS12345) PREPARED, agent version 1")
     assert status(lines["session ttl"]) is Status.OK
@@ -251,7 +262,9 @@ async def test_a_denied_invocation_fails_and_names_the_permission(
     assert "→ allow bedrock:InvokeAgent" in lines["bedrock agent"]
 
 
-async def test_agentcore_is_checked_with_a_dry_invocation(env: Env) -> None:
+async def test_agentcore_is_checked_with_a_dry_invocation(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
     arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/handbook-abc123"
     async with FakeAgentCoreRuntime() as runtime:
         code, lines = await run_doctor(
@@ -259,6 +272,7 @@ async def test_agentcore_is_checked_with_a_dry_invocation(env: Env) -> None:
             AGENT_BACKEND="agentcore",
             AGENTCORE_RUNTIME_ARN=arn,
             AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=runtime.url,
+            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=agentcore_control.url,
         )
         assert [invocation.runtime_arn for invocation in runtime.invocations] == [arn]
 
@@ -305,3 +319,131 @@ def test_pure_checks() -> None:
     rejecting = prepared | {"aliasInvocationState": "REJECT_INVOCATIONS"}
     assert alias_check(rejecting).status is Status.FAIL
     assert render(Check("x", Status.FAIL, "bad", "do this")) == "✗ x — bad → do this"
+
+
+# AgentCore runtime, harness and Knowledge-Base DMs: real request shapes, control-plane status.
+
+RUNTIME = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/handbook-abc1234567"
+
+
+@pytest.fixture
+async def agentcore_control() -> AsyncIterator[FakeAgentCoreControl]:
+    async with FakeAgentCoreControl() as fake:
+        yield fake
+
+
+async def test_agentcore_doctor_asks_as_a_real_question_does_and_reads_the_idle_timeout(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
+    agentcore_control.idle_timeout = 600
+    async with FakeAgentCoreRuntime() as runtime:
+        code, lines = await run_doctor(
+            env,
+            AGENT_BACKEND="agentcore",
+            AGENTCORE_RUNTIME_ARN=RUNTIME,
+            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=runtime.url,
+            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=agentcore_control.url,
+        )
+        [invocation] = runtime.invocations
+
+    # Before: no runtimeUserId, so a missing InvokeAgentRuntimeForUser passed doctor.
+    assert invocation.user_id == "slack:doctor:doctor"
+    assert code == 0
+    assert agentcore_control.requests == ["/runtimes/handbook-abc1234567/"]
+    assert lines["session ttl"] == (
+        "⚠ session ttl — SESSION_IDLE_SECONDS=3600 but the runtime's idleRuntimeSessionTimeout "
+        "is 600: follow-ups in between reach a session AgentCore has already ended "
+        "→ set SESSION_IDLE_SECONDS=600"
+    )
+
+
+async def test_a_denied_agentcore_question_names_both_permissions(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
+    async with FakeAgentCoreRuntime() as runtime:
+        runtime.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
+        code, lines = await run_doctor(
+            env,
+            AGENT_BACKEND="agentcore",
+            AGENTCORE_RUNTIME_ARN=RUNTIME,
+            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=runtime.url,
+            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=agentcore_control.url,
+        )
+    assert code == 1
+    line = lines["agentcore runtime"]
+    assert "bedrock-agentcore:InvokeAgentRuntime " in line
+    assert "bedrock-agentcore:InvokeAgentRuntimeForUser" in line
+
+
+def harness_env(env: Env, harness: FakeHarness, control: FakeAgentCoreControl) -> Env:
+    return env | {
+        "AGENT_BACKEND": "harness",
+        "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": harness.url,
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
+    }
+
+
+async def test_the_harness_is_checked_on_the_control_plane_and_with_a_real_invocation(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
+    del env["SESSION_IDLE_SECONDS"]  # the harness default: 900
+    async with FakeHarness() as harness:
+        code, lines = await run_doctor(
+            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+        )
+        [invocation] = harness.invocations
+
+    assert code == 0, lines
+    assert lines["settings"].startswith("✓ settings — HTTP mode, AGENT_BACKEND=harness (harness")
+    assert lines["agentcore harness"] == (
+        "✓ agentcore harness — harness handbook READY, endpoint prod READY (version 3)"
+    )
+    assert lines["harness invoke"].startswith("✓ harness invoke — a test question")
+    assert status(lines["session ttl"]) is Status.OK
+    assert (invocation.qualifier, invocation.user_id) == ("prod", "slack:doctor:doctor")
+    assert invocation.input_text == "ping"
+
+
+async def test_a_harness_endpoint_that_is_not_ready_fails(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
+    agentcore_control.endpoint_status = "UPDATE_FAILED"
+    async with FakeHarness() as harness:
+        code, lines = await run_doctor(
+            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+        )
+    assert code == 1
+    assert lines["agentcore harness"].startswith(
+        "✗ agentcore harness — endpoint prod is UPDATE_FAILED"
+    )
+
+
+async def test_a_denied_harness_invocation_names_the_harness_permissions(
+    env: Env, agentcore_control: FakeAgentCoreControl
+) -> None:
+    async with FakeHarness() as harness:
+        harness.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
+        code, lines = await run_doctor(harness_env(env, harness, agentcore_control))
+    assert code == 1
+    assert "→ allow bedrock-agentcore:InvokeHarness" in lines["harness invoke"]
+
+
+async def test_knowledge_base_dms_are_checked_for_status_and_with_a_real_question(
+    env: Env, control: FakeBedrockAgentControl, redis_prefix: str
+) -> None:
+    async with FakeBedrockWithKnowledgeBase() as kb:
+        kb_env = env | {
+            "DM_KNOWLEDGE_BASE_ID": KB_ID,
+            "DM_MODEL_ARN": KB_MODEL_ARN,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME": kb.url,
+        }
+        code, lines = await run_doctor(kb_env)
+        assert [i.prompt for i in kb.kb_invocations] == ["ping"]
+        control.knowledge_bases[KB_ID] = "FAILED"
+        failed_code, failed = await run_doctor(kb_env)
+
+    assert code == 0
+    assert lines["knowledge base"] == "✓ knowledge base — handbook (KB12345678) is ACTIVE"
+    assert lines["knowledge base question"].startswith("✓ knowledge base question — a test")
+    assert failed_code == 1 and "is FAILED" in failed["knowledge base"]

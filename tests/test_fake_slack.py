@@ -413,3 +413,70 @@ async def test_bolt_app_end_to_end(fake: FakeSlack) -> None:
         AsyncBoltRequest(body=body, headers=signed_headers(body, "x"))
     )
     assert forged.status == 401
+
+
+async def test_chat_update_with_text_alone_drops_the_old_blocks(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    button = {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": "Go"}}
+    posted = await client.chat_postMessage(
+        channel=CHANNEL, text="pick", blocks=[{"type": "actions", "elements": [button]}]
+    )
+    await client.chat_update(channel=CHANNEL, ts=posted["ts"], text="done")
+    message = fake.messages[(CHANNEL, posted["ts"])]
+    assert message.blocks == [] and message.visible == "done"
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [{"type": "no_such_block"}],
+        [{"type": "section"}],  # neither text nor fields
+        [{"type": "context_actions", "elements": []}],
+        [{"type": "alert", "level": "loud", "text": {"type": "plain_text", "text": "x"}}],
+        [{"type": "divider"}] * 51,
+    ],
+    ids=["unknown-type", "missing-text", "empty-elements", "bad-level", "too-many"],
+)
+async def test_block_kit_that_slack_sdk_models_reject_is_refused(
+    fake: FakeSlack, client: AsyncWebClient, blocks: list[dict[str, object]]
+) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_postMessage(channel=CHANNEL, text="x", blocks=blocks)
+    assert raised.value.response["error"] == "invalid_blocks"
+    assert not fake.messages
+
+
+async def test_markdown_text_cannot_travel_with_blocks_or_text(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    for extra in ({"text": "t"}, {"blocks": [{"type": "divider"}]}):
+        with pytest.raises(SlackApiError) as raised:
+            await client.chat_postMessage(channel=CHANNEL, markdown_text="**m**", **extra)
+        assert raised.value.response["error"] == "markdown_text_conflict"
+
+
+async def test_conversations_replies_pages_with_limit_and_cursors_within_latest(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    tss = [f"1690000000.{n:06d}" for n in range(1, 8)]
+    fake.replies[(CHANNEL, tss[0])] = [
+        {"type": "message", "user": "U0001", "text": str(n), "ts": ts} for n, ts in enumerate(tss)
+    ]
+    fake.replies_max_limit = 3
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await client.conversations_replies(
+            channel=CHANNEL, ts=tss[0], limit=100, latest=tss[5], inclusive=False, cursor=cursor
+        )
+        assert len(page["messages"]) <= 3
+        seen += [m["text"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not page["has_more"]:
+            assert cursor == ""
+            break
+    assert seen == ["0", "1", "2", "3", "4"]
+    with pytest.raises(SlackApiError) as raised:
+        await client.conversations_replies(channel=CHANNEL, ts=tss[0], cursor="%%%")
+    assert raised.value.response["error"] == "invalid_cursor"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
@@ -132,10 +130,6 @@ async def test_after_idle_a_new_session_carries_the_history(
     assert one.conversation_history == []
 
 
-@pytest.mark.bedrock_only(
-    "HISTORY_REPLAY chooses between two InvokeAgent fields; AgentCore always sends the history "
-    "as the payload's `history`"
-)
 async def test_history_can_be_replayed_as_an_input_preamble(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
 ) -> None:

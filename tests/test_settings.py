@@ -89,3 +89,33 @@ def test_a_blank_signing_secret_counts_as_unset() -> None:
         load_settings(**values, _env_file=None)
     settings = load_settings(**values, slack_app_token="xapp-1", _env_file=None)
     assert settings.slack_signing_secret is None and not settings.http_mode
+
+
+HARNESS = "arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/handbook-a1b2c3d4e5"
+
+
+@pytest.mark.parametrize(
+    ("backend", "extra", "idle"),
+    [
+        ("bedrock-agents", {}, 3600),
+        ("agentcore", {"agentcore_runtime_arn": "arn:runtime"}, 900),
+        ("harness", {"agentcore_harness_arn": HARNESS}, 900),
+    ],
+)
+def test_session_idle_seconds_defaults_to_the_backends_idle_timeout(
+    backend: str, extra: dict[str, str], idle: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SESSION_IDLE_SECONDS", raising=False)
+    settings = load_settings(**BASE, agent_backend=backend, **extra, _env_file=None)
+    assert settings.session_idle_seconds == idle
+    monkeypatch.setenv("SESSION_IDLE_SECONDS", "42")  # set explicitly: taken as it is
+    assert load_settings(**BASE, agent_backend=backend, **extra).session_idle_seconds == 42
+
+
+def test_the_harness_backend_needs_its_arn() -> None:
+    with pytest.raises(
+        ConfigError, match="AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness"
+    ):
+        load_settings(**BASE, agent_backend="harness", _env_file=None)
+    settings = load_settings(**BASE, agent_backend="harness", agentcore_harness_arn=HARNESS)
+    assert settings.agentcore_harness_qualifier is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.keys import conversation_key, session_id
-from bot.slack_events import is_from_person, parse_question
+from bot.slack_events import is_from_person, mentions_bot, parse_question
 
 BODY = {"team_id": "T0001", "event_id": "Ev1"}
 
@@ -51,3 +51,11 @@ def test_session_ids_match_bedrock_s_pattern_even_for_odd_keys() -> None:
     long_key = "x" * 300
     assert pattern.match(session_id(long_key, 12))
     assert session_id(long_key, 1) != session_id(long_key + "y", 1)
+
+
+def test_the_one_mention_parser_knows_the_bots_mention_and_only_it() -> None:
+    assert mentions_bot("hey <@UBOT> there", "UBOT")
+    assert mentions_bot("hey <@UBOT|bedrock> there", "UBOT")
+    assert not mentions_bot("hey <@UBOTTLE> there", "UBOT")  # another user whose id starts alike
+    assert not mentions_bot("hey <@UBOT there", "UBOT")
+    assert not mentions_bot("hey <@UBOT>", None)

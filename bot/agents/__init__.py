@@ -10,18 +10,17 @@ from botocore.config import Config
 from bot.agents.agentcore import AgentCoreBackend
 from bot.agents.base import AgentBackend, RetryPolicy
 from bot.agents.bedrock_agents import BedrockAgentsBackend
+from bot.agents.harness import HarnessBackend
+from bot.agents.knowledge_base import DmRouter, KnowledgeBaseBackend, RecentTurns
+from bot.rag_sessions import RagSessions
 from bot.settings import AgentBackend as BackendName
 from bot.settings import HistoryReplay, Settings
 
-__all__ = ["AgentBackend", "RetryPolicy", "build_backend"]
+__all__ = ["AgentBackend", "RetryPolicy", "build_backend", "build_knowledge_base", "route_dms"]
 
 
-def build_backend(settings: Settings) -> AgentBackend:
-    """Build the configured backend once, with its client, pool and timeouts."""
-    executor = ThreadPoolExecutor(
-        max_workers=settings.agent_max_workers, thread_name_prefix="agent"
-    )
-    config = Config(
+def _config(settings: Settings) -> Config:
+    return Config(
         connect_timeout=5,
         read_timeout=300,
         # One retry policy, ours (bot.agents.base): it knows whether text already reached Slack.
@@ -29,9 +28,47 @@ def build_backend(settings: Settings) -> AgentBackend:
         max_pool_connections=settings.agent_max_workers,
         user_agent_extra="slack-bedrock-bot",
     )
-    retry = RetryPolicy(
+
+
+def _retry(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
         attempts=settings.agent_retry_attempts, base_delay=settings.agent_retry_base_seconds
     )
+
+
+def build_knowledge_base(
+    settings: Settings, *, sessions: RagSessions | None = None, recent: RecentTurns | None = None
+) -> KnowledgeBaseBackend:
+    """The DM answerer of DM_KNOWLEDGE_BASE_ID / DM_MODEL_ARN (RetrieveAndGenerateStream)."""
+    client = boto3.session.Session().client(
+        "bedrock-agent-runtime", region_name=settings.aws_region, config=_config(settings)
+    )
+    return KnowledgeBaseBackend(
+        client=client,
+        knowledge_base_id=settings.dm_knowledge_base_id or "",
+        model_arn=settings.dm_model_arn or "",
+        sessions=sessions,
+        recent=recent,
+        executor=ThreadPoolExecutor(
+            max_workers=settings.agent_max_workers, thread_name_prefix="kb"
+        ),
+        idle_timeout=settings.agent_idle_timeout_seconds,
+        retry=_retry(settings),
+    )
+
+
+def route_dms(agent: AgentBackend, dms: AgentBackend) -> AgentBackend:
+    """One backend for the pipeline: DMs to `dms`, every other surface to `agent`."""
+    return DmRouter(agent=agent, dms=dms)
+
+
+def build_backend(settings: Settings) -> AgentBackend:
+    """Build the configured backend once, with its client, pool and timeouts."""
+    executor = ThreadPoolExecutor(
+        max_workers=settings.agent_max_workers, thread_name_prefix="agent"
+    )
+    config = _config(settings)
+    retry = _retry(settings)
     if settings.agent_backend is BackendName.BEDROCK_AGENTS:
         client = boto3.session.Session().client(
             "bedrock-agent-runtime", region_name=settings.aws_region, config=config
@@ -48,10 +85,21 @@ def build_backend(settings: Settings) -> AgentBackend:
     client = boto3.session.Session().client(
         "bedrock-agentcore", region_name=settings.aws_region, config=config
     )
+    if settings.agent_backend is BackendName.HARNESS:
+        return HarnessBackend(
+            client=client,
+            harness_arn=settings.agentcore_harness_arn or "",
+            qualifier=settings.agentcore_harness_qualifier,
+            replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
+            executor=executor,
+            idle_timeout=settings.agent_idle_timeout_seconds,
+            retry=retry,
+        )
     return AgentCoreBackend(
         client=client,
         runtime_arn=settings.agentcore_runtime_arn or "",
         qualifier=settings.agentcore_qualifier,
+        replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
         executor=executor,
         idle_timeout=settings.agent_idle_timeout_seconds,
         retry=retry,

@@ -8,7 +8,12 @@ AgentCore runs an agent container of our own, so the payload is this bot's contr
      "history": [{"role": "user", "content": "…"}, {"role": "assistant", "content": "…"}]}
 
 `slack` is what Bedrock Agents gets as `sessionAttributes` (from Slack's payload, never from the
-message text; `orderId` only for the order command); `history` only seeds a fresh session.
+message text; `orderId` only for the order command); `history` only seeds a fresh session (with
+HISTORY_REPLAY=input_preamble it is written into `prompt` instead and `history` is left out).
+The `runtimeUserId` header (and so the container's user id) is team-qualified,
+`slack:<team>:<user>`, so AgentCore Memory actors and per-user tokens never mix two workspaces'
+users; sending it needs `bedrock-agentcore:InvokeAgentRuntimeForUser` beside
+`bedrock-agentcore:InvokeAgentRuntime`.
 Answers are read by `AnswerParser`: server-sent events, a JSON document or plain text.
 """
 
@@ -32,7 +37,9 @@ from bot.agents.base import (
     ThreadedBackend,
     abort_stream,
 )
+from bot.agents.bedrock_agents import history_preamble
 from bot.agents.errors import failure_from_exception, failure_kind
+from bot.agents.interrupts import interrupt_request, interrupt_responses
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -61,11 +68,13 @@ class AgentCoreBackend(ThreadedBackend):
         executor: ThreadPoolExecutor,
         idle_timeout: float,
         retry: RetryPolicy,
+        replay_as_preamble: bool = False,
     ) -> None:
         super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
         self._client = client
         self._runtime_arn = runtime_arn
         self._qualifier = qualifier
+        self._replay_as_preamble = replay_as_preamble
 
     def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
         try:
@@ -96,25 +105,47 @@ class AgentCoreBackend(ThreadedBackend):
             "runtimeSessionId": session,
             "contentType": "application/json",
             "accept": "text/event-stream, application/json",
-            "payload": json.dumps(build_payload(request, session), ensure_ascii=False).encode(),
+            "payload": json.dumps(
+                build_payload(request, session, preamble=self._replay_as_preamble),
+                ensure_ascii=False,
+            ).encode(),
         }
         if self._qualifier:
             params["qualifier"] = self._qualifier
-        if request.user_id:  # the API rejects an empty header value
-            params["runtimeUserId"] = request.user_id
+        if user := runtime_user_id(request):  # the API rejects an empty header value
+            params["runtimeUserId"] = user
         return params
 
 
-def build_payload(request: AgentRequest, runtime_session: str) -> dict[str, Any]:
+def build_payload(
+    request: AgentRequest, runtime_session: str, *, preamble: bool = False
+) -> dict[str, Any]:
     """The JSON document the agent container receives (the contract in the module docstring)."""
+    preamble = preamble and bool(request.history)
     payload: dict[str, Any] = {
-        "prompt": request.text,
+        "prompt": history_preamble(request) + request.text if preamble else request.text,
         "session_id": runtime_session,
         "slack": dict(request.session_attributes),
     }
-    if request.history:
+    if (
+        request.resume
+    ):  # answers to the agent's interrupts replace the prompt (bot.agents.interrupts)
+        del payload["prompt"]
+        payload["interrupt_responses"] = interrupt_responses(request.resume)
+    if request.history and not preamble:
         payload["history"] = [{"role": m.role, "content": m.text} for m in request.history]
     return payload
+
+
+def runtime_user_id(request: AgentRequest) -> str:
+    """`slack:<team>:<user>`: a Slack user id is unique only within its workspace (or org).
+
+    Colon-separated segments fit AgentCore Memory's ActorId pattern, so it serves as actorId.
+    """
+    if not request.user_id:
+        return ""
+    team = request.session_attributes.get("slackTeamId") or "T"
+    return f"slack:{team}:{request.user_id}"
 
 
 def runtime_session_id(session_id: str) -> str:
@@ -230,6 +261,8 @@ class AnswerParser:
         if event == "error" or _dig(value, "error"):
             self.done = True
             return [failure_from_payload(value)]
+        if isinstance(value, Mapping) and (paused := interrupt_request(value)) is not None:
+            return [paused]
         if isinstance(value, Mapping):
             found = text_in_event(value)
             return (self._text(*found) if found else []) + extras(value)
@@ -284,7 +317,8 @@ def extras(value: Mapping[str, Any]) -> list[AgentEvent]:
     events: list[AgentEvent] = []
     usage = value.get("usage") or _dig(value, "event", "metadata", "usage")
     counts = [_dig(usage, key) for key in ("inputTokens", "outputTokens")]
-    total = Usage(*(n if isinstance(n, int) and n > 0 else 0 for n in counts))
+    tokens_in, tokens_out = (n if isinstance(n, int) and n > 0 else 0 for n in counts)
+    total = Usage(tokens_in, tokens_out)
     if total.total:
         events.append(total)
     sources: list[Source] = []

@@ -19,6 +19,8 @@ from bot.agents.base import (
     abort_stream,
 )
 from bot.agents.errors import failure_from_exception
+from bot.agents.progress import ProgressTracker
+from bot.agents.return_control import action_request, invocation_results
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -81,6 +83,17 @@ class BedrockAgentsBackend(ThreadedBackend):
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeAgent parameters for one request (pure; unit-tested)."""
         session_state: dict[str, Any] = {"sessionAttributes": dict(request.session_attributes)}
+        if request.resume:
+            # Results of a return of control: Bedrock ignores inputText then, so none is sent.
+            session_state.update(invocation_results(request.resume))
+            return {
+                "agentId": self._agent_id,
+                "agentAliasId": self._alias_id,
+                "sessionId": request.session_id,
+                "enableTrace": True,
+                "streamingConfigurations": {"streamFinalResponse": True},
+                "sessionState": session_state,
+            }
         text = request.text
         if request.history and self._replay_as_preamble:
             text = history_preamble(request) + text
@@ -119,6 +132,7 @@ class StreamState:
     def __init__(self) -> None:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.model = ""
+        self.progress = ProgressTracker(source_of=source_from_reference)
 
 
 def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[AgentEvent]:
@@ -137,6 +151,11 @@ def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[Agen
         usage = usage_from_trace(raw["trace"])
         if usage.total:
             yield Usage(usage.input_tokens, usage.output_tokens, state.model)
+        yield from state.progress.translate(raw["trace"])
+    elif "returnControl" in raw:
+        paused = action_request(raw["returnControl"])
+        if paused is not None:
+            yield paused
 
 
 def model_of_trace(node: Any) -> str:
@@ -151,15 +170,26 @@ def model_of_trace(node: Any) -> str:
     return ""
 
 
+# Trace parts whose `usage` is not a model call of their own: observations restate calls
+# already reported (a collaborator's output sums the collaborator's own model calls, which
+# arrive as its own traces), a guardrail counts text units, a failure nothing new.
+_NOT_MODEL_CALLS = frozenset({"observation", "guardrailTrace", "failureTrace"})
+
+
 def usage_from_trace(node: Any) -> Usage:
-    """Sum every `usage` block in a trace: orchestration, pre/post-processing, routing, …"""
+    """Tokens of the model calls a trace reports, each once: every
+    `modelInvocationOutput.metadata.usage` (orchestration, pre/post-processing, routing,
+    memory summarisation; supervisor and collaborators alike)."""
     total = Usage()
     if isinstance(node, Mapping):
-        usage = node.get("usage")
-        if isinstance(usage, Mapping) and ("inputTokens" in usage or "outputTokens" in usage):
-            total += Usage(int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0))
         for key, value in node.items():
-            if key != "usage":
+            if key == "modelInvocationOutput" and isinstance(value, Mapping):
+                usage = (value.get("metadata") or {}).get("usage")
+                if isinstance(usage, Mapping):
+                    total += Usage(
+                        int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+                    )
+            elif key not in _NOT_MODEL_CALLS:
                 total += usage_from_trace(value)
     elif isinstance(node, list):
         for value in node:

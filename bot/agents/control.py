@@ -51,3 +51,53 @@ def get_agent(settings: Settings) -> dict[str, Any]:
     except (ClientError, BotoCoreError) as exc:
         raise ControlPlaneError(failure_from_exception(exc)) from exc
     return dict(answer["agent"])
+
+
+def get_knowledge_base(settings: Settings) -> dict[str, Any]:
+    """GetKnowledgeBase for DM_KNOWLEDGE_BASE_ID (its status, among others)."""
+    try:
+        answer = _client(settings).get_knowledge_base(
+            knowledgeBaseId=settings.dm_knowledge_base_id or ""
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise ControlPlaneError(failure_from_exception(exc)) from exc
+    return dict(answer["knowledgeBase"])
+
+
+def _agentcore_client(settings: Settings) -> Any:
+    # `AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL` overrides the endpoint, as boto3 documents.
+    config = Config(connect_timeout=5, read_timeout=30, retries={"total_max_attempts": 2})
+    return boto3.session.Session().client(
+        "bedrock-agentcore-control", region_name=settings.aws_region, config=config
+    )
+
+
+def resource_id(arn: str) -> str:
+    """The id at the end of an AgentCore ARN (`…:runtime/<id>`, `…:harness/<id>`)."""
+    return arn.rsplit("/", 1)[-1]
+
+
+def get_agent_runtime(settings: Settings) -> dict[str, Any]:
+    """GetAgentRuntime for AGENTCORE_RUNTIME_ARN (its lifecycleConfiguration, among others)."""
+    runtime_id = resource_id(settings.agentcore_runtime_arn or "")
+    try:
+        answer = _agentcore_client(settings).get_agent_runtime(agentRuntimeId=runtime_id)
+    except (ClientError, BotoCoreError) as exc:
+        raise ControlPlaneError(failure_from_exception(exc)) from exc
+    return dict(answer)
+
+
+def get_harness(settings: Settings) -> dict[str, Any]:
+    """GetHarness for AGENTCORE_HARNESS_ARN, and GetHarnessEndpoint when a qualifier is set."""
+    client = _agentcore_client(settings)
+    harness_id = resource_id(settings.agentcore_harness_arn or "")
+    try:
+        harness = dict(client.get_harness(harnessId=harness_id)["harness"])
+        if settings.agentcore_harness_qualifier:
+            endpoint = client.get_harness_endpoint(
+                harnessId=harness_id, endpointName=settings.agentcore_harness_qualifier
+            )
+            harness["endpoint"] = dict(endpoint["endpoint"])
+    except (ClientError, BotoCoreError) as exc:
+        raise ControlPlaneError(failure_from_exception(exc)) from exc
+    return harness

@@ -23,7 +23,17 @@ from urllib.parse import unquote, urlparse
 
 from aiohttp import web
 
-from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+from .bedrock import (
+    Drop,
+    HttpError,
+    Interrupt,
+    Pause,
+    RaiseInStream,
+    ReturnControl,
+    Script,
+    Text,
+    Trace,
+)
 from .scripted import ScriptedServer
 
 __all__ = [
@@ -94,6 +104,11 @@ class Invocation:
         return self.slack
 
     @property
+    def interrupt_responses(self) -> dict[str, Any] | None:
+        """The resume payload's answers (None when this request asked a new question)."""
+        return self._field("interrupt_responses")
+
+    @property
     def conversation_history(self) -> list[dict[str, Any]]:
         """`history` in Bedrock's shape: ``[{"role": r, "content": [{"text": t}]}]``."""
         return [
@@ -131,7 +146,14 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
+def _sse_frame(step: Text | Trace | RaiseInStream | ReturnControl | Interrupt) -> bytes:
+    if isinstance(step, Interrupt):
+        return _sse({"interrupt": {"id": step.id, "name": step.name, "reason": step.reason}})
+    if isinstance(step, ReturnControl):  # each input becomes one question, as Welt agents ask
+        return b"".join(
+            _sse({"interrupt": {"id": f"{step.invocation_id}-{n}", "name": name, "reason": why}})
+            for n, (name, why) in enumerate(_questions(step))
+        )
     if isinstance(step, Text):
         data: dict[str, Any] = {"text": step.text}
         if step.citations is not None:
@@ -142,6 +164,17 @@ def _sse_frame(step: Text | Trace | RaiseInStream) -> bytes:
             return _sse({"trace": {"rationale": "Looking into it."}})
         return _sse({"usage": {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}})
     return _sse({"error": step.exception_type, "message": step.message}, event="error")
+
+
+def _questions(step: ReturnControl) -> list[tuple[str, str]]:
+    """(name, reason) per invocation input: the action and its parameters, in words."""
+    out = []
+    for member in step.inputs:
+        action = member.get("functionInvocationInput") or member.get("apiInvocationInput") or {}
+        name = action.get("function") or f"{action.get('httpMethod')} {action.get('apiPath')}"
+        params = ", ".join(f"{p['name']}={p['value']}" for p in action.get("parameters") or [])
+        out.append((str(name), f"Run {name}({params})?"))
+    return out
 
 
 class FakeAgentCoreRuntime(ScriptedServer[Invocation]):

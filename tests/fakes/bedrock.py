@@ -41,6 +41,44 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class StepTrace:
+    """A ``trace`` event carrying one agent step: ``orchestration`` is one OrchestrationTrace
+    member (``invocationInput`` or ``observation``), e.g. from the helpers below."""
+
+    orchestration: dict[str, Any]
+    collaborator: str | None = None  # a collaborator agent's trace (TracePart.collaboratorName)
+    delay: float = 0.0
+
+    @classmethod
+    def kb_lookup(cls, trace_id: str, query: str = "vacation days") -> StepTrace:
+        lookup = {"knowledgeBaseId": "KB12345678", "text": query}
+        return cls(_invocation(trace_id, "KNOWLEDGE_BASE", knowledgeBaseLookupInput=lookup))
+
+    @classmethod
+    def kb_found(cls, trace_id: str, references: list[dict[str, Any]]) -> StepTrace:
+        output = {"retrievedReferences": references}
+        return cls(_observation(trace_id, "KNOWLEDGE_BASE", knowledgeBaseLookupOutput=output))
+
+    @classmethod
+    def action(cls, trace_id: str, group: str, function: str) -> StepTrace:
+        call = {"actionGroupName": group, "function": function, "executionType": "LAMBDA"}
+        return cls(_invocation(trace_id, "ACTION_GROUP", actionGroupInvocationInput=call))
+
+    @classmethod
+    def action_done(cls, trace_id: str, text: str = "{}") -> StepTrace:
+        output = {"text": text}
+        return cls(_observation(trace_id, "ACTION_GROUP", actionGroupInvocationOutput=output))
+
+
+def _invocation(trace_id: str, kind: str, **member: Any) -> dict[str, Any]:
+    return {"invocationInput": {"traceId": trace_id, "invocationType": kind, **member}}
+
+
+def _observation(trace_id: str, kind: str, **member: Any) -> dict[str, Any]:
+    return {"observation": {"traceId": trace_id, "type": kind, **member}}
+
+
+@dataclass(frozen=True)
 class RaiseInStream:
     """An exception frame after HTTP 200; ends the stream like AWS does."""
 
@@ -74,7 +112,77 @@ class Drop:
     delay: float = 0.0
 
 
-Step = Text | Trace | RaiseInStream | HttpError | Pause | Drop
+@dataclass(frozen=True)
+class ReturnControl:
+    """A ``returnControl`` event: the agent pauses for the caller (ends the stream, as AWS does).
+
+    ``inputs`` are InvocationInputMember objects; build them with ``function_input`` /
+    ``api_input``. The AgentCore fake plays each input as an ``interrupt`` event instead.
+    """
+
+    invocation_id: str
+    inputs: Sequence[dict[str, Any]]
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """An AgentCore ``{"interrupt": {"id", "name", "reason"}}`` event (Welt's wire shape)."""
+
+    id: str
+    name: str
+    reason: Any
+    delay: float = 0.0
+
+
+def function_input(
+    action_group: str,
+    function: str,
+    parameters: dict[str, str] | None = None,
+    *,
+    kind: str = "USER_CONFIRMATION",
+) -> dict[str, Any]:
+    """A ``functionInvocationInput`` member (``kind``: the actionInvocationType)."""
+    params = [{"name": k, "type": "string", "value": v} for k, v in (parameters or {}).items()]
+    return {
+        "functionInvocationInput": {
+            "actionGroup": action_group,
+            "actionInvocationType": kind,
+            "agentId": "AGENT12345",
+            "function": function,
+            "parameters": params,
+        }
+    }
+
+
+def api_input(
+    action_group: str,
+    method: str,
+    path: str,
+    parameters: dict[str, str] | None = None,
+    *,
+    body: dict[str, str] | None = None,
+    kind: str = "USER_CONFIRMATION",
+) -> dict[str, Any]:
+    """An ``apiInvocationInput`` member, with request-body properties when ``body`` is given."""
+    params = [{"name": k, "type": "string", "value": v} for k, v in (parameters or {}).items()]
+    api: dict[str, Any] = {
+        "actionGroup": action_group,
+        "actionInvocationType": kind,
+        "agentId": "AGENT12345",
+        "apiPath": path,
+        "httpMethod": method,
+        "parameters": params,
+    }
+    if body:
+        properties = [{"name": k, "type": "string", "value": v} for k, v in body.items()]
+        api["requestBody"] = {"content": {"application/json": {"properties": properties}}}
+    return {"apiInvocationInput": api}
+
+
+Step = (
+    Text | Trace | StepTrace | RaiseInStream | HttpError | Pause | Drop | ReturnControl | Interrupt
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +249,15 @@ class Invocation:
         history = self.body.get("sessionState", {}).get("conversationHistory", {})
         return list(history.get("messages", []))
 
+    @property
+    def invocation_id(self) -> str | None:
+        """``sessionState.invocationId``: set when this request returns control results."""
+        return self.body.get("sessionState", {}).get("invocationId")
+
+    @property
+    def return_control_results(self) -> list[dict[str, Any]]:
+        return list(self.body.get("sessionState", {}).get("returnControlInvocationResults", []))
+
 
 def echo_responder(invocation: Invocation) -> Script:
     """Default responder: a single chunk echoing the input."""
@@ -167,7 +284,18 @@ def _trace_payload(inv: Invocation, step: Trace) -> dict[str, Any]:
     }
 
 
-def _frame(inv: Invocation, step: Text | Trace | RaiseInStream | HttpError) -> bytes:
+def _frame(inv: Invocation, step: Step) -> bytes:
+    if isinstance(step, ReturnControl):
+        payload = {"invocationId": step.invocation_id, "invocationInputs": list(step.inputs)}
+        return encode_event("returnControl", payload)
+    assert not isinstance(step, Interrupt), "Interrupt is AgentCore's; use ReturnControl here"
+    assert not isinstance(step, Pause | Drop)
+    if isinstance(step, StepTrace):
+        payload = _trace_payload(inv, Trace(None))
+        payload["trace"] = {"orchestrationTrace": step.orchestration}
+        if step.collaborator:
+            payload["collaboratorName"] = step.collaborator
+        return encode_event("trace", payload)
     if isinstance(step, Text):
         # PartBody is a blob: botocore base64-decodes blob members of JSON event payloads.
         chunk: dict[str, Any] = {"bytes": base64.b64encode(step.text.encode()).decode()}

@@ -1,4 +1,4 @@
-"""Local `bedrock-agent` control plane (GetAgent, GetAgentAlias) that real boto3 talks to.
+"""Local `bedrock-agent` control plane (GetAgent, GetAgentAlias, GetKnowledgeBase) for boto3.
 
 Point boto3 at it with `AWS_ENDPOINT_URL_BEDROCK_AGENT=fake.url`. Answers are restJson shaped
 per botocore's `bedrock-agent` model; errors carry `x-amzn-ErrorType` like AWS's.
@@ -37,6 +37,7 @@ class FakeBedrockAgentControl:
         self.agents: dict[str, FakeAgent] = {"AGENT12345": FakeAgent()}
         self.deny = False
         self.requests: list[str] = []  # request paths, in arrival order
+        self.knowledge_bases: dict[str, str] = {"KB12345678": "ACTIVE"}  # id → status
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -44,6 +45,7 @@ class FakeBedrockAgentControl:
         app = web.Application()
         app.router.add_get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias)
         app.router.add_get("/agents/{agentId}/", self._get_agent)
+        app.router.add_get("/knowledgebases/{knowledgeBaseId}", self._get_knowledge_base)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -110,6 +112,25 @@ class FakeBedrockAgentControl:
             "updatedAt": _STAMP,
         }
         return web.json_response({"agent": body})
+
+    async def _get_knowledge_base(self, request: web.Request) -> web.Response:
+        self.requests.append(request.path)
+        if self.deny:
+            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
+        kb_id = request.match_info["knowledgeBaseId"]
+        if kb_id not in self.knowledge_bases:
+            return _error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
+        body = {
+            "knowledgeBaseId": kb_id,
+            "name": "handbook",
+            "knowledgeBaseArn": self._arn("knowledge-base", kb_id),
+            "roleArn": f"arn:aws:iam::{_ACCOUNT}:role/KnowledgeBaseRole",
+            "knowledgeBaseConfiguration": {"type": "VECTOR"},
+            "status": self.knowledge_bases[kb_id],
+            "createdAt": _STAMP,
+            "updatedAt": _STAMP,
+        }
+        return web.json_response({"knowledgeBase": body})
 
 
 def _error(status: int, error_type: str, message: str) -> web.Response:

@@ -6,10 +6,15 @@ would give, or raises `SlackError` with the error code Slack documents for that 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 Json = dict[str, Any]
 
@@ -87,7 +92,8 @@ class Message:
         markdown_text or text."""
         in_blocks = blocks_text(self.blocks)
         if self.streamed:
-            return "\n".join(part for part in (self.markdown_text, in_blocks) if part)
+            # Blocks under a stream (alerts, sources) read as a paragraph of their own.
+            return "\n\n".join(part for part in (self.markdown_text, in_blocks) if part)
         return in_blocks or self.markdown_text or self.text
 
     def snapshot(self) -> None:
@@ -119,6 +125,11 @@ def blocks_text(blocks: list[Json]) -> str:
             lines.append(" ".join(str(p.get("text", "")) for p in parts if p.get("text")))
         elif kind == "markdown" and block.get("text"):
             lines.append(str(block["text"]))
+        elif kind == "alert":
+            lines.append(str((block.get("text") or {}).get("text", "")))
+        elif kind == "table":
+            for row in block.get("rows") or []:
+                lines.append(" | ".join(str(cell.get("text", "")) for cell in row))
         elif kind == "rich_text":
             lines.append(_rich_text(block.get("elements") or []))
     return "\n".join(line for line in lines if line)
@@ -173,6 +184,58 @@ def _markdown_pieces(args: Json) -> tuple[list[str], list[Json]]:
     return texts, chunks
 
 
+MAX_BLOCKS = 50  # blocks per message (docs.slack.dev/reference/block-kit/blocks)
+
+
+def validate_blocks(blocks: Any) -> None:
+    """Refuse what Slack refuses: not a list of objects, too many, an unknown type, or a block
+    slack_sdk.models cannot build or validate (missing fields, limits, bad values)."""
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise SlackError("invalid_blocks", detail="blocks must be an array of objects")
+    if len(blocks) > MAX_BLOCKS:
+        raise SlackError("invalid_blocks", detail=f"no more than {MAX_BLOCKS} items allowed")
+    for index, raw in enumerate(blocks):
+        try:
+            block = Block.parse(dict(raw))
+            if block is None:
+                raise SlackError("invalid_blocks", detail=f"unknown block type at [{index}]")
+            block.to_dict()  # runs every validator, nested elements included
+        except (SlackObjectFormationError, TypeError, ValueError, AttributeError) as err:
+            raise SlackError("invalid_blocks", detail=f"block [{index}]: {err}") from None
+
+
+def _in_window(ts: str, args: Json) -> bool:
+    """conversations.replies' `oldest` / `latest` bounds; `inclusive` keeps the bounds too."""
+    inclusive = str(args.get("inclusive", "")).lower() in {"1", "true"}
+    key = ts_key(ts)
+    if args.get("latest"):
+        latest = ts_key(_str(args, "latest"))
+        if key > latest or (key == latest and not inclusive):
+            return False
+    if args.get("oldest"):
+        oldest = ts_key(_str(args, "oldest"))
+        if key < oldest or (key == oldest and not inclusive):
+            return False
+    return True
+
+
+def _page(messages: list[Json], args: Json, *, max_limit: int) -> Json:
+    """One cursor page, oldest first, as Slack paginates: `limit` capped, `next_cursor` opaque."""
+    try:
+        limit = int(args.get("limit") or max_limit)
+        start = int(
+            base64.b64decode(_str(args, "cursor"), validate=True).decode().removeprefix("off:") or 0
+        )
+    except (ValueError, binascii.Error):
+        raise SlackError("invalid_cursor") from None
+    limit = max(1, min(limit, max_limit))
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    cursor = base64.b64encode(f"off:{start + limit}".encode()).decode() if more else ""
+    out: Json = {"ok": True, "messages": page, "has_more": more}
+    return out | {"response_metadata": {"next_cursor": cursor}}
+
+
 class SlackState:
     """Messages, threads and assistant state of one fake workspace."""
 
@@ -186,11 +249,15 @@ class SlackState:
         self.users: dict[str, Json] = {}  # users.info overrides, merged into the default profile
         self.statuses: dict[tuple[str, str], list[str]] = {}  # every setStatus call, in order
         self.titles: dict[tuple[str, str], str] = {}
+        self.loading_messages: dict[tuple[str, str], list[str]] = {}  # the latest setStatus's
         self.suggested_prompts: dict[tuple[str, str], Json] = {}
         self.views: dict[str, Json] = {}  # user_id -> last published view
         self.streaming_enabled = True
         self.streaming_error = "unknown_method"  # chat.startStream error when streaming is off
         self.require_recipient = True  # streams outside DMs need recipient_team_id/user_id
+        # conversations.replies' `limit` cap: 1,000 here; 15 for apps distributed outside the
+        # Marketplace since 2025-05-29 (docs.slack.dev/reference/methods/conversations.replies).
+        self.replies_max_limit = 1_000
         self._shown_status: dict[tuple[str, str], str] = {}
         self._ts_counter = 0
         self._handlers: dict[str, Callable[[Json], Json]] = {
@@ -264,10 +331,8 @@ class SlackState:
     def _content(self, args: Json, *, text_limit: int) -> tuple[str, str, list[Json] | None]:
         text, markdown = _str(args, "text"), _str(args, "markdown_text")
         blocks = args.get("blocks")
-        if blocks is not None and not (
-            isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)
-        ):
-            raise SlackError("invalid_blocks")
+        if blocks is not None:
+            validate_blocks(blocks)
         if markdown and (text or blocks):
             raise SlackError("markdown_text_conflict")
         if not (text or markdown or blocks or args.get("attachments")):
@@ -336,8 +401,9 @@ class SlackState:
             raise SlackError("streaming_state_conflict")
         text, markdown, blocks = self._content(args, text_limit=MAX_UPDATE_TEXT)
         msg.text, msg.markdown_text, msg.streamed = text, markdown, False
-        if blocks is not None:  # Slack keeps the previous blocks when none are given
-            msg.blocks = blocks
+        # The update replaces the message's content: `text` (or markdown_text) alone leaves it
+        # without the blocks it had, buttons included.
+        msg.blocks = blocks or []
         msg.snapshot()
         out = {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.visible}
         return out | {"message": self._api(msg)}
@@ -385,8 +451,7 @@ class SlackState:
         self._stream_into(msg, args)
         blocks = args.get("blocks")
         if blocks is not None:
-            if not (isinstance(blocks, list) and all(isinstance(b, dict) for b in blocks)):
-                raise SlackError("invalid_blocks")
+            validate_blocks(blocks)
             msg.blocks = blocks
         msg.streaming = False
         msg.snapshot()
@@ -420,16 +485,27 @@ class SlackState:
         _require(args, "channel_id", "thread_ts")
         if "status" not in args:  # "" is allowed: it clears the status
             raise SlackError("invalid_arguments", detail="missing required field: status")
+        loading = args.get("loading_messages")
+        if loading is not None and not (
+            isinstance(loading, list)
+            and len(loading) <= 10
+            and all(isinstance(m, str) for m in loading)
+        ):  # docs.slack.dev: "The list of messages to rotate through … Maximum of 10 messages."
+            raise SlackError("invalid_arguments", detail="loading_messages: at most 10 strings")
         key = (_str(args, "channel_id"), _str(args, "thread_ts"))
         self.statuses.setdefault(key, []).append(_str(args, "status"))
+        self.loading_messages[key] = list(loading or [])
         self._shown_status[key] = _str(args, "status")
         return {"ok": True}
 
     def _m_assistant__threads__setSuggestedPrompts(self, args: Json) -> Json:
         _require(args, "channel_id", "prompts")
         prompts = args["prompts"]
-        if not isinstance(prompts, list):
-            raise SlackError("invalid_arguments", detail="prompts must be an array")
+        if not isinstance(prompts, list) or not 0 < len(prompts) <= 4:
+            # "Use this method to set up to four suggested prompts"
+            raise SlackError("invalid_arguments", detail="prompts must be an array of 1 to 4")
+        if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            raise SlackError("invalid_arguments", detail="each prompt needs a title and a message")
         key = (_str(args, "channel_id"), _str(args, "thread_ts"))
         self.suggested_prompts[key] = {"title": _str(args, "title"), "prompts": prompts}
         return {"ok": True}
@@ -450,8 +526,8 @@ class SlackState:
             and not (m.deleted or m.ephemeral_user)
         }
         by_ts.update({str(m.get("ts", "")): m for m in self.replies.get((channel, ts), [])})
-        messages = [by_ts[k] for k in sorted(by_ts, key=ts_key)]
-        return {"ok": True, "messages": messages, "has_more": False}
+        messages = [by_ts[k] for k in sorted(by_ts, key=ts_key) if _in_window(k, args)]
+        return _page(messages, args, max_limit=self.replies_max_limit)
 
     def _m_views__publish(self, args: Json) -> Json:
         _require(args, "user_id", "view")

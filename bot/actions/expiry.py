@@ -1,0 +1,84 @@
+"""Unanswered confirmations turn "expired" after CONFIRM_TIMEOUT_SECONDS, on some replica.
+
+The replica that showed a question sets a timer for it; every replica also sweeps the store's
+index of due confirmations, so a question whose replica died (its timers with it) still expires.
+The store's open → expired transition is atomic: exactly one of them edits the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions.receipts import show
+from bot.actions.store import Pending, PendingStore, Stored
+from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 30.0  # how late a confirmation whose replica died may turn "expired"
+
+
+class Expiry:
+    def __init__(
+        self, *, store: PendingStore, metrics: Metrics, client: AsyncWebClient, every: float
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._client = client
+        self._every = min(SWEEP_SECONDS, every)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._spawn(self._sweep(), "confirmation-sweep")
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def schedule(self, pending: Pending) -> None:
+        self._spawn(self._at(pending), "confirmation-expiry")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _at(self, pending: Pending) -> None:
+        await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
+        await self.expire(pending.conversation, pending.pending_id)
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            for conversation, pending_id in await self._store.due(time.time()):
+                try:
+                    await self.expire(conversation, pending_id)
+                except Exception:  # one bad entry must not stop the sweep for everyone
+                    log.exception(
+                        "could not expire a confirmation", extra={"pending_id": pending_id}
+                    )
+
+    async def expire(self, conversation: str, pending_id: str) -> None:
+        expired = await self._store.expire(conversation, pending_id)
+        await self._store.forget(conversation, pending_id)
+        if not expired:
+            return  # answered in time, or another replica already expired it
+        stored = await self._store.load(conversation, pending_id)
+        if not isinstance(stored, Stored):
+            return
+        self._metrics.confirmations.labels(outcome="expired").inc()
+        log.info(
+            "confirmation expired",
+            extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
+        )
+        await show(self._client, stored, expired=True, response_url=None, ts=None)

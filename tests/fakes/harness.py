@@ -1,0 +1,332 @@
+"""Local AgentCore harness InvokeHarness that real boto3 talks to via ``endpoint_url``.
+
+Plays the same ``Script``s as ``tests.fakes.bedrock`` as the harness's typed event stream (AWS
+event-stream frames, botocore's ``InvokeHarnessStreamOutput`` members): ``Text`` →
+``messageStart`` (once per assistant message) + ``contentBlockDelta`` text, ``Trace`` →
+``metadata`` usage (or a ``reasoningContent`` delta when it has no usage), ``RaiseInStream`` →
+an exception frame, ``HttpError`` → a restJson error response; the stream ends with
+``contentBlockStop`` + ``messageStop``. Harness-only steps: ``ToolUse`` (a tool the harness
+runs when it has a ``result``, else an inline tool that pauses the stream with stopReason
+``tool_use``), ``Hook`` (a ``hookEvent``), ``Tokens`` (usage with cache counts) and ``Stop``
+(the final stopReason).
+"""
+
+# ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from .agentcore import SESSION_HEADER, USER_HEADER
+from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+from .eventstream import encode_event, encode_exception
+from .scripted import ScriptedServer
+
+__all__ = ["FakeHarness", "Hook", "Invocation", "Stop", "Tokens", "ToolUse"]
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A tool use block; with ``result`` the harness ran it, without it the caller must."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    tool_use_id: str = ""
+    type: str = "tool_use"
+    server: str | None = None
+    result: str | None = None
+    status: str = "success"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A ``hookEvent``: a configured lifecycle hook ran (and maybe denied something)."""
+
+    name: str = "policy"
+    decision: str | None = "deny"
+    type: str = "before_tool_call"
+    reason: str = "not allowed"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A ``metadata`` event with prompt-cache counts beside input and output tokens."""
+
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The stopReason of the final ``messageStop`` (default ``end_turn``)."""
+
+    reason: str
+    delay: float = 0.0
+
+
+@dataclass
+class Invocation:
+    """One InvokeHarness request as the fake saw it."""
+
+    harness_arn: str
+    qualifier: str | None
+    session_id: str  # the runtimeSessionId header
+    user_id: str | None
+    body: dict[str, Any]
+    headers: dict[str, str]  # lower-cased names
+    started_at: float
+    finished_at: float | None = None
+    chunk_times: list[float] = field(default_factory=list)
+    disconnected: bool = False
+    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
+
+    async def wait_finished(self, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            await self._finished.wait()
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return list(self.body.get("messages") or [])
+
+    @property
+    def input_text(self) -> str:
+        """The text of the last (the new) user message."""
+        last = self.messages[-1] if self.messages else {}
+        return "".join(str(block["text"]) for block in last.get("content", ()) if "text" in block)
+
+    @property
+    def tool_results(self) -> list[dict[str, Any]]:
+        last = self.messages[-1] if self.messages else {}
+        return [block["toolResult"] for block in last.get("content", ()) if "toolResult" in block]
+
+    @property
+    def conversation_history(self) -> list[dict[str, Any]]:
+        """The messages before the new one (already Bedrock's ``role``/``content`` shape)."""
+        return self.messages[:-1]
+
+    @property
+    def session_attributes(self) -> dict[str, str]:
+        """The Slack ids, from the W3C ``baggage`` header."""
+        pairs = (item.split("=", 1) for item in self.headers.get("baggage", "").split(",") if item)
+        return {key.strip(): unquote(value.strip()) for key, value in pairs}
+
+
+def echo_responder(invocation: Invocation) -> Script:
+    return Script([Text(f"You said: {invocation.input_text}")])
+
+
+def _frame(event: str, payload: dict[str, Any]) -> bytes:
+    return encode_event(event, payload)
+
+
+class _Player:
+    """The frames of one answer, step by step: what the harness emits, in its order."""
+
+    def __init__(self) -> None:
+        self.role: str | None = None
+        self.index = 0
+        self.text_open = False
+        self.paused = False
+
+    def _open(self, role: str = "assistant") -> bytes:
+        if self.role == role:
+            return b""
+        self.role, self.index, self.text_open = role, 0, False
+        return _frame("messageStart", {"role": role})
+
+    def _close_text(self) -> bytes:
+        if not self.text_open:
+            return b""
+        self.text_open = False
+        self.index += 1
+        return _frame("contentBlockStop", {"contentBlockIndex": self.index - 1})
+
+    def _stop(self, reason: str) -> bytes:
+        self.role = None
+        return _frame("messageStop", {"stopReason": reason})
+
+    def step(self, step: Any) -> bytes:
+        if isinstance(step, Text):
+            out = self._open()
+            self.text_open = True
+            delta = {"contentBlockIndex": self.index, "delta": {"text": step.text}}
+            return out + _frame("contentBlockDelta", delta)
+        if isinstance(step, Trace) and step.usage is not None:
+            step = Tokens(*step.usage)
+        if isinstance(step, Tokens):
+            usage = {"inputTokens": step.input, "outputTokens": step.output}
+            usage |= {"cacheReadInputTokens": step.cache_read} if step.cache_read else {}
+            usage |= {"cacheWriteInputTokens": step.cache_write} if step.cache_write else {}
+            usage["totalTokens"] = sum(usage.values())
+            return _frame("metadata", {"usage": usage, "metrics": {"latencyMs": 120}})
+        if isinstance(step, Trace):
+            out = self._open() + self._close_text()
+            thinking = {"reasoningContent": {"text": "Looking into it."}}
+            out += _frame("contentBlockDelta", {"contentBlockIndex": self.index, "delta": thinking})
+            self.index += 1
+            return out + _frame("contentBlockStop", {"contentBlockIndex": self.index - 1})
+        if isinstance(step, ToolUse):
+            return self._tool(step)
+        if isinstance(step, Hook):
+            hook = {"hookEventId": str(uuid.uuid4()), "name": step.name, "type": step.type}
+            if step.decision:
+                hook |= {"decision": step.decision, "reason": step.reason}
+            return _frame("hookEvent", hook)
+        assert isinstance(step, RaiseInStream), f"unexpected step {step!r}"
+        return encode_exception(step.exception_type, step.message)
+
+    def _tool(self, step: ToolUse) -> bytes:
+        tool_use_id = step.tool_use_id or f"tooluse_{uuid.uuid4().hex[:12]}"
+        out = self._open() + self._close_text()
+        start: dict[str, Any] = {"toolUseId": tool_use_id, "name": step.name, "type": step.type}
+        if step.server:
+            start["serverName"] = step.server
+        out += _frame(
+            "contentBlockStart", {"contentBlockIndex": self.index, "start": {"toolUse": start}}
+        )
+        tool_input = {"toolUse": {"input": json.dumps(step.input)}}
+        out += _frame("contentBlockDelta", {"contentBlockIndex": self.index, "delta": tool_input})
+        out += _frame("contentBlockStop", {"contentBlockIndex": self.index})
+        self.index += 1
+        if step.result is None:
+            self.paused = True
+            return out
+        out += self._stop("tool_use") + self._open("user")
+        result = {"toolResult": {"toolUseId": tool_use_id, "status": step.status}}
+        out += _frame("contentBlockStart", {"contentBlockIndex": 0, "start": result})
+        content = {"toolResult": [{"text": step.result}]}
+        out += _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": content})
+        out += _frame("contentBlockStop", {"contentBlockIndex": 0})
+        return out + self._stop("tool_result")
+
+    def end(self, reason: str | None) -> bytes:
+        reason = reason or ("tool_use" if self.paused else "end_turn")
+        return self._open() + self._close_text() + self._stop(reason)
+
+
+class FakeHarness(ScriptedServer[Invocation]):
+    """aiohttp server on 127.0.0.1 serving InvokeHarness from scripts."""
+
+    session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{32,99}")
+
+    def __init__(self) -> None:
+        super().__init__(echo_responder)
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app.router.add_post("/harnesses/invoke", self._handle)
+        await self._serve(app)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        raw = await request.read()
+        inv = Invocation(
+            harness_arn=request.query.get("harnessArn", ""),
+            qualifier=request.query.get("qualifier"),
+            session_id=request.headers.get(SESSION_HEADER, ""),
+            user_id=request.headers.get(USER_HEADER),
+            body=json.loads(raw) if raw else {},
+            headers={k.lower(): v for k, v in request.headers.items()},
+            started_at=time.monotonic(),
+        )
+        try:
+            script = await self._arrive(inv)
+            return await self._play(request, inv, script)
+        finally:
+            inv.finished_at = time.monotonic()
+            inv._finished.set()
+            self._handlers.discard(task)
+
+    async def _play(
+        self, request: web.Request, inv: Invocation, script: Script
+    ) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        if script.steps and isinstance(first := script.steps[0], HttpError):
+            await asyncio.sleep(first.delay)
+            return _error(first.status, first.error_type, first.message, request_id)
+        problem = _invalid(inv)
+        if problem:  # as AWS validates: a clean 400, never a stream
+            return _error(400, "ValidationException", problem, request_id)
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "application/vnd.amazon.eventstream"
+        resp.headers["x-amzn-RequestId"] = request_id
+        resp.enable_chunked_encoding()
+        player, reason = _Player(), None
+        try:
+            await resp.prepare(request)
+            for step in script.steps:
+                if isinstance(step, Pause):
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for((step.until or asyncio.Event()).wait(), step.seconds)
+                    continue
+                await asyncio.sleep(step.delay)
+                if isinstance(step, Drop):
+                    await request.writer.drain()
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                if isinstance(step, Stop):
+                    reason = step.reason
+                    continue
+                await resp.write(player.step(step))
+                await request.writer.drain()
+                if isinstance(step, Text):
+                    inv.chunk_times.append(time.monotonic())
+                if isinstance(step, RaiseInStream):
+                    await resp.write_eof()
+                    return resp
+            await resp.write(player.end(reason))
+            await resp.write_eof()
+        except ConnectionError:
+            inv.disconnected = True
+        return resp
+
+
+# botocore's bedrock-agentcore model, shape ActorId (the actors of AgentCore Memory).
+ACTOR_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-_/]*(?::[a-zA-Z0-9-_/]+)*[a-zA-Z0-9-_/]*")
+
+
+def _invalid(inv: Invocation) -> str:
+    """What the real API would reject in this request, or ""."""
+    if not 33 <= len(inv.session_id) <= 100:
+        return "runtimeSessionId must be 33 to 100 characters"
+    actor = inv.body.get("actorId")
+    if actor is not None and not ACTOR_ID.fullmatch(str(actor)):
+        return "actorId must match AgentCore Memory's ActorId pattern"
+    messages = inv.messages
+    if not messages:
+        return "messages must not be empty"
+    # The session holds the earlier turns, so a resume may start with the assistant's tool use.
+    roles = [m.get("role") for m in messages]
+    if roles[-1] != "user" or any(a == b for a, b in itertools.pairwise(roles)):
+        return "messages must alternate roles and end with the user's"
+    for message in messages:
+        for block in message.get("content") or [{}]:
+            if len(block) != 1:  # HarnessContentBlock is a union
+                return "a content block must have exactly one member"
+            if "text" in block and not block["text"]:
+                return "text content must not be empty"
+    return ""
+
+
+def _error(status: int, error_type: str, message: str, request_id: str) -> web.Response:
+    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id}
+    return web.json_response({"message": message}, status=status, headers=headers)
