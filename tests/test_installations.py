@@ -380,3 +380,33 @@ async def test_a_workspace_with_its_own_agent_is_answered_by_that_agent(
         i.session_attributes["slackTeamId"]: (i.agent_id, i.alias_id) for i in bedrock.invocations
     }
     assert chosen == {"T0A": ("AGENT12345", "ALIAS12345"), "T0B": ("AGENT2BBBB", "ALIAS2BBBB")}
+
+
+async def test_a_confirm_click_in_a_workspace_resumes_with_that_workspaces_token(
+    oauth_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    from tests.clicks import buttons, click_payload
+    from tests.fakes.bedrock import ReturnControl, Script, function_input
+    from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body
+
+    await install(oauth_bot, slack, A)
+    await install(oauth_bot, slack, B)
+    pause = ReturnControl("inv-1", [function_input("orders", "cancelOrder", {"orderId": "ORD-1"})])
+    bedrock.enqueue(Script([pause]), Script.answer("Order ORD-1 is cancelled."))
+    asked = mention("cancel my order ORD-1", channel="CB", bot_user_id="UBOTB")
+    await oauth_bot.post_signed(event_for(B, asked))
+    await wait_finished(slack, 1)
+    [message] = slack.thread("CB", asked["ts"])
+    payload, _ = click_payload(
+        slack, blocks=message.blocks, label="Confirm", channel="CB", ts=message.ts
+    )
+    payload["team"]["id"] = payload["user"]["team_id"] = "T0B"
+
+    clicked = await oauth_bot.post_signed(interaction_body(payload), content_type=FORM_CONTENT_TYPE)
+
+    assert clicked.status == 200
+    await wait_finished(slack, 2)
+    assert not buttons(message.blocks) and "Confirmed by <@U0USER>" in message.visible
+    [b_token] = token_of(slack, B)
+    touched = [c for c in slack.calls if c.args.get("channel") == "CB" and c.method != "auth.test"]
+    assert touched and {c.token for c in touched} == {b_token}
