@@ -328,3 +328,43 @@ def test_workspace_agents_name_an_agent_alias_or_a_runtime_and_nothing_else() ->
         load_settings(**base, workspace_agents='{"T1": "nope"}')
     with pytest.raises(ConfigError, match="WORKSPACE_AGENTS must be JSON"):
         load_settings(**base, workspace_agents="{")
+
+
+async def test_a_redis_outage_refuses_installs_cleanly_and_finds_nothing() -> None:
+    from slack_bolt.error import BoltError
+
+    down = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    store = new_store(down, "test:down:")
+    try:
+        with pytest.raises(BoltError, match="could not store the installation"):
+            await store.async_save(installation("T1"))  # Bolt shows its failure page
+        assert await store.async_find_bot(enterprise_id=None, team_id="T1") is None
+        assert await store.async_find_installation(enterprise_id=None, team_id="T1") is None
+        await store.async_delete_all(enterprise_id=None, team_id="T1")  # logged, not raised
+        assert await RedisStateStore(down, prefix="test:down:").async_consume("a" * 43) is False
+    finally:
+        await down.aclose()
+
+
+async def test_during_an_outage_a_recently_seen_token_keeps_answering(
+    redis: Redis, redis_prefix: str
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    class Flaky:
+        down = False
+
+        async def get(self, key: str) -> Any:
+            if self.down:
+                raise RedisConnectionError("down")
+            return await redis.get(key)
+
+    await new_store(redis, redis_prefix).async_save(installation("T1"))
+    clock, flaky = Clock(), Flaky()
+    store = RedisInstallationStore(flaky, prefix=redis_prefix, sealer=Sealer([KEY]), clock=clock)  # type: ignore[arg-type]
+    assert await store.async_find_bot(enterprise_id=None, team_id="T1") is not None
+    flaky.down, clock.now = True, clock.now + 60  # cache expired, Redis gone
+
+    bot = await store.async_find_bot(enterprise_id=None, team_id="T1")
+
+    assert bot is not None and bot.bot_token == "xoxb-T1-secret"
