@@ -16,7 +16,13 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -49,6 +55,32 @@ def build_stores(settings: Settings, redis: Redis) -> RedisInstallationStore:
     return RedisInstallationStore(redis, prefix=settings.redis_key_prefix, sealer=sealer)
 
 
+async def _installed(args: AsyncSuccessArgs) -> BoltResponse:
+    installation = args.installation
+    log.info(
+        "workspace installed",
+        extra={
+            "team": installation.team_id,
+            "enterprise_id": installation.enterprise_id,
+            "org_wide": installation.is_enterprise_install,
+            "rotating": installation.bot_refresh_token is not None,
+        },
+    )
+    return await args.default.success(args)
+
+
+async def _install_failed(args: AsyncFailureArgs) -> BoltResponse:
+    """Bolt's failure page, logged with a reference; a storage failure is a 503, not a 500."""
+    reference = formatting.new_reference()
+    log.warning(
+        "installation refused",
+        extra={"reason": args.reason, "reference": reference, "status": args.suggested_status_code},
+    )
+    if args.suggested_status_code >= 500:
+        args.suggested_status_code = 503
+    return await args.default.failure(args)
+
+
 def oauth_app_arguments(
     settings: Settings, *, redis: Redis, client: AsyncWebClient
 ) -> dict[str, Any]:
@@ -67,6 +99,7 @@ def oauth_app_arguments(
         redirect_uri=settings.slack_redirect_uri,
         install_path=INSTALL_PATH,
         redirect_uri_path=REDIRECT_PATH,
+        callback_options=AsyncCallbackOptions(success=_installed, failure=_install_failed),
         authorization_url=authorization_url(settings.slack_api_url),
         installation_store=store,
         installation_store_bot_only=True,
