@@ -292,7 +292,10 @@ async def test_a_refresh_slack_refuses_yields_no_token(redis: Redis, redis_prefi
             "T1", bot_refresh_token="xoxe-1-revoked", bot_token_expires_at=int(time.time()) - 1
         ).to_bot()
         await store.async_save_bot(bot)
-        assert await TokenRefresher(store=store, rotator=rotator).fresh(bot) is None
+        refresher = TokenRefresher(store=store, rotator=rotator)
+        assert await refresher.fresh(bot) is None
+        assert await refresher.fresh(bot) is None
+    assert len(slack.calls_to("oauth.v2.access")) == 1  # not asked again on every event
 
 
 def test_installations_list_line_names_the_workspace_and_never_a_token() -> None:

@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import aiohttp
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockError, RedisError
 from slack_bolt.authorization import AuthorizeResult
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 REFRESH_MINUTES_BEFORE_EXPIRY = 120  # Bolt's default: tokens live 12 h, refreshed in the last 2
 REFRESH_LOCK_SECONDS = 15.0  # a replica that dies mid-refresh frees the lock after this
 REFRESH_WAIT_SECONDS = 10.0  # how long an event waits for another replica's refresh
+RETRY_REFUSED_SECONDS = 60.0  # a refused refresh is tried again after this, not on every event
 
 
 def needs_refresh(bot: Bot, *, now: float, minutes_before: int) -> bool:
@@ -68,6 +70,7 @@ class TokenRefresher:
         self._lock_seconds = lock_seconds
         self._wait_seconds = wait_seconds
         self._pending: dict[str, asyncio.Task[Bot | None]] = {}
+        self._refused_until: dict[str, float] = {}
         self.refreshed = 0
 
     async def fresh(self, bot: Bot) -> Bot | None:
@@ -81,12 +84,15 @@ class TokenRefresher:
         if not expired(bot, now=now):
             self._refresh_later(bot)
             return bot
+        inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
+        if self._refused_until.get(inst, 0.0) > time.monotonic():
+            return None  # Slack refused this refresh a moment ago: no token until reinstalled
         return await self._refresh_now(bot)
 
     def _refresh_later(self, bot: Bot) -> None:
         inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
-        if inst in self._pending:
-            return
+        if inst in self._pending or self._refused_until.get(inst, 0.0) > time.monotonic():
+            return  # one refresh at a time; after a refusal, not again on every event
         task = asyncio.create_task(self._refresh_now(bot), name=f"refresh-{inst}")
         self._pending[inst] = task
         task.add_done_callback(lambda _: self._pending.pop(inst, None))
@@ -110,9 +116,10 @@ class TokenRefresher:
             if await lock.acquire():  # wait for that replica, then read what it stored
                 await _release(lock)
             current = await self._store.read_bot(inst)
-            self._store.forget(inst)
+            if current is not None:
+                self._store.remember(inst, current)
             return current
-        except (RedisError, OSError, BoltError) as exc:
+        except (RedisError, OSError, BoltError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("token refresh not possible now", extra={"error": type(exc).__name__})
             return None if expired(bot, now=time.time()) else bot
 
@@ -135,6 +142,7 @@ class TokenRefresher:
                 "token refresh refused by Slack; the workspace must reinstall the app",
                 extra={"reference": reference, "slack_error": error, "installation": inst},
             )
+            self._refused_until[inst] = time.monotonic() + RETRY_REFUSED_SECONDS
             return None
         if rotated is None:
             return current
