@@ -6,9 +6,9 @@ import asyncio
 import sys
 
 from bot.logs import configure_logging
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, load_settings, slack_configured
 
-USAGE = "usage: python -m bot [run | doctor | usage [--days N] [--by day|channel] | installations]"
+USAGE = "usage: python -m bot [run | playground | doctor | usage [--days N] [--by day|channel] | installations]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.usage import main as usage_main
 
         return usage_main(args[1:])
+    if command == "playground" or (command == "run" and not args and not slack_configured()):
+        # Nothing to connect to Slack with: the browser playground shows the bot instead.
+        from bot.playground.runner import main as playground_main
+
+        return playground_main(because_unconfigured=command == "run")
     if command != "run":
         print(f"unknown command {command!r}\n{USAGE}", file=sys.stderr)
         return 2

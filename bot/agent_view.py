@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import logging
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack_errors import classify
 
 log = logging.getLogger(__name__)
 
 TITLE_MAX_CHARS = 60  # the History tab shows one line per conversation; keep it short
-
-_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 def thread_title(question: str) -> str:
@@ -41,8 +39,8 @@ async def set_title(client: AsyncWebClient, *, channel: str, thread_ts: str, tit
         await client.assistant_threads_setTitle(
             channel_id=channel, thread_ts=thread_ts, title=title
         )
-    except _SLACK_FAILURES as exc:
-        log.info("could not set the thread title", extra={"slack_error": _error_of(exc)})
+    except Exception as exc:  # a title is a nicety: whatever Slack answered is only logged
+        log.info("could not set the thread title", extra={"slack_error": classify(exc).error})
 
 
 async def show_prompts(
@@ -55,11 +53,5 @@ async def show_prompts(
         await client.assistant_threads_setSuggestedPrompts(
             channel_id=channel, prompts=prompts_payload(prompts), title=title or None
         )
-    except _SLACK_FAILURES as exc:
-        log.warning("could not show suggested prompts", extra={"slack_error": _error_of(exc)})
-
-
-def _error_of(exc: BaseException) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error"))
-    return type(exc).__name__
+    except Exception as exc:  # prompts are a nicety: whatever Slack answered is only logged
+        log.warning("could not show suggested prompts", extra={"slack_error": classify(exc).error})

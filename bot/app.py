@@ -7,19 +7,18 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.authorization.async_single_team_authorization import (
     AsyncSingleTeamAuthorization,
 )
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
@@ -30,6 +29,7 @@ from bot.agents import AgentBackend, build_knowledge_base, route_dms
 from bot.conversation import Pipeline
 from bot.events import HistoryMessage
 from bot.history import replay_messages
+from bot.http_guard import ConnectionGuard, GuardedSite, Rejected, screen
 from bot.installations.agents import build_agents
 from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
 from bot.installations.routing import RequestScopedClient
@@ -39,6 +39,8 @@ from bot.rag_sessions import RagSessions
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
+from bot.socket_mode import SocketModeLink
+from bot.start_checks import warn_if_redis_unreachable
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,7 @@ class Health:
     slack_ok: bool = False
     draining: bool = False
     details: dict[str, str] = field(default_factory=dict)
+    socket_connected: Callable[[], Awaitable[bool]] | None = None  # set in Socket Mode
 
 
 async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
@@ -177,12 +180,13 @@ async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
     )
 
 
-def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Application:
-    verifier = (
-        SignatureVerifier(services.settings.slack_signing_secret.get_secret_value())
-        if services.settings.slack_signing_secret is not None
-        else None
-    )
+def build_web_app(
+    app: AsyncApp, services: Services, health: Health, guard: ConnectionGuard | None = None
+) -> web.Application:
+    settings = services.settings
+    secret = settings.slack_signing_secret
+    signing_secret = secret.get_secret_value() if secret is not None else None
+    guard = guard or connection_guard(settings)
 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -194,17 +198,30 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     async def handle_slack_request(request: web.Request) -> web.Response:
         if health.draining:
             return web.json_response({"ok": False, "error": "shutting_down"}, status=503)
-        body = await request.text()
-        # Check the signature before parsing anything: unsigned junk gets 401, nothing more.
-        if verifier is None or not verifier.is_valid_request(body, dict(request.headers)):
-            return web.json_response({"error": "invalid signature"}, status=401)
+        raw = await guard.read_body(request)
+        if raw is None:  # a body trickling in: cut off, never held open
+            response = web.json_response({"error": "request body too slow"}, status=408)
+            response.force_close()
+            return response
+        # Timestamp, signature, encoding and shape before parsing: junk never reaches Bolt.
+        verdict = screen(request.headers, raw, secret=signing_secret, now=time.time())
+        if isinstance(verdict, Rejected):
+            return web.json_response({"error": verdict.reason}, status=verdict.status)
+        if verdict.ignore:
+            log.info("signed event without an event object ignored")
+            return web.Response(status=200)
         try:
-            bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=dict(request.headers)
-            )
-            bolt_response = await app.async_dispatch(bolt_request)
+            with guard.processing(request):
+                bolt_request = AsyncBoltRequest(
+                    body=verdict.body, query=request.query_string, headers=dict(request.headers)
+                )
+                bolt_response = await app.async_dispatch(bolt_request)
         except Exception as exc:  # malformed payloads must never become a 500 with a traceback
             log.warning("malformed Slack request rejected", extra={"error": type(exc).__name__})
+            return web.json_response({"error": "malformed request"}, status=400)
+        if bolt_response.status >= 500:
+            # Bolt answers 500 when a payload breaks its middleware: that is bad input here.
+            log.warning("malformed Slack request rejected", extra={"error": "bolt_500"})
             return web.json_response({"error": "malformed request"}, status=400)
         if bolt_response.status == 404:
             # No listener wanted it (an event type or subtype we ignore): acknowledge anyway,
@@ -224,7 +241,10 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
             checks["redis"] = f"unreachable ({type(exc).__name__})"
         if health.draining:
             checks["shutdown"] = "draining"
-        ready = checks["redis"] == "ok" and not health.draining
+        socket_ok = health.socket_connected is None or await health.socket_connected()
+        if health.socket_connected is not None:
+            checks["socket_mode"] = "connected" if socket_ok else "not connected"
+        ready = checks["redis"] == "ok" and not health.draining and socket_ok
         return web.json_response({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     async def metrics(_: web.Request) -> web.Response:
@@ -240,6 +260,13 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     return web_app
 
 
+def connection_guard(settings: Settings) -> ConnectionGuard:
+    return ConnectionGuard(
+        read_timeout=settings.http_read_timeout_seconds,
+        max_slow=settings.http_max_slow_connections,
+    )
+
+
 class Runtime:
     """The running bot: Slack listener, HTTP endpoints, and an orderly stop."""
 
@@ -249,7 +276,7 @@ class Runtime:
         self.bolt, self.listeners = build_bolt_app(self.services)
         self.health = Health()
         self._runner: web.AppRunner | None = None
-        self._socket_handler: AsyncSocketModeHandler | None = None
+        self._socket: SocketModeLink | None = None
         self._lag_watch: asyncio.Task[None] | None = None
         self.port = settings.port
 
@@ -258,17 +285,23 @@ class Runtime:
         if self.services.actions is not None:
             self.services.actions.start()
         await warm_up(self.bolt, self.services, self.health)
+        await warn_if_redis_unreachable(self.services)
+        guard = connection_guard(self.settings)
         self._runner = web.AppRunner(
-            build_web_app(self.bolt, self.services, self.health), access_log=None
+            build_web_app(self.bolt, self.services, self.health, guard),
+            access_log=None,
+            **guard.runner_options(),
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host=host, port=self.settings.port)
+        site = GuardedSite(self._runner, guard, host=host, port=self.settings.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         app_token = self.settings.slack_app_token
         if app_token is not None:
-            self._socket_handler = AsyncSocketModeHandler(self.bolt, app_token.get_secret_value())
-            await self._socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            # Connects in the background, so SIGTERM works while Slack is unreachable.
+            self._socket = SocketModeLink(self.bolt, app_token.get_secret_value())
+            self.health.socket_connected = self._socket.connected
+            self._socket.start()
             log.info("listening in Socket Mode", extra={"health_port": self.port})
         else:
             log.info("listening for Slack over HTTP", extra={"port": self.port})
@@ -278,8 +311,8 @@ class Runtime:
         then whatever is still streaming ends visibly marked as interrupted."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
-        if self._socket_handler is not None:
-            await self._socket_handler.close_async()  # type: ignore[no-untyped-call]
+        if self._socket is not None:
+            await self._socket.close()
         pipeline = self.services.pipeline
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pipeline.idle.wait(), grace)
@@ -311,8 +344,18 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     runtime = Runtime(settings)
-    await runtime.start()
-    await stop.wait()
+    starting = asyncio.create_task(runtime.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # SIGTERM while starting (Slack or Redis slow to answer)
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    elif starting.exception() is not None:
+        stopping.cancel()
+        starting.result()  # a start-up failure is raised, not hidden
+    else:
+        await stopping
     log.info("shutting down: finishing answers in flight")
     await runtime.stop()
     log.info("stopped")

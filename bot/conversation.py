@@ -69,6 +69,9 @@ class Turn:
     attributes: Mapping[str, str] = field(default_factory=dict)
     empty_hint: str = formatting.EMPTY_QUESTION_HINT  # the reply when `text` is empty
     turn_id: str = field(default_factory=new_turn_id)
+    # The Slack message asked (team:channel:ts), claimed beside the event id: a redelivery
+    # under another envelope (or app_mention + message for one message) is answered once.
+    message_key: str | None = None
 
     def session_attributes(self) -> dict[str, str]:
         # Action groups authorise on these; they come from Slack's payload, never from the text.
@@ -163,6 +166,13 @@ class Pipeline:
         try:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
+                return None
+            if (
+                resume is None
+                and turn.message_key
+                and not await self._memory.claim_event(f"message:{turn.message_key}")
+            ):
+                log.info("message already answered", extra={"event_id": turn.event_id})
                 return None
             if resume is None:
                 self._metrics.questions.labels(surface=turn.surface).inc()

@@ -20,13 +20,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot import doctor_backends
+from bot import config_checks, doctor_backends
 from bot.agents import AgentBackend as Backend
 from bot.agents import build_backend, control
 from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
 from bot.memory import connect, memory_for, self_test
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
+from bot.slack_errors import classify
 
 
 class Status(StrEnum):
@@ -139,7 +140,11 @@ async def _slack_call(name: str, call: Awaitable[SlackAnswer], fix: str) -> Slac
     try:
         return await call
     except SlackApiError as exc:
-        return fail(name, f"Slack answered {exc.response.get('error')}", fix)
+        failure = classify(exc)
+        if failure.uncertain:  # not the Web API's JSON: an HTML page, a proxy, a wrong URL
+            detail = f"Slack answered {failure.error} without the Web API's JSON"
+            return fail(name, detail, "check SLACK_API_URL and the network path to Slack")
+        return fail(name, f"Slack answered {failure.error}", fix)
     except _NETWORK_ERRORS as exc:
         detail = f"cannot reach Slack ({type(exc).__name__})"
         return fail(name, detail, "check SLACK_API_URL and the network path to Slack")
@@ -280,6 +285,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         groups["knowledge base"] = doctor_backends.check_knowledge_base(settings)
     results = await asyncio.gather(*groups.values(), return_exceptions=True)
     checks = [describe_settings(settings)]
+    checks += [fail(p.name, p.detail, p.fix) for p in config_checks.problems(settings)]
     for name, result in zip(groups, results, strict=True):
         if isinstance(result, BaseException):  # a doctor reports; it never dies mid-report
             checks.append(fail(name, f"the check crashed: {type(result).__name__}", "a bug"))

@@ -46,4 +46,5 @@ class Services:
             target=target,
             mode=self.settings.slack_streaming,
             budget=self.budget,
+            final_write_deadline=self.settings.final_write_deadline_seconds,
         )

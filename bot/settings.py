@@ -5,10 +5,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.events import PriceBook, Prices
@@ -19,6 +28,7 @@ class AgentBackend(StrEnum):
     BEDROCK_AGENTS = "bedrock-agents"
     AGENTCORE = "agentcore"
     HARNESS = "harness"
+    DEMO = "demo"  # the built-in scripted agent (bot/playground/demo_agent.py): no AWS needed
 
 
 # AgentCore Runtime (and so a harness) ends a session after 15 idle minutes unless configured
@@ -27,6 +37,7 @@ DEFAULT_IDLE_SECONDS = {
     AgentBackend.BEDROCK_AGENTS: 3600,
     AgentBackend.AGENTCORE: 900,
     AgentBackend.HARNESS: 900,
+    AgentBackend.DEMO: 3600,
 }
 
 
@@ -114,6 +125,13 @@ class Settings(BaseSettings):
     model_prices: Annotated[dict[str, tuple[float, float]], NoDecode] = Field(default_factory=dict)
     shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
     port: int = Field(3000, ge=0, le=65535)
+    # `python -m bot playground` listens here; loopback only unless told otherwise.
+    playground_host: str = "127.0.0.1"
+    # Hostile input and flaky dependencies (issue 12): how long a client may take to send a
+    # request, how many may be slow at once, how long a final Slack write may keep retrying.
+    http_read_timeout_seconds: float = Field(5, gt=0, le=300)
+    http_max_slow_connections: int = Field(256, ge=1, le=100_000)
+    final_write_deadline_seconds: float = Field(120, gt=0, le=3600)
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.JSON
 
@@ -265,47 +283,44 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
-        self._oauth_requirements()
-        if self.slack_app_token is None and self.slack_signing_secret is None:
-            raise ValueError(
-                "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
-            )
-        if self.agent_backend is AgentBackend.BEDROCK_AGENTS:
-            for name in ("bedrock_agent_id", "bedrock_agent_alias_id"):
-                if not getattr(self, name):
-                    raise ValueError(f"{name.upper()}: required when AGENT_BACKEND=bedrock-agents")
-        if self.agent_backend is AgentBackend.AGENTCORE and not self.agentcore_runtime_arn:
-            raise ValueError("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
-        if self.agent_backend is AgentBackend.HARNESS and not self.agentcore_harness_arn:
-            raise ValueError("AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness")
-        kb = {"DM_KNOWLEDGE_BASE_ID": self.dm_knowledge_base_id, "DM_MODEL_ARN": self.dm_model_arn}
-        missing = [name for name, value in kb.items() if not value]
-        if len(missing) == 1:
-            other = next(name for name in kb if name not in missing)
-            raise ValueError(f"{missing[0]}: required when {other} is set")
+        problems = mode_problems(self.__dict__)
+        if problems:
+            raise ValueError("\n".join(problems))  # one line per variable
         if "session_idle_seconds" not in self.model_fields_set:
             self.session_idle_seconds = DEFAULT_IDLE_SECONDS[self.agent_backend]
         return self
-
-    def _oauth_requirements(self) -> None:
-        if self.slack_client_id and self.slack_client_secret is None:
-            raise ValueError("SLACK_CLIENT_SECRET: required when SLACK_CLIENT_ID is set")
-        if self.slack_client_secret is not None and not self.slack_client_id:
-            raise ValueError("SLACK_CLIENT_ID: required when SLACK_CLIENT_SECRET is set")
-        if self.oauth_mode:
-            if self.installation_encryption_key is None:
-                raise ValueError(
-                    "INSTALLATION_ENCRYPTION_KEY: required in OAuth mode (SLACK_CLIENT_ID set); "
-                    "make one with python -m bot installations new-key"
-                )
-        elif self.slack_bot_token is None:
-            # (or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth mode, README "many workspaces")
-            raise ValueError("SLACK_BOT_TOKEN is required but not set")
 
     @property
     def oauth_mode(self) -> bool:
         """Many workspaces: installs through OAuth, tokens from the installation store."""
         return bool(self.slack_client_id) and self.slack_client_secret is not None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem_at_once(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Settings]
+    ) -> Settings:
+        """A bad field stops pydantic before the mode requirements run: report those too, so
+        one run names every variable to fix (not one per run)."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+            if not isinstance(data, Mapping) or not all(e.get("loc") for e in errors):
+                raise
+            failed = {str(e["loc"][0]) for e in errors}
+            problems = [p for p in mode_problems(data) if p.split(":", 1)[0].lower() not in failed]
+            if not problems:
+                raise
+            extra = ValueError("\n".join(problems))
+            details: list[InitErrorDetails] = [
+                {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e.get("ctx", {})}
+                for e in errors
+            ]
+            details.append(
+                {"type": "value_error", "loc": (), "input": data, "ctx": {"error": extra}}
+            )
+            raise ValidationError.from_exception_data(cls.__name__, details) from None
 
     @property
     def knowledge_base_dms(self) -> bool:
@@ -347,6 +362,76 @@ class Settings(BaseSettings):
         return self.history_ttl_days * 86_400
 
 
+class _SlackPresence(BaseSettings):
+    """Only whether Slack is configured at all: `python -m bot` starts the playground if not."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+
+
+def slack_configured() -> bool:
+    """True when a Slack token or an OAuth client (id and secret) is set, in the env or .env."""
+    found = _SlackPresence()
+    oauth = bool(found.slack_client_id.strip() and found.slack_client_secret.strip())
+    return bool(found.slack_bot_token.strip() or found.slack_app_token.strip() or oauth)
+
+
+def mode_problems(values: Mapping[str, Any]) -> list[str]:
+    """What the chosen mode and backend still need ("VARIABLE: why"), from validated settings
+    or raw input alike (pure)."""
+
+    def given(name: str) -> bool:
+        value = values.get(name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return bool(str(value).strip()) if value is not None else False
+
+    problems = oauth_problems(given)
+    if not given("slack_app_token") and not given("slack_signing_secret"):
+        problems.append(
+            "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    backend = str(values.get("agent_backend") or AgentBackend.BEDROCK_AGENTS)
+    if backend == AgentBackend.BEDROCK_AGENTS:
+        for name in ("bedrock_agent_id", "bedrock_agent_alias_id"):
+            if not given(name):
+                problems.append(f"{name.upper()}: required when AGENT_BACKEND=bedrock-agents")
+    if backend == AgentBackend.AGENTCORE and not given("agentcore_runtime_arn"):
+        problems.append("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
+    if backend == AgentBackend.HARNESS and not given("agentcore_harness_arn"):
+        problems.append("AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness")
+    kb = {"DM_KNOWLEDGE_BASE_ID": "dm_knowledge_base_id", "DM_MODEL_ARN": "dm_model_arn"}
+    missing = [variable for variable, name in kb.items() if not given(name)]
+    if len(missing) == 1:
+        other = next(variable for variable in kb if variable not in missing)
+        problems.append(f"{missing[0]}: required when {other} is set")
+    return problems
+
+
+def oauth_problems(given: Callable[[str], bool]) -> list[str]:
+    """OAuth mode needs both client credentials and a key; without it, SLACK_BOT_TOKEN."""
+    client_id, secret = given("slack_client_id"), given("slack_client_secret")
+    if client_id and not secret:
+        return ["SLACK_CLIENT_SECRET: required when SLACK_CLIENT_ID is set"]
+    if secret and not client_id:
+        return ["SLACK_CLIENT_ID: required when SLACK_CLIENT_SECRET is set"]
+    if client_id and secret:
+        if given("installation_encryption_key"):
+            return []
+        return [
+            "INSTALLATION_ENCRYPTION_KEY: required in OAuth mode (SLACK_CLIENT_ID set); "
+            "make one with python -m bot installations new-key"
+        ]
+    # (or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth mode, README "many workspaces")
+    return [] if given("slack_bot_token") else ["SLACK_BOT_TOKEN is required but not set"]
+
+
 class ConfigError(Exception):
     """Configuration is unusable; the message is one line that names the variable."""
 
@@ -360,12 +445,15 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    location = [str(part) for part in first.get("loc", ()) if part]
-    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    if not location:
-        return f"configuration error: {message}"
-    variable = location[0].upper()
-    if first.get("type") == "missing":
-        return f"configuration error: {variable} is required but not set"
-    return f"configuration error: {variable} {message}"
+    """Every problem pydantic found, one line per variable."""
+    lines: list[str] = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part]
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if not location:
+            lines += [f"configuration error: {line}" for line in message.splitlines() if line]
+        elif error.get("type") == "missing":
+            lines.append(f"configuration error: {location[0].upper()} is required but not set")
+        else:
+            lines.append(f"configuration error: {location[0].upper()} {message}")
+    return "\n".join(dict.fromkeys(lines))  # each once, in pydantic's order

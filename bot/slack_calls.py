@@ -1,24 +1,29 @@
-"""One Slack Web API call with the retry rules answers need: Retry-After, bounded retries."""
+"""One Slack Web API call with the retry rules answers need: Retry-After, bounded retries,
+one deadline per answer. What a failure means comes from bot.slack_errors, whatever its body."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import random
+import time
+from typing import Any, NoReturn
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import formatting
 from bot.slack_budget import WriteBudget
+from bot.slack_errors import classify, unreadable
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS = frozenset(
-    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
-)
-FINAL_ATTEMPTS = 4
+FINAL_ATTEMPTS = 4  # hiccups (5xx, broken connections) a final write survives; 429s don't count
+FINAL_WRITE_DEADLINE_SECONDS = 120.0
+CLEAN_UP_SECONDS = 10.0  # removing a sign of life gets this long even past the deadline
 _BACKOFF = 0.25
+_MAX_BACKOFF = 4.0
+# Methods whose ok answer always carries these: without them the body was cut off.
+_REQUIRED = {"chat.postMessage": "ts", "chat.startStream": "ts"}
 
 
 APPENDS = frozenset({"chat.appendStream"})
@@ -27,10 +32,11 @@ APPENDS = frozenset({"chat.appendStream"})
 class SlackWriteError(Exception):
     """Slack refused a write for good (not a 429 or a hiccup)."""
 
-    def __init__(self, method: str, error: str) -> None:
+    def __init__(self, method: str, error: str, *, reference: str | None = None) -> None:
         super().__init__(f"{method}: {error}")
         self.method = method
         self.error = error
+        self.reference = reference  # set when the answer is given up: it is in the logs too
 
 
 class UncertainWrite(SlackWriteError):
@@ -38,65 +44,123 @@ class UncertainWrite(SlackWriteError):
 
 
 class SlackCaller:
-    """Calls for one answer in one workspace, sharing the process-wide write budget."""
+    """Calls for one answer in one workspace, sharing the process-wide write budget.
 
-    def __init__(self, *, client: AsyncWebClient, budget: WriteBudget, team_id: str) -> None:
+    Final writes retry (429s as long as Slack asks, hiccups `FINAL_ATTEMPTS` times), but once
+    the answer is `ending` its final writes share one deadline: past it the answer is logged as
+    undelivered with a reference, so the conversation's lock and sign of life are released.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        budget: WriteBudget,
+        team_id: str,
+        final_write_deadline: float = FINAL_WRITE_DEADLINE_SECONDS,
+    ) -> None:
         self._client = client
         self._budget = budget
         self._team_id = team_id
+        self._final_write_deadline = final_write_deadline
+        self._final_since: float | None = None
 
     async def call(self, method: str, *, final: bool, **args: Any) -> dict[str, Any] | None:
         """Make the call. Returns None when an intermediate write was deferred (429 or a
         transient error: the next write carries the same text); a final write waits and retries
-        instead. Raises SlackWriteError when Slack refuses for good."""
-        body = {key: value for key, value in args.items() if value is not None}
-        attempt = 0
+        instead. Raises SlackWriteError when Slack refuses for good or the deadline passed."""
+        deadline = self._deadline() if final else None
+        return await self._call(method, deadline, {k: v for k, v in args.items() if v is not None})
+
+    def ending(self) -> None:
+        """The answer is complete: from now on its final writes share one deadline. (Before,
+        e.g. closing the first message of a long answer, each final write has its own.)"""
+        self._final_since = time.monotonic()
+
+    def _deadline(self) -> float:
+        since = self._final_since if self._final_since is not None else time.monotonic()
+        return since + self._final_write_deadline
+
+    async def _call(
+        self, method: str, deadline: float | None, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        final, attempt = deadline is not None, 0
         while True:
             await self._budget.refresh(self._team_id, method)
-            if not final and self._budget.blocked_for(self._team_id, method) > 0:
+            if deadline is None and self._budget.blocked_for(self._team_id, method) > 0:
                 return None  # Slack asked us to wait: this text goes out with a later write
-            await self._budget.wait_turn(self._team_id, method)
+            await self._wait_turn(method, deadline)
             try:
                 response = await self._client.api_call(method, json=body)
-                self._budget.accepted(self._team_id)
-                return dict(response.data) if isinstance(response.data, dict) else {}
-            except SlackApiError as exc:
-                status = exc.response.status_code
-                error = str(exc.response.get("error") or f"http_{status}")
-                if status == 429:
-                    retry_after = _retry_after(exc.response.headers)
-                    self._budget.rate_limited_by_slack(self._team_id, method, retry_after)
-                    log.info(
-                        "slack rate limited", extra={"method": method, "retry_after": retry_after}
-                    )
-                    if final:
-                        continue
-                    return None
-                if error not in TRANSIENT_ERRORS and status < 500:
-                    raise SlackWriteError(method, error) from None
-                failure = error
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                if method in APPENDS:
-                    # Slack may have applied it before the connection broke: sending the same
-                    # delta again could show it twice. The caller repairs the message instead.
-                    raise UncertainWrite(method, type(exc).__name__) from None
-                failure = type(exc).__name__
+            except Exception as exc:  # any body, any SDK hiccup: classified, never escapes raw
+                failure = classify(exc)
+            else:
+                data = response.data if isinstance(response.data, dict) else None
+                if data is not None and _complete(method, data):
+                    self._budget.accepted(self._team_id)
+                    return dict(data)
+                failure = unreadable(method)
+            if failure.retry_after is not None:
+                self._budget.rate_limited_by_slack(self._team_id, method, failure.retry_after)
+                log.info(
+                    "slack rate limited",
+                    extra={"method": method, "retry_after": failure.retry_after},
+                )
+                if final:
+                    continue
+                return None
+            if not failure.transient:
+                raise SlackWriteError(method, failure.error)
+            if failure.uncertain and method in APPENDS:
+                # Slack may have applied it before the answer was lost: sending the same delta
+                # again could show it twice. The caller repairs the message instead.
+                raise UncertainWrite(method, failure.error)
             attempt += 1
             log.warning(
                 "slack call failed",
-                extra={"method": method, "slack_error": failure, "attempt": attempt},
+                extra={"method": method, "slack_error": failure.error, "attempt": attempt},
             )
-            if not final:
+            if deadline is None:
                 return None
             if attempt >= FINAL_ATTEMPTS:
-                raise SlackWriteError(method, failure)
-            await asyncio.sleep(_BACKOFF * 2**attempt)
+                raise SlackWriteError(method, failure.error)
+            await self._sleep_until(deadline, method, _backoff(attempt))
+
+    async def _wait_turn(self, method: str, deadline: float | None) -> None:
+        if deadline is None:
+            await self._budget.wait_turn(self._team_id, method)
+            return
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._budget.wait_turn(self._team_id, method)
+        except TimeoutError:
+            self._give_up(method)
+
+    async def _sleep_until(self, deadline: float, method: str, seconds: float) -> None:
+        if time.monotonic() + seconds >= deadline:
+            self._give_up(method)
+        await asyncio.sleep(seconds)
+
+    def _give_up(self, method: str) -> NoReturn:
+        reference = formatting.new_reference()
+        log.error(
+            "final write deadline passed: answer not delivered",
+            extra={
+                "reference": reference,
+                "method": method,
+                "deadline_s": self._final_write_deadline,
+            },
+        )
+        raise SlackWriteError(method, "deadline_exceeded", reference=reference)
 
     async def clean_up(self, method: str, **args: Any) -> bool:
         """Remove a sign of life: waits out Retry-After and retries like a final write, since
-        a reaction or status left behind is wrong; never raises."""
+        a reaction or status left behind is wrong; never raises. Gets `CLEAN_UP_SECONDS` even
+        when the answer's deadline has passed."""
+        deadline = max(self._deadline(), time.monotonic() + CLEAN_UP_SECONDS)
         try:
-            return await self.call(method, final=True, **args) is not None
+            body = {key: value for key, value in args.items() if value is not None}
+            return await self._call(method, deadline, body) is not None
         except SlackWriteError as exc:  # no_reaction and the like: nothing left to remove
             log.info("clean-up call failed", extra={"method": method, "error": exc.error})
             return False
@@ -111,26 +175,22 @@ class SlackCaller:
                 method, json={k: v for k, v in args.items() if v is not None}
             )
             return True
-        except SlackApiError as exc:
-            if exc.response.status_code == 429:
-                retry_after = _retry_after(exc.response.headers)
-                self._budget.rate_limited_by_slack(self._team_id, method, retry_after)
-            error = _error_of(exc)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = _error_of(exc)
-        log.info("best-effort slack call failed", extra={"method": method, "error": error})
+        except Exception as exc:  # whatever Slack's edge answered: logged, never raised
+            failure = classify(exc)
+        if failure.retry_after is not None:
+            self._budget.rate_limited_by_slack(self._team_id, method, failure.retry_after)
+        log.info("best-effort slack call failed", extra={"method": method, "error": failure.error})
         return False
 
 
-def _retry_after(headers: Any) -> float:
-    try:
-        value = headers.get("Retry-After") or headers.get("retry-after")
-        return float(value) if value is not None else 1.0
-    except (TypeError, ValueError):
-        return 1.0
+def _complete(method: str, data: dict[str, Any]) -> bool:
+    """An ok answer has what its method always returns (a `ts` for posts and stream starts);
+    one without it was cut off on the way and cannot be used."""
+    required = _REQUIRED.get(method)
+    return required is None or isinstance(data.get(required), str)
 
 
-def _error_of(exc: BaseException) -> str:
-    if isinstance(exc, SlackApiError):
-        return str(exc.response.get("error"))
-    return type(exc).__name__
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, so answers that failed together retry apart."""
+    delay: float = min(_MAX_BACKOFF, _BACKOFF * 2**attempt)
+    return delay * random.uniform(0.5, 1.0)

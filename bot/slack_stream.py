@@ -24,7 +24,12 @@ from bot import blocks as slack_blocks
 from bot import formatting, tables
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
-from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
+from bot.slack_calls import (
+    FINAL_WRITE_DEADLINE_SECONDS,
+    SlackCaller,
+    SlackWriteError,
+    UncertainWrite,
+)
 from bot.slack_targets import Kind, MessageState, SignOfLife, ThreadTarget
 
 log = logging.getLogger(__name__)
@@ -45,11 +50,17 @@ class AnswerStream:
         target: ThreadTarget,
         mode: StreamingMode,
         budget: WriteBudget,
+        final_write_deadline: float = FINAL_WRITE_DEADLINE_SECONDS,
     ) -> None:
         self._target = target
         self._mode = mode
         self._budget = budget
-        self._slack = SlackCaller(client=client, budget=budget, team_id=target.team_id)
+        self._slack = SlackCaller(
+            client=client,
+            budget=budget,
+            team_id=target.team_id,
+            final_write_deadline=final_write_deadline,
+        )
         self._scope = f"{target.team_id}:{target.channel[:1]}"
         # Slack streams only replies in a thread; a top-level answer is posted and edited.
         self._native = target.thread_ts is not None and (
@@ -111,6 +122,7 @@ class AnswerStream:
         """Write the complete answer (plus `suffix`), clear the sign of life; True if delivered."""
         self._suffix = suffix
         self._blocks = blocks
+        self._slack.ending()  # FINAL_WRITE_DEADLINE_SECONDS counts from here
         self._closing.set()
         self._wake.set()
         delivered = True
@@ -119,7 +131,10 @@ class AnswerStream:
                 await self._pump_task
         except SlackWriteError as exc:
             delivered = False
-            log.error("answer could not be delivered to Slack", extra={"slack_error": exc.error})
+            log.error(
+                "answer could not be delivered to Slack",
+                extra={"slack_error": exc.error, "reference": exc.reference},
+            )
         finally:
             if self._status_set:
                 await self._slack.clean_up(
@@ -215,6 +230,11 @@ class AnswerStream:
                 if message.kind is not Kind.STREAM or exc.error in _CHANNEL_GONE:
                     raise
                 self._fall_back(message, exc)
+                if (
+                    exc.method == "chat.stopStream"
+                    and exc.error != "message_not_in_streaming_state"
+                ):
+                    await self._close_stream(message)  # else it stays open beside the update
                 continue  # same message, re-measured for its new kind
             if cut == len(text):
                 return True
@@ -354,6 +374,12 @@ class AnswerStream:
 
     def _final_blocks(self, message: MessageState, final: bool) -> list[dict[str, Any]]:
         return list(self._blocks or ()) if final and self._blocks_due else []
+
+    async def _close_stream(self, message: MessageState) -> None:
+        """Slack refused the stop with its text: stop it bare, so the update can land."""
+        await self._slack.best_effort(
+            "chat.stopStream", channel=self._target.channel, ts=message.ts
+        )
 
     def _fall_back(self, message: MessageState, exc: SlackWriteError) -> None:
         """A refused or expired stream: keep the same message, edit it with chat.update."""

@@ -7,11 +7,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.history import thread_transcript
+from bot.slack_errors import classify
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +59,20 @@ async def _read_messages(
                 limit=REPLIES_PAGE,
                 cursor=cursor,
             )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            error = (
-                exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-            )
+        except Exception as exc:  # any answer, any body: answered with what was read so far
+            error = classify(exc).error
             log.warning("could not read the thread for context", extra={"slack_error": error})
             break
-        for message in response.get("messages") or []:
+        listed = response.get("messages")
+        for message in listed if isinstance(listed, list) else []:
+            if not isinstance(message, dict):
+                continue
             if opening is None and message.get("ts") == thread_ts:
                 opening = message
             else:
                 newest.append(message)
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        metadata = response.get("response_metadata")
+        cursor = (metadata.get("next_cursor") if isinstance(metadata, dict) else None) or None
         if not response.get("has_more") or cursor is None:
             break
     return opening, list(newest)

@@ -564,3 +564,16 @@ def test_env_example_shows_the_real_defaults(tmp_path: Path) -> None:
         if info.default is PydanticUndefined or not info.default:
             continue  # required, or unset by default: the line shows an example instead
         assert getattr(settings, name) == info.default, name.upper()
+
+
+def test_the_readme_s_docker_doctor_command_runs_python_m_bot_doctor() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`(docker compose run --rm bot[^`]*)`", readme)
+    assert commands, "the README shows how to run doctor with docker compose"
+    [entrypoint] = runtime_stage().all("ENTRYPOINT")
+    service = compose()["services"]["bot"]
+    assert "entrypoint" not in service and "command" not in service
+    assert not runtime_stage().all("CMD"), "arguments after the service name replace CMD"
+    for command in commands:
+        arguments = shlex.split(command)[len(shlex.split("docker compose run --rm bot")) :]
+        assert exec_form(entrypoint.args) + arguments == ["python", "-m", "bot", "doctor"]

@@ -447,3 +447,36 @@ async def test_knowledge_base_dms_are_checked_for_status_and_with_a_real_questio
     assert lines["knowledge base"] == "✓ knowledge base — handbook (KB12345678) is ACTIVE"
     assert lines["knowledge base question"].startswith("✓ knowledge base question — a test")
     assert failed_code == 1 and "is FAILED" in failed["knowledge base"]
+
+
+async def test_env_example_placeholders_are_flagged_by_name_never_by_value(env: Env) -> None:
+    code, lines = await run_doctor(
+        env, SLACK_SIGNING_SECRET="your-signing-secret", SLACK_BOT_TOKEN="xoxb-your-bot-token"
+    )
+
+    assert code == 1
+    assert status(lines["placeholders"]) is Status.FAIL
+    assert "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET" in lines["placeholders"]
+    assert "your-signing-secret" not in "".join(lines.values())
+
+
+async def test_channel_names_in_allowed_channels_are_flagged(env: Env) -> None:
+    code, lines = await run_doctor(env, ALLOWED_CHANNELS="#general, C0123456789, random")
+
+    assert code == 1
+    assert status(lines["allowed channels"]) is Status.FAIL
+    assert "#general, random" in lines["allowed channels"]
+    assert "C0123456789" not in lines["allowed channels"].split("→")[0]
+
+
+async def test_an_html_page_where_slack_should_answer_points_at_slack_api_url(
+    env: Env, scoped_slack: ScopedSlack
+) -> None:
+    scoped_slack.fail_raw("auth.test", status=502)
+
+    code, lines = await run_doctor(env)
+
+    assert code == 1
+    assert status(lines["slack auth"]) is Status.FAIL
+    assert "http_502 without the Web API's JSON" in lines["slack auth"]
+    assert "SLACK_API_URL" in lines["slack auth"]

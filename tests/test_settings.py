@@ -64,8 +64,12 @@ def test_socket_mode_needs_no_signing_secret() -> None:
     assert not settings.http_mode
 
 
-def test_start_up_with_bad_config_prints_one_line_and_no_traceback(tmp_path: object) -> None:
+def test_start_up_with_bad_config_prints_one_line_per_variable_and_no_traceback(
+    tmp_path: object,
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "BEDROCK_"))}
+    # A token but no signing secret (with no Slack configured at all, the playground starts).
+    env["SLACK_BOT_TOKEN"] = "xoxb-configured"
     result = subprocess.run(
         [sys.executable, "-m", "bot"],
         env=env,
@@ -75,7 +79,30 @@ def test_start_up_with_bad_config_prints_one_line_and_no_traceback(tmp_path: obj
         cwd=str(tmp_path),
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "configuration error: SLACK_BOT_TOKEN is required but not set"
+    assert result.stderr.strip() == (
+        "configuration error: SLACK_SIGNING_SECRET: required in HTTP mode "
+        "(or set SLACK_APP_TOKEN for Socket Mode)"
+    )
+
+
+def test_every_bad_variable_is_reported_in_one_run() -> None:
+    values = {
+        "slack_bot_token": "xoxp-user",
+        "session_idle_seconds": "0",
+        "redis_url": "http://nope",
+        "agent_backend": "agentcore",
+    }
+    with pytest.raises(ConfigError) as error:
+        load_settings(**values, _env_file=None)
+    lines = str(error.value).splitlines()
+    named = [line.removeprefix("configuration error: ").split()[0].rstrip(":") for line in lines]
+    assert sorted(named) == [
+        "AGENTCORE_RUNTIME_ARN",
+        "REDIS_URL",
+        "SESSION_IDLE_SECONDS",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+    ]
 
 
 def test_secrets_never_show_in_the_settings_repr() -> None:

@@ -64,6 +64,10 @@ def route_dms(agent: AgentBackend, dms: AgentBackend) -> AgentBackend:
 
 def build_backend(settings: Settings) -> AgentBackend:
     """Build the configured backend once, with its client, pool and timeouts."""
+    if settings.agent_backend is BackendName.DEMO:
+        from bot.playground.demo_agent import DemoAgent  # no AWS: nothing below is needed
+
+        return DemoAgent()
     executor = ThreadPoolExecutor(
         max_workers=settings.agent_max_workers, thread_name_prefix="agent"
     )

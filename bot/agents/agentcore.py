@@ -29,6 +29,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, IncompleteReadError
 
+from bot.agents import shapes
 from bot.agents.base import (
     HEARTBEAT,
     Emit,
@@ -256,7 +257,7 @@ class AnswerParser:
             return []
         try:
             value = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = data  # agents that yield plain strings may send them unquoted
         if event == "error" or _dig(value, "error"):
             self.done = True
@@ -266,8 +267,7 @@ class AnswerParser:
         if isinstance(value, Mapping):
             found = text_in_event(value)
             return (self._text(*found) if found else []) + extras(value)
-        text = value if isinstance(value, str) else "" if value is None else data
-        return self._text("string", text)
+        return self._text("string", _bare_text(value, data))
 
     def _text(self, source: str, text: str) -> list[AgentEvent]:
         if not text or self._source not in (None, source):
@@ -276,11 +276,21 @@ class AnswerParser:
         return [TextDelta(text)]
 
 
+def _bare_text(value: Any, data: str) -> str:
+    """The text of an SSE `data` that is not an object: a string is text, a list holds text
+    blocks, a number is what the agent yielded; null and true/false carry none."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return plain_text(value)
+    return "" if value is None or isinstance(value, bool) else data
+
+
 def json_events(raw: str) -> list[AgentEvent]:
     """A complete non-SSE answer as agent events."""
     try:
         document = json.loads(raw)
-    except ValueError:  # mislabelled plain text is still the agent's answer
+    except (ValueError, RecursionError):  # mislabelled plain text is still the agent's answer
         return [TextDelta(raw)] if raw.strip() else []
     if _dig(document, "error"):
         return [failure_from_payload(document)]
@@ -316,16 +326,17 @@ def extras(value: Mapping[str, Any]) -> list[AgentEvent]:
     """Usage and citations an event or document may carry beside its text."""
     events: list[AgentEvent] = []
     usage = value.get("usage") or _dig(value, "event", "metadata", "usage")
-    counts = [_dig(usage, key) for key in ("inputTokens", "outputTokens")]
-    tokens_in, tokens_out = (n if isinstance(n, int) and n > 0 else 0 for n in counts)
-    total = Usage(tokens_in, tokens_out)
+    total = Usage(
+        shapes.count(_dig(usage, "inputTokens")), shapes.count(_dig(usage, "outputTokens"))
+    )
     if total.total:
         events.append(total)
     sources: list[Source] = []
     citations = value.get("citations")
-    for citation in citations if isinstance(citations, list) else ():
-        url, title = _dig(citation, "url"), _dig(citation, "title") or _dig(citation, "url")
-        source = Source(str(title), str(url) if url else None)
+    for citation in shapes.items(citations):
+        url = shapes.text(_dig(citation, "url"))
+        title = shapes.text(_dig(citation, "title")) or url
+        source = Source(title, url or None)
         if title and source not in sources:
             sources.append(source)
     if sources:

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.agents import shapes
 from bot.agents.base import (
     HEARTBEAT,
     Emit,
@@ -21,6 +22,7 @@ from bot.agents.base import (
 from bot.agents.errors import failure_from_exception
 from bot.agents.progress import ProgressTracker
 from bot.agents.return_control import action_request, invocation_results
+from bot.agents.shapes import Skips, readable_frames
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -64,7 +66,7 @@ class BedrockAgentsBackend(ThreadedBackend):
         # A multi-byte character may straddle two chunks; decode incrementally.
         state = StreamState()
         try:
-            for raw in completion:
+            for raw in readable_frames(completion, state.skips):
                 if handle.cancelled.is_set():
                     return
                 events = list(translate_event(raw, state))
@@ -133,17 +135,25 @@ class StreamState:
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.model = ""
         self.progress = ProgressTracker(source_of=source_from_reference)
+        self.skips = Skips()
 
 
 def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[AgentEvent]:
-    """Turn one parsed InvokeAgent stream event into typed agent events."""
-    decoder = state.decoder
+    """Turn one parsed InvokeAgent stream event into typed agent events; total: whatever shape
+    a field has, the text it carries comes through and the rest is skipped (bot.agents.shapes)."""
+    raw = shapes.obj(raw)
     if "chunk" in raw:
-        chunk = raw["chunk"]
-        text = decoder.decode(chunk.get("bytes") or b"")
+        chunk = shapes.obj(raw["chunk"])
+        data = chunk.get("bytes")
+        if isinstance(data, bytes | bytearray):
+            text = state.decoder.decode(bytes(data))
+        else:
+            text = shapes.text(data)  # a str where a blob belongs: still the agent's words
+            if data is not None and not text:
+                state.skips.note("chunk bytes")
         if text:
             yield TextDelta(text)
-        sources = sources_from_attribution(chunk.get("attribution") or {})
+        sources = sources_from_attribution(chunk.get("attribution"))
         if sources:
             yield Citations(sources)
     elif "trace" in raw:
@@ -160,14 +170,9 @@ def translate_event(raw: Mapping[str, Any], state: StreamState) -> Iterator[Agen
 
 def model_of_trace(node: Any) -> str:
     """The `foundationModel` a trace names (a model invocation's input), if any."""
-    if isinstance(node, Mapping):
-        model = node.get("foundationModel")
-        if isinstance(model, str) and model:
-            return model
-        return next((m for value in node.values() if (m := model_of_trace(value))), "")
-    if isinstance(node, list):
-        return next((m for value in node if (m := model_of_trace(value))), "")
-    return ""
+    return next(
+        (m for o in shapes.objects(node) if (m := shapes.text(o.get("foundationModel")))), ""
+    )
 
 
 # Trace parts whose `usage` is not a model call of their own: observations restate calls
@@ -184,11 +189,14 @@ def usage_from_trace(node: Any) -> Usage:
     if isinstance(node, Mapping):
         for key, value in node.items():
             if key == "modelInvocationOutput" and isinstance(value, Mapping):
-                usage = (value.get("metadata") or {}).get("usage")
+                metadata = value.get("metadata")
+                usage = metadata.get("usage") if isinstance(metadata, Mapping) else None
                 if isinstance(usage, Mapping):
-                    total += Usage(
-                        int(usage.get("inputTokens") or 0), int(usage.get("outputTokens") or 0)
+                    counts = (
+                        shapes.count(usage.get("inputTokens")),
+                        shapes.count(usage.get("outputTokens")),
                     )
+                    total += Usage(*counts)
             elif key not in _NOT_MODEL_CALLS:
                 total += usage_from_trace(value)
     elif isinstance(node, list):
@@ -210,32 +218,33 @@ _LOCATION_KEYS = (
 )
 
 
-def sources_from_attribution(attribution: Mapping[str, Any]) -> tuple[Source, ...]:
+def sources_from_attribution(attribution: Any) -> tuple[Source, ...]:
     sources: list[Source] = []
-    for citation in attribution.get("citations") or ():
-        for reference in citation.get("retrievedReferences") or ():
+    for citation in shapes.items(shapes.obj(attribution).get("citations")):
+        for reference in shapes.items(shapes.obj(citation).get("retrievedReferences")):
             source = source_from_reference(reference)
             if source is not None and source not in sources:
                 sources.append(source)
     return tuple(sources)
 
 
-def source_from_reference(reference: Mapping[str, Any]) -> Source | None:
-    location = reference.get("location") or {}
-    address: str | None = None
+def source_from_reference(reference: Any) -> Source | None:
+    location = shapes.obj(shapes.obj(reference).get("location"))
+    address = ""
     for location_key, field in _LOCATION_KEYS:
-        value = (location.get(location_key) or {}).get(field)
-        if value:
-            address = str(value)
+        address = shapes.text(shapes.dig(location, location_key, field))
+        if address:
             break
-    metadata = reference.get("metadata") or {}
-    title = metadata.get("title") or metadata.get("x-amz-bedrock-kb-title")
+    metadata = shapes.obj(shapes.obj(reference).get("metadata"))
+    title = shapes.text(metadata.get("title")) or shapes.text(
+        metadata.get("x-amz-bedrock-kb-title")
+    )
     if not title and address:
         title = _title_from_address(address)
     if not title:
         return None
-    url = address if address and address.startswith(("http://", "https://", "s3://")) else None
-    return Source(title=str(title), url=url)
+    url = address if address.startswith(("http://", "https://", "s3://")) else None
+    return Source(title=title, url=url)
 
 
 def _title_from_address(address: str) -> str:

@@ -25,6 +25,7 @@ from aiohttp import web
 
 from .bedrock import (
     Drop,
+    Frame,
     HttpError,
     Interrupt,
     Pause,
@@ -39,6 +40,7 @@ from .scripted import ScriptedServer
 __all__ = [
     "Drop",
     "FakeAgentCoreRuntime",
+    "Frame",
     "HttpError",
     "Invocation",
     "Pause",
@@ -146,7 +148,9 @@ def _sse(data: Any, event: str | None = None) -> bytes:
     return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def _sse_frame(step: Text | Trace | RaiseInStream | ReturnControl | Interrupt) -> bytes:
+def _sse_frame(step: Text | Trace | RaiseInStream | ReturnControl | Interrupt | Frame) -> bytes:
+    if isinstance(step, Frame):
+        return _sse(step.payload)
     if isinstance(step, Interrupt):
         return _sse({"interrupt": {"id": step.id, "name": step.name, "reason": step.reason}})
     if isinstance(step, ReturnControl):  # each input becomes one question, as Welt agents ask
@@ -281,6 +285,8 @@ class FakeAgentCoreRuntime(ScriptedServer[Invocation]):
                 document["usage"] = {"inputTokens": step.usage[0], "outputTokens": step.usage[1]}
             elif isinstance(step, RaiseInStream):
                 document = {"error": step.exception_type, "message": step.message}
+            elif isinstance(step, Frame) and isinstance(step.payload, dict):
+                document.update(step.payload)
             dropped = dropped or isinstance(step, Drop)
         body = json.dumps(document, ensure_ascii=False).encode()
         resp.content_type = "application/json"

@@ -113,6 +113,20 @@ class Drop:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """Any extra frame, sent as is — for shapes the real API should never send.
+
+    Bedrock Agents: an event-stream event of type ``event`` (``chunk``, ``trace``, …) whose JSON
+    payload is ``payload`` (a chunk's ``bytes`` is base64, as on the wire). AgentCore: an SSE
+    ``data:`` line holding ``payload`` as JSON (``event`` is ignored).
+    """
+
+    payload: Any
+    event: str = "chunk"
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
 class ReturnControl:
     """A ``returnControl`` event: the agent pauses for the caller (ends the stream, as AWS does).
 
@@ -181,7 +195,16 @@ def api_input(
 
 
 Step = (
-    Text | Trace | StepTrace | RaiseInStream | HttpError | Pause | Drop | ReturnControl | Interrupt
+    Text
+    | Trace
+    | StepTrace
+    | RaiseInStream
+    | HttpError
+    | Pause
+    | Drop
+    | ReturnControl
+    | Interrupt
+    | Frame
 )
 
 
@@ -285,6 +308,8 @@ def _trace_payload(inv: Invocation, step: Trace) -> dict[str, Any]:
 
 
 def _frame(inv: Invocation, step: Step) -> bytes:
+    if isinstance(step, Frame):
+        return encode_event(step.event, step.payload)
     if isinstance(step, ReturnControl):
         payload = {"invocationId": step.invocation_id, "invocationInputs": list(step.inputs)}
         return encode_event("returnControl", payload)

@@ -38,6 +38,22 @@ class _Fault:
 
 
 @dataclass
+class _RawFault:
+    """An answer that is not Slack's JSON: an edge's HTML error page, an empty or cut-off body."""
+
+    status: int
+    body: str
+    content_type: str
+    remaining: int
+
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>{status} Server Error</title></head>"
+    "<body><h1>Server Error</h1><p>Slack is having trouble. Please try again.</p></body></html>"
+)
+
+
+@dataclass
 class _Bucket:
     tokens: float
     updated: float
@@ -46,7 +62,8 @@ class _Bucket:
 class FakeSlack(SlackState):
     """A fake Slack workspace speaking the Web API at `POST|GET /api/{method}`.
 
-    Fault switches: `fail`, `rate_limit`, `set_limits`, `expire_stream`,
+    Fault switches: `fail`, `fail_raw` (HTML 5xx pages, empty or cut-off bodies), `rate_limit`,
+    `set_limits`, `expire_stream`,
     `streaming_enabled = False` (chat.startStream answers `streaming_error`, by default
     `unknown_method`, "This method is currently not available."), `latency`.
     """
@@ -72,6 +89,7 @@ class FakeSlack(SlackState):
         self._buckets: dict[tuple[str, ...], _Bucket] = {}
         self._per_channel: frozenset[str] = frozenset()
         self._disconnects: dict[str, int] = {}
+        self._raw_faults: dict[str, deque[_RawFault]] = {}
         self.app_token = "xapp-test"
         self._socket: web.WebSocketResponse | None = None
         self._socket_ready = asyncio.Event()
@@ -177,6 +195,38 @@ class FakeSlack(SlackState):
         self._socket_ready.clear()
         return socket
 
+    def fail_raw(
+        self,
+        method: str,
+        *,
+        status: int = 502,
+        body: str | None = None,
+        content_type: str = "text/html",
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls to `method` ("*": any method) are not applied and answer
+        `status` with `body` instead of Slack's JSON — by default the HTML error page Slack's
+        edge serves; `body=""` or a cut-off `'{"ok": tr'` with application/json work too."""
+        page = HTML_ERROR_PAGE.format(status=status) if body is None else body
+        fault = _RawFault(status, page, content_type, times)
+        self._raw_faults.setdefault(method, deque()).append(fault)
+
+    def clear_faults(self) -> None:
+        """Forget every pending `fail`, `rate_limit` and `fail_raw`: Slack is healthy again."""
+        self._faults.clear()
+        self._raw_faults.clear()
+
+    def _take_raw_fault(self, method: str) -> _RawFault | None:
+        for key in (method, "*"):
+            queue = self._raw_faults.get(key)
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.popleft()
+                return fault
+        return None
+
     def disconnect_after(self, method: str, *, times: int = 1) -> None:
         """The next `times` calls to `method` are applied, then the connection is cut."""
         self._disconnects[method] = self._disconnects.get(method, 0) + times
@@ -247,6 +297,11 @@ class FakeSlack(SlackState):
         args.pop("token", None)
         if self.latency:
             await asyncio.sleep(self.latency)
+        raw = self._take_raw_fault(method) if answer is None else None
+        if raw is not None:
+            error = {"ok": False, "error": f"raw_http_{raw.status}"}
+            await self._record(Call(method, args, time.monotonic(), error, raw.status))
+            return web.Response(status=raw.status, text=raw.body, content_type=raw.content_type)
         if method == "oauth.v2.access":
             await self.oauth.before_access(args)
             answer = answer or (200, self.oauth.access(args, auth), {})
