@@ -8,7 +8,7 @@ import sys
 from bot.logs import configure_logging
 from bot.settings import ConfigError, load_settings, slack_configured
 
-USAGE = "usage: python -m bot [run | playground | doctor | usage [--days N] [--by day|channel]]"
+USAGE = "usage: python -m bot [run | playground | doctor | usage [--days N] [--by day|channel] | installations]"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.doctor import doctor
 
         return asyncio.run(doctor())
+    if command == "installations":
+        from bot.installations.cli import main as installations_main
+
+        return installations_main(args[1:])
     if command == "usage":
         from bot.usage import main as usage_main
 

@@ -25,11 +25,14 @@ import handlers
 from bot.actions.flow import ActionFlow
 from bot.actions.registry import load_handlers
 from bot.actions.store import PendingStore
-from bot.agents import AgentBackend, build_backend, build_knowledge_base, route_dms
+from bot.agents import AgentBackend, build_knowledge_base, route_dms
 from bot.conversation import Pipeline
 from bot.events import HistoryMessage
 from bot.history import replay_messages
 from bot.http_guard import ConnectionGuard, GuardedSite, Rejected, screen
+from bot.installations.agents import build_agents
+from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
+from bot.installations.routing import RequestScopedClient
 from bot.memory import Memory, connect, memory_for
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.rag_sessions import RagSessions
@@ -49,8 +52,11 @@ def build_services(settings: Settings) -> Services:
     """Build every client once; must run inside the event loop (aiohttp needs one)."""
     # One pooled HTTP session: slack_sdk would otherwise open a connection per call.
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300))
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+    # OAuth mode: no token of its own; each call carries its request's workspace token.
+    client_type = RequestScopedClient if settings.oauth_mode else AsyncWebClient
+    token = settings.slack_bot_token
+    client = client_type(
+        token=token.get_secret_value() if token is not None else None,
         base_url=settings.slack_api_url,
         session=session,
         timeout=30,
@@ -64,7 +70,7 @@ def build_services(settings: Settings) -> Services:
             "restart and replicas cannot share state"
         )
     memory = memory_for(settings, connect(settings))
-    agent = build_backend(settings)
+    agent = build_agents(settings)  # per-workspace agents when WORKSPACE_AGENTS names some
     if settings.knowledge_base_dms:
         agent = route_dms(agent, knowledge_base_dms(settings, memory))
     metrics = Metrics(prices=settings.price_book)
@@ -113,8 +119,14 @@ def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
     level = bolt_logger.level
     # Bolt warns that SLACK_BOT_TOKEN (which it reads itself) is unused beside our client.
     bolt_logger.setLevel(logging.ERROR)
+    oauth = (
+        oauth_app_arguments(settings, redis=services.memory.redis, client=services.client)
+        if settings.oauth_mode
+        else {}
+    )
     try:
         app = AsyncApp(
+            **oauth,
             client=services.client,
             signing_secret=secret.get_secret_value() if secret else None,
             # Our HTTP handler verifies signatures before parsing (see build_web_app); Socket
@@ -127,6 +139,8 @@ def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
         )
     finally:
         bolt_logger.setLevel(level)
+    if settings.oauth_mode:
+        enable_oauth_mode(app)
     return app, handlers.register_handlers(app, services)
 
 
@@ -142,6 +156,9 @@ class Health:
 
 async def warm_up(app: AsyncApp, services: Services, health: Health) -> None:
     """Check the token once at start-up and hand the result to Bolt, so no ack waits on it."""
+    if services.settings.oauth_mode:  # tokens are per workspace, checked as they are installed
+        health.slack_ok = True
+        return
     try:
         auth = await services.client.auth_test()
     except SlackApiError as exc:
@@ -238,6 +255,8 @@ def build_web_app(
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
+    if services.settings.oauth_mode:
+        add_oauth_routes(web_app, app)
     return web_app
 
 

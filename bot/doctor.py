@@ -96,6 +96,7 @@ def render(check: Check) -> str:
 
 def describe_settings(settings: Settings) -> Check:
     mode = "HTTP mode" if settings.http_mode else "Socket Mode"
+    mode += ", OAuth mode (many workspaces)" if settings.oauth_mode else ""
     if settings.agent_backend is AgentBackend.BEDROCK_AGENTS:
         target = f"agent {settings.bedrock_agent_id}, alias {settings.bedrock_agent_alias_id}"
     elif settings.agent_backend is AgentBackend.HARNESS:
@@ -266,10 +267,16 @@ async def check_redis(settings: Settings) -> Check:
 
 async def run_checks(settings: Settings) -> list[Check]:
     """Every check, concurrently; the report keeps a fixed order."""
-    token = settings.slack_bot_token.get_secret_value()
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=10)
+    if settings.oauth_mode:  # many workspaces: no token of its own to check
+        from bot.installations.checks import check_oauth
+
+        slack_checks = check_oauth(settings, client)
+    else:
+        slack_checks = check_slack(settings, client)
     groups: dict[str, Awaitable[list[Check] | Check]] = {
-        "slack auth": check_slack(settings, client),
+        "slack auth": slack_checks,
         "socket mode": check_socket_mode(settings, client),
         "agent": AGENT_CHECKS[settings.agent_backend](settings),
         "redis": check_redis(settings),

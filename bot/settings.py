@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from pydantic_core import InitErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.events import PriceBook, Prices
+from bot.installations.crypto import parse_keys
 
 
 class AgentBackend(StrEnum):
@@ -64,10 +65,17 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    slack_bot_token: SecretStr
+    slack_bot_token: SecretStr | None = None  # required unless OAuth mode (see below)
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth mode (many workspaces): both set → installs at /slack/install, tokens in Redis.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = None
+    installation_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated
+    # JSON: {"T0123": "AGENTID/ALIASID", "E0456": "arn:aws:bedrock-agentcore:…:runtime/…"}
+    workspace_agents: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     agent_backend: AgentBackend = AgentBackend.BEDROCK_AGENTS
     bedrock_agent_id: str | None = None
@@ -130,9 +138,29 @@ class Settings(BaseSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_client_id", "slack_redirect_uri")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("slack_client_secret")
+    @classmethod
+    def _blank_client_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("installation_encryption_key")
+    @classmethod
+    def _encryption_keys_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_keys(value.get_secret_value())  # raises ValueError saying what is wrong
         return value
 
     @field_validator("slack_signing_secret")
@@ -183,6 +211,28 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f'must be JSON like {{"model": [0.003, 0.015]}} ({exc.msg})'
                 ) from None
+        return value
+
+    @field_validator("workspace_agents", mode="before")
+    @classmethod
+    def _parse_workspace_agents(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'must be JSON like {{"T0123": "AGENTID/ALIASID"}} ({exc.msg})'
+                ) from None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object like {"T0123": "AGENTID/ALIASID"}')
+        for workspace, agent in value.items():
+            if not isinstance(agent, str) or not re.match(
+                r"^(arn:aws[\w-]*:bedrock-agentcore:.+:runtime/.+|[0-9A-Za-z]{10}/[0-9A-Za-z]{10})$",
+                agent,
+            ):
+                raise ValueError(
+                    f"{workspace}: must be AGENTID/ALIASID (10 characters each) or an AgentCore runtime ARN"
+                )
         return value
 
     @field_validator("suggested_prompts", mode="before")
@@ -240,6 +290,11 @@ class Settings(BaseSettings):
         if "session_idle_seconds" not in self.model_fields_set:
             self.session_idle_seconds = DEFAULT_IDLE_SECONDS[self.agent_backend]
         return self
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Many workspaces: installs through OAuth, tokens from the installation store."""
+        return bool(self.slack_client_id) and self.slack_client_secret is not None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -338,7 +393,7 @@ def mode_problems(values: Mapping[str, Any]) -> list[str]:
             value = value.get_secret_value()
         return bool(str(value).strip()) if value is not None else False
 
-    problems = []
+    problems = oauth_problems(given)
     if not given("slack_app_token") and not given("slack_signing_secret"):
         problems.append(
             "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
@@ -358,6 +413,24 @@ def mode_problems(values: Mapping[str, Any]) -> list[str]:
         other = next(variable for variable in kb if variable not in missing)
         problems.append(f"{missing[0]}: required when {other} is set")
     return problems
+
+
+def oauth_problems(given: Callable[[str], bool]) -> list[str]:
+    """OAuth mode needs both client credentials and a key; without it, SLACK_BOT_TOKEN."""
+    client_id, secret = given("slack_client_id"), given("slack_client_secret")
+    if client_id and not secret:
+        return ["SLACK_CLIENT_SECRET: required when SLACK_CLIENT_ID is set"]
+    if secret and not client_id:
+        return ["SLACK_CLIENT_ID: required when SLACK_CLIENT_SECRET is set"]
+    if client_id and secret:
+        if given("installation_encryption_key"):
+            return []
+        return [
+            "INSTALLATION_ENCRYPTION_KEY: required in OAuth mode (SLACK_CLIENT_ID set); "
+            "make one with python -m bot installations new-key"
+        ]
+    # (or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth mode, README "many workspaces")
+    return [] if given("slack_bot_token") else ["SLACK_BOT_TOKEN is required but not set"]
 
 
 class ConfigError(Exception):

@@ -23,6 +23,7 @@ class Question:
     ts: str
     thread_ts: str | None  # the thread it was posted in, if any
     user_team: str | None = None  # the asker's own team (Slack Connect: not the workspace's)
+    enterprise_id: str | None = None  # the Enterprise Grid org, when there is one
 
     @property
     def reply_thread(self) -> str:
@@ -62,7 +63,21 @@ def parse_question(event: Mapping[str, Any], body: Mapping[str, Any]) -> Questio
         ts=ts,
         thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
         user_team=user_team if isinstance(user_team, str) and user_team else None,
+        enterprise_id=enterprise_of(body),
     )
+
+
+def enterprise_of(body: Mapping[str, Any]) -> str | None:
+    """The Enterprise Grid org the event was delivered for, if any."""
+    authorizations = body.get("authorizations")
+    first = authorizations[0] if isinstance(authorizations, list) and authorizations else {}
+    for candidate in (
+        first.get("enterprise_id") if isinstance(first, dict) else None,
+        body.get("enterprise_id"),
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
 
 
 def bot_mention(bot_user_id: str) -> re.Pattern[str]:

@@ -48,6 +48,7 @@ async def answer_question(
         event_id=event_id,
         empty_hint=empty_hint,
         message_key=f"{question.team_id}:{question.channel_id}:{question.ts}",
+        attributes={"slackEnterpriseId": question.enterprise_id} if question.enterprise_id else {},
     )
     await services.pipeline.handle(turn, sink, context=context)
 

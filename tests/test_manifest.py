@@ -23,6 +23,8 @@ EVENT_SCOPES = {
     "message.groups": "groups:history",
     "message.im": "im:history",
     "app_home_opened": None,
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 METHOD_SCOPES = {
     "auth.test": None,

@@ -21,6 +21,7 @@ from typing import Self
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.slack_oauth import FakeOAuth
 from tests.fakes.slack_state import Call, Json, Message, SlackError, SlackState
 
 __all__ = ["Call", "FakeSlack", "Message", "SlackError"]
@@ -98,6 +99,7 @@ class FakeSlack(SlackState):
         self._windows: list[tuple[frozenset[str], float, float, int]] = []
         self._retry_after_until: dict[tuple[str, str], float] = {}
         self.calls_inside_retry_after = 0  # calls made to a method before its Retry-After passed
+        self.oauth = FakeOAuth()  # OAuth install, oauth.v2.access, per-workspace tokens
 
     @property
     def api_url(self) -> str:
@@ -116,6 +118,7 @@ class FakeSlack(SlackState):
         app.router.add_route("*", "/api/{method}", self._on_api)
         app.router.add_post("/response/{id}", self._on_response_url)
         app.router.add_get("/socket", self._on_socket)
+        app.router.add_get("/oauth/v2/authorize", self._on_authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -311,8 +314,11 @@ class FakeSlack(SlackState):
             error = {"ok": False, "error": f"raw_http_{raw.status}"}
             await self._record(Call(method, args, time.monotonic(), error, raw.status))
             return web.Response(status=raw.status, text=raw.body, content_type=raw.content_type)
+        if method == "oauth.v2.access":
+            await self.oauth.before_access(args)
+            answer = answer or (200, self.oauth.access(args, auth), {})
         status, body, headers = answer or self._answer(method, args, token)
-        await self._record(Call(method, args, time.monotonic(), body, status))
+        await self._record(Call(method, args, time.monotonic(), body, status, token))
         if self._disconnects.get(method, 0) > 0 and request.transport is not None:
             # Applied, but the client never hears back: the connection breaks mid-call.
             self._disconnects[method] -= 1
@@ -330,7 +336,11 @@ class FakeSlack(SlackState):
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
         if token != self.token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+            problem = self.oauth.problem(token)  # a token an OAuth install handed out?
+            if problem is not None:
+                return 200, {"ok": False, "error": problem}, {}
+            if method == "auth.test":
+                return 200, self.oauth.auth_test(token, args), {}
         now, limited = time.monotonic(), (str(args.get("team_id") or self.team_id), method)
         if now < self._retry_after_until.get(limited, 0.0):
             self.calls_inside_retry_after += 1
@@ -382,6 +392,22 @@ class FakeSlack(SlackState):
             bucket.tokens -= 1
             return 0
         return 60 if rate <= 0 else max(1, math.ceil((1 - bucket.tokens) / rate))
+
+    async def _on_authorize(self, request: web.Request) -> web.Response:
+        """Slack's consent page, approved at once by the admin of `oauth.next_install`."""
+        status, where = self.oauth.authorize(dict(request.query))
+        await self._record(
+            Call(
+                "oauth/v2/authorize",
+                dict(request.query),
+                time.monotonic(),
+                {"ok": status == 302},
+                status,
+            )
+        )
+        if status != 302:
+            return web.Response(status=status, text=where)
+        raise web.HTTPFound(where)
 
     async def _on_response_url(self, request: web.Request) -> web.Response:
         id = request.match_info["id"]

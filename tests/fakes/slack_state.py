@@ -52,6 +52,7 @@ class Call:
     at: float
     response: Json
     status: int
+    token: str = ""  # the token the call was made with (OAuth mode: which workspace spoke)
 
     @property
     def ok(self) -> bool:

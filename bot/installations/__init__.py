@@ -1,0 +1,1 @@
+"""Many workspaces (OAuth mode): installations in Redis, sealed; per-request workspace tokens."""

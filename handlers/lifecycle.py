@@ -1,0 +1,44 @@
+"""`app_uninstalled` / `tokens_revoked`: a workspace that removes the app is forgotten.
+
+In OAuth mode its installation (sealed tokens) is deleted, so nothing can speak for it any
+more, and a reinstall starts clean; Slack sends these events without a usable token, so Bolt
+skips `authorize` for them. With one workspace and one SLACK_BOT_TOKEN there is nothing
+stored: the event is logged, as the token has stopped working.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from bot.services import Services
+from handlers.listeners import Listeners
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Listeners, services: Services) -> None:
+    store = app.app.installation_store
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(context: AsyncBoltContext) -> None:
+        ids = {"enterprise_id": context.enterprise_id, "team": context.team_id}
+        if store is None:
+            log.warning("the app was uninstalled: SLACK_BOT_TOKEN no longer works", extra=ids)
+            return
+        await store.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        log.info("app uninstalled: installation deleted", extra=ids)
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        tokens = event.get("tokens") or {}
+        ids = {"enterprise_id": context.enterprise_id, "team": context.team_id}
+        if not tokens.get("bot"):
+            return  # user tokens only: this app stores none
+        if store is None:
+            log.warning("the bot token was revoked: SLACK_BOT_TOKEN no longer works", extra=ids)
+            return
+        await store.async_delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        log.info("bot token revoked: installation deleted", extra=ids)
