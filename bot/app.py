@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -25,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.agents import build_backend
 from bot.conversation import Pipeline
-from bot.memory import connect, memory_for
+from bot.memory import close, connect, memory_for, probe, warm
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
@@ -170,10 +171,12 @@ def build_web_app(app: AsyncApp, services: Services, health: Health) -> web.Appl
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    readiness_key = f"readyz:{uuid.uuid4().hex}"  # one per process: a keyed write, no PING
+
     async def readyz(_: web.Request) -> web.Response:
         checks = {"config": "ok", "slack": "ok" if health.slack_ok else "unverified"}
         try:
-            await asyncio.wait_for(services.memory.ping(), timeout=1.0)
+            await asyncio.wait_for(probe(services.memory, readiness_key), timeout=1.0)
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"unreachable ({type(exc).__name__})"
@@ -208,6 +211,7 @@ class Runtime:
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
+        await warm(self.services.memory.redis)
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None
@@ -249,7 +253,7 @@ class Runtime:
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()
-        await self.services.memory.redis.aclose(close_connection_pool=True)
+        await close(self.services.memory.redis)
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
 
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "sbb:"
+    redis_cluster: bool = False
+    # Redis calls before the sign of life and the first text give up after this (then the bot
+    # answers without memory, as in an outage): a slow Redis must not make the bot slow.
+    redis_latency_budget_ms: int = Field(250, ge=1, le=60_000)
+    turn_lease_seconds: float = Field(15, ge=1, le=600)
     session_idle_seconds: int = Field(3600, gt=0)
     history_max_turns: int = Field(20, ge=0, le=500)
     history_ttl_days: int = Field(30, gt=0)
@@ -125,6 +130,13 @@ class Settings(BaseSettings):
             return None
         if not re.match(r"^(redis|rediss|unix)://", value.get_secret_value()):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _prefix_has_no_hash_tag(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or } (Redis Cluster hash tags are the bot's)")
         return value
 
     @field_validator("allowed_channels", mode="before")
@@ -218,6 +230,10 @@ class Settings(BaseSettings):
     def channel_allowed(self, channel_id: str) -> bool:
         """DMs are always allowed; channels only when ALLOWED_CHANNELS is unset or lists them."""
         return not self.allowed_channels or channel_id in self.allowed_channels
+
+    @property
+    def redis_latency_budget(self) -> float:
+        return self.redis_latency_budget_ms / 1000
 
     @property
     def history_ttl_seconds(self) -> int:

@@ -1,4 +1,5 @@
-"""The Redis store itself, against the real Redis: capping, expiry, locks, outages."""
+"""The Redis store itself, against the real Redis and a Redis Cluster: capping, expiry,
+locks, outages."""
 
 from __future__ import annotations
 
@@ -10,24 +11,27 @@ from redis.asyncio import Redis
 from redis.exceptions import LockNotOwnedError
 
 from bot.history import StoredTurn
-from bot.memory import Memory
-from tests.harness import REDIS_URL
+from bot.keys import Keys
+from bot.memory import Client, Memory
+from tests.harness import RedisTarget
+
+pytestmark = pytest.mark.both_redis
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
+async def redis(redis_target: RedisTarget) -> AsyncIterator[Client]:
+    client = redis_target.client()
     yield client
     await client.aclose()
 
 
-def memory_on(redis: Redis, prefix: str, **overrides: float) -> Memory:
+def memory_on(redis: Client, prefix: str, **overrides: float) -> Memory:
     options = {"idle_seconds": 60, "max_turns": 3, "ttl_seconds": 86_400} | overrides
     return Memory(redis, prefix=prefix, **options)  # type: ignore[arg-type]
 
 
 async def test_history_keeps_the_last_max_turns_and_expires(
-    redis: Redis, redis_prefix: str
+    redis: Client, redis_prefix: str
 ) -> None:
     memory = memory_on(redis, redis_prefix, max_turns=3, ttl_seconds=7 * 86_400)
     for n in range(5):
@@ -36,12 +40,13 @@ async def test_history_keeps_the_last_max_turns_and_expires(
     turns = await memory.history("T:C:1")
 
     assert [t.question for t in turns] == ["q2", "q3", "q4"]
-    for key in (f"{redis_prefix}turns:T:C:1", f"{redis_prefix}session:T:C:1"):
+    keys = Keys(redis_prefix)
+    for key in (keys.turns("T:C:1"), keys.session("T:C:1")):
         assert 7 * 86_400 - 5 <= await redis.ttl(key) <= 7 * 86_400
 
 
 async def test_a_turn_keeps_its_interrupted_flag_and_token_usage(
-    redis: Redis, redis_prefix: str
+    redis: Client, redis_prefix: str
 ) -> None:
     memory = memory_on(redis, redis_prefix)
     turn = StoredTurn(
@@ -52,15 +57,15 @@ async def test_a_turn_keeps_its_interrupted_flag_and_token_usage(
     assert await memory.history("T:C:2") == [turn]
 
 
-async def test_an_event_is_claimed_once(redis: Redis, redis_prefix: str) -> None:
+async def test_an_event_is_claimed_once(redis: Client, redis_prefix: str) -> None:
     one, two = memory_on(redis, redis_prefix), memory_on(redis, redis_prefix)
     results = await asyncio.gather(*(m.claim_event("Ev42") for m in (one, two, one, two)))
     assert sorted(results) == [False, False, False, True]
-    assert 3590 <= await redis.ttl(f"{redis_prefix}event:Ev42") <= 3600
+    assert 3590 <= await redis.ttl(Keys(redis_prefix).event("Ev42")) <= 3600
 
 
 async def test_only_the_lock_owner_releases_it_and_a_dead_owner_s_lease_runs_out(
-    redis: Redis, redis_prefix: str
+    redis: Client, redis_prefix: str
 ) -> None:
     holder = memory_on(redis, redis_prefix, lock_lease_seconds=0.3)
     waiter = memory_on(redis, redis_prefix, lock_lease_seconds=0.3)
@@ -78,17 +83,18 @@ async def test_only_the_lock_owner_releases_it_and_a_dead_owner_s_lease_runs_out
     await asyncio.wait_for(task, 5)
 
     assert order == ["holder", "waiter"]
-    assert not await redis.exists(f"{redis_prefix}lock:T:C:9")
+    assert not await redis.exists(Keys(redis_prefix).lock("T:C:9"))
 
 
-async def test_a_stranger_cannot_release_a_lock(redis: Redis, redis_prefix: str) -> None:
+async def test_a_stranger_cannot_release_a_lock(redis: Client, redis_prefix: str) -> None:
     memory = memory_on(redis, redis_prefix)
     async with memory.turn_lock("T:C:7"):
-        stranger = redis.lock(f"{redis_prefix}lock:T:C:7", timeout=5)
+        key = Keys(redis_prefix).lock("T:C:7")
+        stranger = redis.lock(key, timeout=5)
         stranger.local.token = b"not-the-owner"
         with pytest.raises(LockNotOwnedError):
             await stranger.release()
-        assert await redis.exists(f"{redis_prefix}lock:T:C:7")
+        assert await redis.exists(key)
 
 
 async def test_without_redis_the_bot_answers_without_memory(redis_prefix: str) -> None:
