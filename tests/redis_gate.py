@@ -16,6 +16,7 @@ class RedisGate:
         self._open.set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.replies_forwarded = 0
+        self.requests = 0  # writes from the bot: one per round trip (a pipeline is one)
 
     @property
     def url(self) -> str:
@@ -67,5 +68,7 @@ class RedisGate:
                 if gated:
                     await self._open.wait()
                     self.replies_forwarded += 1
+                else:
+                    self.requests += 1
                 sink.write(data)
                 await sink.drain()

@@ -26,7 +26,9 @@ async def redis(redis_target: RedisTarget) -> AsyncIterator[Client]:
 
 
 def memory_on(redis: Client, prefix: str, **overrides: float) -> Memory:
-    options = {"idle_seconds": 60, "max_turns": 3, "ttl_seconds": 86_400} | overrides
+    # A generous latency budget: a starved test machine must not pass for a slow Redis.
+    options = {"idle_seconds": 60, "max_turns": 3, "ttl_seconds": 86_400, "latency_budget": 3.0}
+    options |= overrides
     return Memory(redis, prefix=prefix, **options)  # type: ignore[arg-type]
 
 

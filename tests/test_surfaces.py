@@ -8,6 +8,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.keys import Keys
 from tests.conftest import StartBot
 from tests.fakes.bedrock import HttpError, Script, Text
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
@@ -19,6 +20,7 @@ from tests.harness import (
     expected_session,
     mention,
     new_ts,
+    thread_keys,
     wait_finished,
 )
 
@@ -128,7 +130,7 @@ async def test_a_dm_is_answered_at_the_top_level_and_remembered_across_days(
     await slack.wait_for(lambda: answer.visible == "You said: how many vacation days do I get?")
 
     redis = Redis.from_url(REDIS_URL)
-    await redis.hset(f"{redis_prefix}session:T0001:D0DM", "last_active", 0)  # a day later
+    await redis.hset(Keys(redis_prefix).session("T0001:D0DM"), "last_active", 0)  # a day later
     await redis.aclose()
     await bot.send_event(dm("and sick days?"))
     await bedrock.wait_for_invocations(2)
@@ -249,7 +251,8 @@ async def test_feedback_is_recorded_with_the_answer_and_thanked(
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
     assert slack.responses[hook][0]["text"] == "Thanks for the feedback!"
     redis = Redis.from_url(REDIS_URL)
-    votes = await redis.hgetall(f"{redis_prefix}feedback:T0001:C0CHAN:{event['ts']}")
+    keys, conversation = thread_keys(redis_prefix, event["ts"])
+    votes = await redis.hgetall(keys.feedback(conversation))
     await redis.aclose()
     [(who, vote)] = votes.items()
     assert who.decode().endswith(":U0FAN") and vote.decode().startswith("down:")
