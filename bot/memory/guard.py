@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -37,6 +37,7 @@ class StoreGuard:
         self.fast_timeout = fast_timeout
         self.available = True
         self._on_recovery = on_recovery
+        self._late: set[asyncio.Future[Any]] = set()
 
     async def run(
         self,
@@ -48,15 +49,29 @@ class StoreGuard:
     ) -> T:
         """`call()`'s result, or `fallback` when Redis fails (or, with `fast`, is too slow)."""
         try:
-            if fast:
-                result = await asyncio.wait_for(call(), self.fast_timeout)
-            else:
-                result = await call()
+            result = await (self._within_budget(call) if fast else call())
         except STORE_ERRORS as exc:
             self.failed(operation, exc)
             return fallback
         self.succeeded()
         return result
+
+    async def _within_budget(self, call: Callable[[], Awaitable[T]]) -> T:
+        # Past the budget the call is left to finish in the background rather than cancelled:
+        # cancelling drops its connection, and a slow Redis then costs a reconnect per call.
+        # (A late SET NX still lands, so another replica still sees the event as claimed.)
+        task = asyncio.ensure_future(call())
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.fast_timeout)
+        except TimeoutError:
+            self._late.add(task)
+            task.add_done_callback(self._late_done)
+            raise
+
+    def _late_done(self, task: asyncio.Future[Any]) -> None:
+        self._late.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a late failure was already counted as a timeout
 
     def failed(self, operation: str, exc: BaseException) -> None:
         if self.available:
