@@ -8,7 +8,9 @@ import logging
 import signal
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import handlers.common
 from bot.agents import build_backend
 from bot.conversation import Pipeline
 from bot.memory import close, connect, memory_for, probe, warm
@@ -31,6 +34,7 @@ from bot.metrics import CONTENT_TYPE, Metrics
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_budget import WriteBudget
+from bot.takeover import Sweeper, TurnWatch
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,7 @@ def build_services(settings: Settings) -> Services:
         budget=budget,
         pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
         metrics=metrics,
+        turns=TurnWatch(memory),
     )
 
 
@@ -207,11 +212,13 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._socket_handler: AsyncSocketModeHandler | None = None
         self._lag_watch: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = settings.port
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
         await warm(self.services.memory.redis)
+        self._sweeper = asyncio.create_task(self._sweep(), name="takeover-sweeper")
         await warm_up(self.bolt, self.services, self.health)
         self._runner = web.AppRunner(
             build_web_app(self.bolt, self.services, self.health), access_log=None
@@ -233,6 +240,8 @@ class Runtime:
         then whatever is still streaming ends visibly marked as interrupted."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()  # a replica on its way out takes nothing over
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         pipeline = self.services.pipeline
@@ -254,6 +263,17 @@ class Runtime:
         if self.services.client.session is not None:
             await self.services.client.session.close()
         await close(self.services.memory.redis)
+
+    def _sweep(self) -> Coroutine[Any, Any, None]:
+        services = self.services
+        return Sweeper(
+            memory=services.memory,
+            client=services.client,
+            budget=services.budget,
+            retake=lambda turn, target, owner: handlers.common.retake(
+                services, turn, target, owner
+            ),
+        ).run()
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -63,6 +63,7 @@ class Turn:
     attributes: Mapping[str, str] = field(default_factory=dict)
     empty_hint: str = formatting.EMPTY_QUESTION_HINT  # the reply when `text` is empty
     turn_id: str = field(default_factory=new_turn_id)
+    fresh_session: bool = False  # a turn taken over from a dead replica (bot/takeover.py)
 
     def session_attributes(self) -> dict[str, str]:
         # Action groups authorise on these; they come from Slack's payload, never from the text.
@@ -119,13 +120,21 @@ class Pipeline:
         self._stopping.set()
 
     async def handle(
-        self, turn: Turn, sink: AnswerSink, *, context: ContextReader | None = None
+        self,
+        turn: Turn,
+        sink: AnswerSink,
+        *,
+        context: ContextReader | None = None,
+        watch: contextlib.AbstractAsyncContextManager[None] | None = None,
     ) -> Answer | None:
         """Answer `turn` into `sink` unless it is a duplicate delivery; never raises.
 
         `context` reads what was said before the bot joined; called only when it has no memory.
+        `watch` is entered once the turn is known not to be a duplicate and left after its
+        final write (crash takeover keeps its durable record there).
         """
         token = turn_id_var.set(turn.turn_id)
+        watched = contextlib.AsyncExitStack()
         self.active += 1
         self.idle.clear()
         self._metrics.active_answers.inc()
@@ -134,6 +143,8 @@ class Pipeline:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
                 return None
+            if watch is not None:
+                await watched.enter_async_context(watch)
             self._metrics.questions.labels(surface=turn.surface).inc()
             log.info(
                 "question received",
@@ -157,6 +168,7 @@ class Pipeline:
                 await self._end_with_error(sink, reference)
             return None
         finally:
+            await watched.aclose()
             self.active -= 1
             self._metrics.active_answers.dec()
             if self.active == 0:
@@ -174,7 +186,7 @@ class Pipeline:
 
     async def _answer(self, turn: Turn, sink: AnswerSink, context: ContextReader | None) -> Answer:
         started = time.monotonic()
-        session = await self._memory.open_session(turn.conversation)
+        session = await self._memory.open_session(turn.conversation, fresh=turn.fresh_session)
         text = turn.text
         if context is not None and not session.known:
             # Joined late: the thread so far goes with this question, and into memory for later.

@@ -65,8 +65,13 @@ class Keys:
     def feedback(self, conversation: str) -> str:
         return self.conversation(conversation, "feedback")
 
-    def inflight(self, conversation: str) -> str:
-        return self.conversation(conversation, "inflight")
+    def inflight(self, conversation: str, turn_id: str = "") -> str:
+        """A turn being answered (crash takeover): one per turn, in its conversation's slot."""
+        return self.conversation(conversation, f"inflight:{turn_id}" if turn_id else "inflight")
+
+    def inflight_deadlines(self) -> str:
+        """One sorted set of every in-flight turn's lease deadline: sweeping needs no SCAN."""
+        return f"{self.prefix}inflight-deadlines"
 
     def event(self, event_id: str) -> str:
         return f"{self.prefix}event:{event_id}"

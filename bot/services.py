@@ -15,6 +15,7 @@ from bot.slack_budget import WriteBudget
 from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream
 from bot.slack_targets import ThreadTarget
+from bot.takeover import TurnWatch
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class Services:
     budget: WriteBudget
     pipeline: Pipeline
     metrics: Metrics
+    turns: TurnWatch  # durable records of the turns being answered (crash takeover)
 
     def private_answer(self, response_url: str) -> ResponseUrlAnswer:
         """An answer only the asker sees, through a slash command's response_url."""

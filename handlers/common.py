@@ -43,7 +43,17 @@ async def answer_question(
         event_id=event_id,
         empty_hint=empty_hint,
     )
-    await services.pipeline.handle(turn, sink, context=context)
+    await services.pipeline.handle(
+        turn, sink, context=context, watch=services.turns.watch(turn, target)
+    )
+
+
+async def retake(services: Services, turn: Turn, target: ThreadTarget, owner: str) -> None:
+    """Answer a turn another replica left unfinished (bot/takeover.py) in its thread again."""
+    sink = services.thread_answer(target)
+    await services.pipeline.handle(
+        turn, sink, watch=services.turns.watch(turn, target, owner=owner)
+    )
 
 
 def question_text(raw: str, *, bot_user_id: str | None, limit: int, sink: AnswerSink) -> str:

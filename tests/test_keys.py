@@ -22,7 +22,7 @@ def every_key(keys: Keys, conversation: str) -> list[str]:
         keys.session(conversation),
         keys.lock(conversation),
         keys.feedback(conversation),
-        keys.inflight(conversation),
+        keys.inflight(conversation, "a1b2c3"),
     ]
 
 

@@ -22,6 +22,7 @@ from bot.history import StoredTurn
 from bot.keys import Keys, session_id
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
+from bot.memory.inflight import InflightTurns
 from bot.memory.lease import LeaseLocks
 from bot.memory.local import LocalLocks
 from bot.memory.outbox import Outbox, PendingTurn
@@ -77,6 +78,10 @@ class Memory:
         self._ttl = ttl_seconds
         self.guard = StoreGuard(fast_timeout=latency_budget, on_recovery=self._write_back_soon)
         self._leases = LeaseLocks(redis, self.guard, lease_seconds=lock_lease_seconds)
+        self.lease_seconds = lock_lease_seconds
+        self.inflight = InflightTurns(
+            redis, self.guard, self.keys, lease_seconds=lock_lease_seconds
+        )
         self._local_locks = LocalLocks()
         self._local_events: OrderedDict[str, float] = OrderedDict()
         self.outbox = Outbox()
@@ -154,8 +159,12 @@ class Memory:
         ):
             yield
 
-    async def open_session(self, conversation: str, *, now: float | None = None) -> Session:
-        """The session for the next turn: same generation while alive, a new one after idle.
+    async def open_session(
+        self, conversation: str, *, now: float | None = None, fresh: bool = False
+    ) -> Session:
+        """The session for the next turn: same generation while alive, a new one after idle
+        (or when `fresh`: a turn taken over from a dead replica, whose agent session may still
+        be busy with the dead invocation).
 
         One round trip: read the session and, if it is new, mark the conversation known at
         once, so follow-ups during the very first answer already need no mention.
@@ -167,7 +176,7 @@ class Memory:
         if not state:
             return Session(session_id(conversation, 1), 1, fresh=True, known=False)
         generation = int(state.get(b"generation", 1))
-        if now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
+        if not fresh and now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
             return Session(
                 session_id(conversation, generation), generation, fresh=False, known=True
             )
