@@ -125,13 +125,14 @@ class Pipeline:
         sink: AnswerSink,
         *,
         context: ContextReader | None = None,
-        watch: contextlib.AbstractAsyncContextManager[None] | None = None,
+        watch: contextlib.AbstractAsyncContextManager[asyncio.Event] | None = None,
     ) -> Answer | None:
         """Answer `turn` into `sink` unless it is a duplicate delivery; never raises.
 
         `context` reads what was said before the bot joined; called only when it has no memory.
         `watch` is entered once the turn is known not to be a duplicate and left after its
-        final write (crash takeover keeps its durable record there).
+        final write (crash takeover keeps its durable record there); the event it gives is set
+        when another replica has taken the turn over: this one then stops writing (fencing).
         """
         token = turn_id_var.set(turn.turn_id)
         watched = contextlib.AsyncExitStack()
@@ -143,8 +144,7 @@ class Pipeline:
             if turn.event_id and not await self._memory.claim_event(turn.event_id):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
                 return None
-            if watch is not None:
-                await watched.enter_async_context(watch)
+            fence = asyncio.Event() if watch is None else await watched.enter_async_context(watch)
             self._metrics.questions.labels(surface=turn.surface).inc()
             log.info(
                 "question received",
@@ -160,7 +160,7 @@ class Pipeline:
                 await sink.end(suffix=turn.empty_hint)
                 return None
             async with self._memory.turn_lock(turn.conversation):
-                return await self._answer(turn, sink, context)
+                return await self._answer(turn, sink, context, fence)
         except Exception:
             reference = formatting.new_reference()
             log.exception("turn failed", extra={"reference": reference})
@@ -184,7 +184,9 @@ class Pipeline:
         except Exception:
             log.exception("could not show the error either", extra={"reference": reference})
 
-    async def _answer(self, turn: Turn, sink: AnswerSink, context: ContextReader | None) -> Answer:
+    async def _answer(
+        self, turn: Turn, sink: AnswerSink, context: ContextReader | None, fence: asyncio.Event
+    ) -> Answer:
         started = time.monotonic()
         session = await self._memory.open_session(turn.conversation, fresh=turn.fresh_session)
         text = turn.text
@@ -201,10 +203,13 @@ class Pipeline:
             user_id=turn.user_id,
             history=replay_messages(session.history) if session.fresh else (),
         )
-        collected = await self._stream(request, sink)
+        collected = await self._stream(request, sink, fence)
         answer = Answer(
             "".join(collected.text), tuple(collected.sources), collected.usage, collected.failure
         )
+        if fence.is_set():  # another replica owns this turn now: not one more write from here
+            log.warning("turn taken over by another replica: this one stops writing")
+            return answer
         suffix, reference = self._closing_text(answer)
         blocks = None
         if answer.text.strip():
@@ -250,15 +255,20 @@ class Pipeline:
         )
         return answer
 
-    async def _stream(self, request: AgentRequest, sink: AnswerSink) -> _Collected:
-        """Feed the agent's events to the sink until the agent ends or shutdown interrupts."""
+    async def _stream(
+        self, request: AgentRequest, sink: AnswerSink, fence: asyncio.Event
+    ) -> _Collected:
+        """Feed the agent's events to the sink until the agent ends, shutdown interrupts, or
+        the turn is taken over (`fence`)."""
         collected = _Collected()
         consumer = asyncio.create_task(self._consume(request, sink, collected))
         stopping = asyncio.create_task(self._stopping.wait())
+        fenced = asyncio.create_task(fence.wait())
         try:
-            await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({consumer, stopping, fenced}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            fenced.cancel()
         if not consumer.done():
             consumer.cancel()  # closes the agent stream; the worker thread ends with it
             with contextlib.suppress(asyncio.CancelledError):

@@ -60,25 +60,27 @@ class TurnWatch:
     @asynccontextmanager
     async def watch(
         self, turn: Turn, target: ThreadTarget, *, owner: str | None = None
-    ) -> AsyncIterator[None]:
-        """Record `turn` before its first Slack write; done only after its final write."""
+    ) -> AsyncIterator[asyncio.Event]:
+        """Record `turn` before its first Slack write; done only after its final write. The
+        event is set when another replica took the turn over (this one must stop writing)."""
         inflight, owner = self._memory.inflight, owner or secrets.token_hex(8)
+        lost = asyncio.Event()
         recorded = await inflight.begin(
             turn.conversation, turn.turn_id, payload=encode(turn, target), owner=owner
         )
         if not recorded:
-            yield
+            yield lost
             return
-        renewal = asyncio.create_task(self._renew(turn, owner), name="turn-lease")
+        renewal = asyncio.create_task(self._renew(turn, owner, lost), name="turn-lease")
         try:
-            yield
+            yield lost
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
             await inflight.finish(turn.conversation, turn.turn_id, owner=owner)
 
-    async def _renew(self, turn: Turn, owner: str) -> None:
+    async def _renew(self, turn: Turn, owner: str, lost: asyncio.Event) -> None:
         while True:
             await asyncio.sleep(self._memory.lease_seconds / 3)
             renewed = await self._memory.inflight.renew(
@@ -86,6 +88,7 @@ class TurnWatch:
             )
             if renewed is False:
                 log.warning("this turn was taken over by another replica while it was answered")
+                lost.set()
                 return
 
 

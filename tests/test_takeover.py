@@ -54,6 +54,12 @@ class Replica:
             async with http.post(url, data=body, headers=headers) as resp:
                 assert resp.status == 200
 
+    async def wait_for_log(self, text: str, within: float = 10.0) -> None:
+        async with asyncio.timeout(within):
+            # Another process writes the file: there is no event to wait on, only the file.
+            while text not in self._log.read_text():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+
     async def kill(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
@@ -175,3 +181,32 @@ async def test_when_every_replica_died_a_restarted_one_takes_the_turn_over(
     await replicas().start()
 
     await assert_taken_over(slack, bedrock, question)
+
+
+async def test_a_frozen_replica_whose_turn_was_taken_over_writes_nothing_more(
+    replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    more_text = asyncio.Event()
+    bedrock.enqueue(
+        Script([Text("Partly answered, "), Pause(120, until=more_text), Text("late words")])
+    )
+    frozen, survivor = replicas(), replicas()
+    await asyncio.gather(frozen.start(), survivor.start())
+    question = mention("what is the dress code?")
+    await frozen.send(question)
+    await slack.wait_for(
+        lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
+    )
+    assert frozen.process is not None
+    frozen.process.send_signal(signal.SIGSTOP)  # alive, but silent for longer than a lease
+
+    await assert_taken_over(slack, bedrock, question)
+    frozen.process.send_signal(signal.SIGCONT)
+    await frozen.wait_for_log("this one stops writing")
+    more_text.set()  # the agent goes on talking to the replica that lost the turn
+    await bedrock.invocations[0].wait_finished(timeout=10)
+
+    thread = slack.thread("C0CHAN", question["ts"])
+    assert not any("late words" in m.visible for m in thread)
+    assert "continued below" in thread[0].visible
+    assert len(complete_answers(slack, question["ts"], "what is the dress code?")) == 1
