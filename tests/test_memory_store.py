@@ -113,3 +113,38 @@ async def test_without_redis_the_bot_answers_without_memory(redis_prefix: str) -
     assert recorded is False
     assert memory.available is False
     await dead.aclose()
+
+
+async def test_an_overdue_turn_is_claimed_by_exactly_one_replica(
+    redis: Client, redis_prefix: str
+) -> None:
+    owner = memory_on(redis, redis_prefix, lock_lease_seconds=0.2)
+    sweepers = [memory_on(redis, redis_prefix, lock_lease_seconds=0.2) for _ in range(4)]
+    await owner.inflight.begin("T:C:5", "t1", payload='{"q": 1}', owner="dead")
+    assert await sweepers[0].inflight.overdue() == []  # its lease still runs
+
+    await asyncio.sleep(0.3)  # the owner died: its lease runs out (a deadline, not an event)
+    [(conversation, turn_id)] = await sweepers[0].inflight.overdue()
+    claims = await asyncio.gather(
+        *(s.inflight.claim(conversation, turn_id, owner=f"s{n}") for n, s in enumerate(sweepers))
+    )
+
+    [won] = [c for c in claims if c is not None]
+    assert (won.conversation, won.turn_id, won.payload, won.attempts) == (
+        "T:C:5",
+        "t1",
+        '{"q": 1}',
+        1,
+    )
+    assert await owner.inflight.renew("T:C:5", "t1", owner="dead") is False  # fenced off
+
+
+async def test_a_finished_turn_is_nobody_s_to_take_over(redis: Client, redis_prefix: str) -> None:
+    memory = memory_on(redis, redis_prefix, lock_lease_seconds=0.2)
+    await memory.inflight.begin("T:C:6", "t2", payload="{}", owner="me")
+    assert await memory.inflight.renew("T:C:6", "t2", owner="me") is True
+    await memory.inflight.finish("T:C:6", "t2", owner="me")
+
+    await asyncio.sleep(0.3)
+    assert await memory.inflight.overdue() == []
+    assert not await redis.exists(Keys(redis_prefix).inflight("T:C:6", "t2"))
