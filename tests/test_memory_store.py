@@ -148,3 +148,25 @@ async def test_a_finished_turn_is_nobody_s_to_take_over(redis: Client, redis_pre
     await asyncio.sleep(0.3)
     assert await memory.inflight.overdue() == []
     assert not await redis.exists(Keys(redis_prefix).inflight("T:C:6", "t2"))
+
+
+async def test_feedback_keeps_the_newest_votes_of_a_conversation(
+    redis: Client, redis_prefix: str
+) -> None:
+    memory = Memory(
+        redis,
+        prefix=redis_prefix,
+        idle_seconds=60,
+        max_turns=3,
+        ttl_seconds=600,
+        feedback_max_votes=3,
+    )
+    key = Keys(redis_prefix).feedback("T:D:1")
+    for n in range(3):
+        assert await memory.record_feedback("T:D:1", turn_id=f"t{n}", user_id="U1", vote="up")
+    await redis.hset(key, "t0:U1", "up:1")  # the oldest vote, from long ago
+
+    await memory.record_feedback("T:D:1", turn_id="t3", user_id="U1", vote="down")
+
+    votes = {k.decode(): v.decode().split(":")[0] for k, v in (await redis.hgetall(key)).items()}
+    assert votes == {"t1:U1": "up", "t2:U1": "up", "t3:U1": "down"}

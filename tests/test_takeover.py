@@ -21,6 +21,9 @@ from tests.fakes.slack import FakeSlack
 from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention
 
 LEASE = 2  # TURN_LEASE_SECONDS for these tests: a takeover within a few seconds
+# The question's ts: earlier than every ts the fake Slack gives the bot's replies, as in Slack,
+# where the new owner looks for the dead replica's messages after the question.
+ASKED_TS = "1699999999.000500"
 
 pytestmark = [
     pytest.mark.both_redis,
@@ -132,7 +135,7 @@ async def test_a_replica_killed_mid_stream_is_taken_over_and_the_thread_answered
     bedrock.enqueue(Script([Text("Partly answered, "), Pause(120)]))
     dying, survivor = replicas(), replicas()
     await asyncio.gather(dying.start(), survivor.start())
-    question = mention("what is the leave policy?")
+    question = mention("what is the leave policy?", ts=ASKED_TS)
 
     await dying.send(question)
     await slack.wait_for(
@@ -155,7 +158,7 @@ async def test_a_replica_killed_before_its_first_text_is_taken_over(
     bedrock.enqueue(Script([Pause(120)]))
     dying, survivor = replicas(), replicas()
     await asyncio.gather(dying.start(), survivor.start())
-    question = mention("where is the handbook?")
+    question = mention("where is the handbook?", ts=ASKED_TS)
 
     await dying.send(question)
     await slack.wait_for(lambda: bool(slack.reactions_on("C0CHAN", question["ts"])))
@@ -171,7 +174,7 @@ async def test_when_every_replica_died_a_restarted_one_takes_the_turn_over(
     bedrock.enqueue(Script([Text("Half of it, "), Pause(120)]))
     only = replicas()
     await only.start()
-    question = mention("how do expenses work?")
+    question = mention("how do expenses work?", ts=ASKED_TS)
     await only.send(question)
     await slack.wait_for(
         lambda: any("Half" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
@@ -192,7 +195,7 @@ async def test_a_frozen_replica_whose_turn_was_taken_over_writes_nothing_more(
     )
     frozen, survivor = replicas(), replicas()
     await asyncio.gather(frozen.start(), survivor.start())
-    question = mention("what is the dress code?")
+    question = mention("what is the dress code?", ts=ASKED_TS)
     await frozen.send(question)
     await slack.wait_for(
         lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))

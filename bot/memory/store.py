@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from bot.history import StoredTurn
 from bot.keys import Keys, session_id
+from bot.memory import scripts
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
 from bot.memory.inflight import InflightTurns
@@ -33,17 +34,7 @@ EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every r
 LOCK_LEASE_SECONDS = 15.0  # TURN_LEASE_SECONDS: a crashed replica's lock frees itself after this
 LATENCY_BUDGET_SECONDS = 0.25
 _LOCAL_EVENTS_MAX = 50_000
-# Raise the generation and last_active only (a replica that fell back to generation 1 during
-# a Redis outage must not rewind a conversation at generation 5; a turn written back late
-# from the outbox must not rewind the idle clock).
-_TOUCH_SESSION = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
-if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'generation', ARGV[1]) end
-local active = tonumber(redis.call('HGET', KEYS[1], 'last_active') or '0')
-if tonumber(ARGV[2]) > active then redis.call('HSET', KEYS[1], 'last_active', ARGV[2]) end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
+FEEDBACK_MAX_VOTES = 1000  # per conversation: a DM can live for years
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +61,14 @@ class Memory:
         ttl_seconds: int,
         lock_lease_seconds: float = LOCK_LEASE_SECONDS,
         latency_budget: float = LATENCY_BUDGET_SECONDS,
+        feedback_max_votes: int = FEEDBACK_MAX_VOTES,
     ) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self._idle_seconds = idle_seconds
         self._max_turns = max_turns
         self._ttl = ttl_seconds
+        self._feedback_max = feedback_max_votes
         self.guard = StoreGuard(fast_timeout=latency_budget, on_recovery=self._write_back_soon)
         self._leases = LeaseLocks(redis, self.guard, lease_seconds=lock_lease_seconds)
         self.lease_seconds = lock_lease_seconds
@@ -114,17 +107,18 @@ class Memory:
     async def record_feedback(
         self, conversation: str, *, turn_id: str, user_id: str, vote: str
     ) -> bool:
-        """Who voted which way on which answer; a user's later click replaces their vote."""
+        """Who voted which way on which answer; a user's later click replaces their vote.
+        At most FEEDBACK_MAX_VOTES per conversation are kept, the newest."""
         key = self.keys.feedback(conversation)
+        vote_args = (f"{turn_id}:{user_id}", f"{vote}:{int(time.time())}")
+        return await self.guard.run(
+            "record_feedback", lambda: self._vote(key, *vote_args), fallback=False
+        )
 
-        async def write() -> bool:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, f"{turn_id}:{user_id}", f"{vote}:{int(time.time())}")
-                pipe.expire(key, self._ttl)
-                await pipe.execute()
-            return True
-
-        return await self.guard.run("record_feedback", write, fallback=False)
+    async def _vote(self, key: str, field: str, value: str) -> bool:
+        script = scripts.RECORD_VOTE
+        await self.redis.eval(script, 1, key, field, value, self._ttl, self._feedback_max)
+        return True
 
     async def publish_slack_block(self, team_id: str, method: str, seconds: float) -> None:
         """Tell every replica that Slack rate-limited `method` in this workspace."""
@@ -245,7 +239,7 @@ class Memory:
                 pipe.expire(turns_key, self._ttl)
             if pending.session_used:
                 touch = (pending.generation, pending.answered_at, self._ttl)
-                pipe.eval(_TOUCH_SESSION, 1, session_key, *touch)
+                pipe.eval(scripts.TOUCH_SESSION, 1, session_key, *touch)
             await pipe.execute()
         return True
 
