@@ -75,7 +75,9 @@ def build_services(settings: Settings) -> Services:
         agent=agent,
         memory=memory,
         budget=budget,
-        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics),
+        pipeline=Pipeline(
+            agent=agent, memory=memory, metrics=metrics, max_active=settings.active_answers_limit
+        ),
         metrics=metrics,
         turns=TurnWatch(memory),
     )

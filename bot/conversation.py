@@ -106,8 +106,13 @@ class _Collected:
 class Pipeline:
     """Answers turns. Owns ordering (one at a time per conversation) and what gets remembered."""
 
-    def __init__(self, *, agent: AgentBackend, memory: Memory, metrics: Metrics) -> None:
+    def __init__(
+        self, *, agent: AgentBackend, memory: Memory, metrics: Metrics, max_active: int = 256
+    ) -> None:
         self._agent = agent
+        # Admission (MAX_ACTIVE_ANSWERS): answers beyond it wait after their sign of life,
+        # before the agent is invoked, so no agent stream waits for a worker thread.
+        self._admission = asyncio.Semaphore(max_active)
         self._memory = memory
         self._metrics = metrics
         self._stopping = asyncio.Event()
@@ -159,7 +164,7 @@ class Pipeline:
             if not turn.text.strip():
                 await sink.end(suffix=turn.empty_hint)
                 return None
-            async with self._memory.turn_lock(turn.conversation):
+            async with self._memory.turn_lock(turn.conversation), self._admission:
                 return await self._answer(turn, sink, context, fence)
         except Exception:
             reference = formatting.new_reference()

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
 
     agent_idle_timeout_seconds: float = Field(90, gt=0)
     agent_max_workers: int = Field(256, ge=1, le=2048)
+    # Answers this replica works on at once (unset: AGENT_MAX_WORKERS); beyond it a question
+    # waits with its sign of life shown, and its agent's idle timeout has not started yet.
+    max_active_answers: int | None = Field(None, ge=1, le=10_000)
     agent_retry_attempts: int = Field(3, ge=1, le=10)
     agent_retry_base_seconds: float = Field(0.5, ge=0, le=30)
     slack_streaming: StreamingMode = StreamingMode.AUTO
@@ -230,6 +233,10 @@ class Settings(BaseSettings):
     def channel_allowed(self, channel_id: str) -> bool:
         """DMs are always allowed; channels only when ALLOWED_CHANNELS is unset or lists them."""
         return not self.allowed_channels or channel_id in self.allowed_channels
+
+    @property
+    def active_answers_limit(self) -> int:
+        return self.max_active_answers or self.agent_max_workers
 
     @property
     def redis_latency_budget(self) -> float:
