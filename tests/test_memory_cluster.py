@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.keys import Keys
-from bot.memory import Memory
+from bot.memory import Memory, self_test
 from tests.conftest import StartBot
 from tests.harness import CLUSTER, RedisTarget
 
@@ -47,3 +49,15 @@ async def test_on_a_cluster_readyz_writes_and_reads_a_key(
     probes = [key async for key in client.scan_iter(match=f"{redis_prefix}probe:*")]
     assert len(probes) == 1  # a keyed write under the prefix, not a PING
     await client.aclose()
+
+
+async def test_doctor_names_the_fix_when_a_cluster_node_is_used_as_one_server(
+    redis_target: RedisTarget, redis_prefix: str
+) -> None:
+    standalone_client = Redis.from_url(redis_target.url)
+    memory = Memory(
+        standalone_client, prefix=redis_prefix, idle_seconds=60, max_turns=3, ttl_seconds=60
+    )
+    with pytest.raises(RedisError, match="set REDIS_CLUSTER=true"):
+        await self_test(memory)
+    await standalone_client.aclose()

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.history import StoredTurn
 from bot.memory.client import Client
@@ -45,6 +45,15 @@ async def self_test(memory: Memory) -> None:
     """doctor: PING, then SET/GET/DEL a key under the prefix; raises on failure."""
     name = f"doctor:{uuid.uuid4().hex}"
     await memory.redis.ping()
+    if not isinstance(memory.redis, RedisCluster):
+        # A cluster node answers PING and its own slots, and MOVED for the others: memory
+        # would silently come and go with the conversation's slot.
+        try:
+            info = await memory.redis.info("cluster")
+        except ResponseError:  # INFO renamed or refused (some managed services): cannot tell
+            info = {}
+        if str(info.get("cluster_enabled", 0)) == "1":
+            raise RedisError("this is a Redis Cluster node: set REDIS_CLUSTER=true")
     await probe(memory, name)
     await memory.redis.delete(memory.keys.probe(name))
 
