@@ -7,8 +7,10 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +24,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+import handlers.common
 from bot.actions.flow import ActionFlow
 from bot.actions.registry import load_handlers
 from bot.actions.store import PendingStore
@@ -33,7 +36,7 @@ from bot.http_guard import ConnectionGuard, GuardedSite, Rejected, screen
 from bot.installations.agents import build_agents
 from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
 from bot.installations.routing import RequestScopedClient
-from bot.memory import Memory, connect, memory_for
+from bot.memory import Memory, close, connect, memory_for, probe, warm
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.rag_sessions import RagSessions
 from bot.services import Services
@@ -41,6 +44,7 @@ from bot.settings import Settings
 from bot.slack_budget import WriteBudget
 from bot.socket_mode import SocketModeLink
 from bot.start_checks import warn_if_redis_unreachable
+from bot.takeover import Sweeper, TurnWatch
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -93,9 +97,16 @@ def build_services(settings: Settings) -> Services:
         agent=agent,
         memory=memory,
         budget=budget,
-        pipeline=Pipeline(agent=agent, memory=memory, metrics=metrics, actions=actions),
+        pipeline=Pipeline(
+            agent=agent,
+            memory=memory,
+            metrics=metrics,
+            actions=actions,
+            max_active=settings.active_answers_limit,
+        ),
         metrics=metrics,
         actions=actions,
+        turns=TurnWatch(memory),
     )
 
 
@@ -232,10 +243,12 @@ def build_web_app(
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    readiness_key = f"readyz:{uuid.uuid4().hex}"  # one per process: a keyed write, no PING
+
     async def readyz(_: web.Request) -> web.Response:
         checks = {"config": "ok", "slack": "ok" if health.slack_ok else "unverified"}
         try:
-            await asyncio.wait_for(services.memory.ping(), timeout=1.0)
+            await asyncio.wait_for(probe(services.memory, readiness_key), timeout=1.0)
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"unreachable ({type(exc).__name__})"
@@ -278,12 +291,15 @@ class Runtime:
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeLink | None = None
         self._lag_watch: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = settings.port
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
         self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
         if self.services.actions is not None:
             self.services.actions.start()
+        await warm(self.services.memory.redis)
+        self._sweeper = asyncio.create_task(self._sweep(), name="takeover-sweeper")
         await warm_up(self.bolt, self.services, self.health)
         await warn_if_redis_unreachable(self.services)
         guard = connection_guard(self.settings)
@@ -311,6 +327,8 @@ class Runtime:
         then whatever is still streaming ends visibly marked as interrupted."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         self.health.draining = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()  # a replica on its way out takes nothing over
         if self._socket is not None:
             await self._socket.close()
         pipeline = self.services.pipeline
@@ -333,7 +351,18 @@ class Runtime:
         await self.services.agent.aclose()
         if self.services.client.session is not None:
             await self.services.client.session.close()
-        await self.services.memory.redis.aclose(close_connection_pool=True)
+        await close(self.services.memory.redis)
+
+    def _sweep(self) -> Coroutine[Any, Any, None]:
+        services = self.services
+        return Sweeper(
+            memory=services.memory,
+            client=services.client,
+            budget=services.budget,
+            retake=lambda turn, target, owner: handlers.common.retake(
+                services, turn, target, owner
+            ),
+        ).run()
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -73,6 +73,7 @@ class Turn:
     # The Slack message asked (team:channel:ts), claimed beside the event id: a redelivery
     # under another envelope (or app_mention + message for one message) is answered once.
     message_key: str | None = None
+    fresh_session: bool = False  # a turn taken over from a dead replica (bot/takeover.py)
 
     def session_attributes(self) -> dict[str, str]:
         # Action groups authorise on these; they come from Slack's payload, never from the text.
@@ -141,9 +142,13 @@ class Pipeline:
         memory: Memory,
         metrics: Metrics,
         actions: ActionFlow | None = None,
+        max_active: int = 256,
     ) -> None:
         self._agent = agent
         self._actions = actions
+        # Admission (MAX_ACTIVE_ANSWERS): answers beyond it wait after their sign of life,
+        # before the agent is invoked, so no agent stream waits for a worker thread.
+        self._admission = asyncio.Semaphore(max_active)
         self._memory = memory
         self._metrics = metrics
         self._stopping = asyncio.Event()
@@ -162,13 +167,18 @@ class Pipeline:
         *,
         context: ContextReader | None = None,
         resume: actions.Resume | None = None,
+        watch: contextlib.AbstractAsyncContextManager[asyncio.Event] | None = None,
     ) -> Answer | None:
         """Answer `turn` into `sink` unless it is a duplicate delivery; never raises.
 
         `context` reads what was said before the bot joined; called only when it has no memory.
         `resume`: the turn goes on after the agent paused (a person answered Confirm / Cancel).
+        `watch` is entered once the turn is known not to be a duplicate and left after its
+        final write (crash takeover keeps its durable record there); the event it gives is set
+        when another replica has taken the turn over: this one then stops writing (fencing).
         """
         token = turn_id_var.set(turn.turn_id)
+        watched = contextlib.AsyncExitStack()
         self.active += 1
         self.idle.clear()
         self._metrics.active_answers.inc()
@@ -184,6 +194,7 @@ class Pipeline:
             ):
                 log.info("message already answered", extra={"event_id": turn.event_id})
                 return None
+            fence = asyncio.Event() if watch is None else await watched.enter_async_context(watch)
             if resume is None:
                 self._metrics.questions.labels(surface=turn.surface).inc()
             log.info(
@@ -200,8 +211,8 @@ class Pipeline:
             if not turn.text.strip():
                 await sink.end(suffix=turn.empty_hint)
                 return None
-            async with self._memory.turn_lock(turn.conversation):
-                return await self._answer(turn, sink, context, resume)
+            async with self._memory.turn_lock(turn.conversation), self._admission:
+                return await self._answer(turn, sink, context, resume, fence)
         except Exception:
             reference = formatting.new_reference()
             log.exception("turn failed", extra={"reference": reference})
@@ -209,6 +220,7 @@ class Pipeline:
                 await self._end_with_error(sink, reference)
             return None
         finally:
+            await watched.aclose()
             self.active -= 1
             self._metrics.active_answers.dec()
             if self.active == 0:
@@ -236,7 +248,7 @@ class Pipeline:
                 user_id=turn.user_id,
                 resume=resume.results,
             )
-        session = await self._memory.open_session(turn.conversation)
+        session = await self._memory.open_session(turn.conversation, fresh=turn.fresh_session)
         text = turn.text
         if context is not None and not session.known:
             # Joined late: the thread so far goes with this question, and into memory for later.
@@ -259,12 +271,16 @@ class Pipeline:
         turn: Turn,
         sink: AnswerSink,
         context: ContextReader | None,
-        resume: actions.Resume | None = None,
+        resume: actions.Resume | None,
+        fence: asyncio.Event,
     ) -> Answer:
         started = time.monotonic()
         session, request = await self._request(turn, context, resume)
-        collected = await self._stream(request, sink)
-        collected = await self._local_results(turn, request, sink, collected)
+        collected = await self._stream(request, sink, fence)
+        collected = await self._local_results(turn, request, sink, collected, fence)
+        if fence.is_set():  # another replica owns this turn now: not one more write from here
+            log.warning("turn taken over by another replica: this one stops writing")
+            return Answer("".join(collected.text), failure=collected.failure)
         prior = resume.prior_text if resume is not None else ""
         if collected.action is not None and collected.failure is None:
             return await self._pause(turn, sink, collected, session, prior, started)
@@ -321,7 +337,12 @@ class Pipeline:
         return answer
 
     async def _local_results(
-        self, turn: Turn, request: AgentRequest, sink: AnswerSink, collected: _Collected
+        self,
+        turn: Turn,
+        request: AgentRequest,
+        sink: AnswerSink,
+        collected: _Collected,
+        fence: asyncio.Event,
     ) -> _Collected:
         """Pauses no person answers (results the caller computes) go back at once, a few times."""
         for _ in range(_LOCAL_ROUNDS):
@@ -331,7 +352,7 @@ class Pipeline:
             if results is None:
                 break
             request = replace(request, text="", history=(), resume=results)
-            collected.absorb(await self._stream(request, sink))
+            collected.absorb(await self._stream(request, sink, fence))
         if collected.action and self._actions and not actions.needs_person(collected.action):
             # Still asking after every round: end visibly rather than loop or show no buttons.
             collected.failure = AgentFailure(FailureKind.UNKNOWN, "too_many_local_results")
@@ -369,15 +390,20 @@ class Pipeline:
         self._observe(answer, collected, sink, started, outcome="paused")
         return answer
 
-    async def _stream(self, request: AgentRequest, sink: AnswerSink) -> _Collected:
-        """Feed the agent's events to the sink until the agent ends or shutdown interrupts."""
+    async def _stream(
+        self, request: AgentRequest, sink: AnswerSink, fence: asyncio.Event
+    ) -> _Collected:
+        """Feed the agent's events to the sink until the agent ends, shutdown interrupts, or
+        the turn is taken over (`fence`)."""
         collected = _Collected()
         consumer = asyncio.create_task(self._consume(request, sink, collected))
         stopping = asyncio.create_task(self._stopping.wait())
+        fenced = asyncio.create_task(fence.wait())
         try:
-            await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({consumer, stopping, fenced}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            fenced.cancel()
         if not consumer.done():
             consumer.cancel()  # closes the agent stream; the worker thread ends with it
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,7 +15,6 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import aiohttp
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -25,7 +24,7 @@ from bot.agents import AgentBackend as Backend
 from bot.agents import build_backend, control
 from bot.agents.control import ControlPlaneError
 from bot.events import AgentFailure, AgentRequest, TextDelta
-from bot.memory import connect, memory_for, self_test
+from bot.memory import STORE_ERRORS, close, connect, memory_for, self_test
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
 from bot.slack_errors import classify
 
@@ -257,11 +256,11 @@ async def check_redis(settings: Settings) -> Check:
     memory = memory_for(settings, connect(settings))
     try:
         await self_test(memory)
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         message = str(exc).replace(url.password or "\0", "***")[:200]  # never print a secret
         return fail("redis", f"{shown}: {type(exc).__name__}: {message}", FIXES["redis"])
     finally:
-        await memory.redis.aclose()
+        await close(memory.redis)
     return ok("redis", f"{shown}: PING and SET/GET/DEL under {settings.redis_key_prefix!r}")
 
 

@@ -16,6 +16,7 @@ from bot.slack_budget import WriteBudget
 from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream
 from bot.slack_targets import ThreadTarget
+from bot.takeover import TurnWatch
 
 
 @dataclass(slots=True)
@@ -27,6 +28,7 @@ class Services:
     budget: WriteBudget
     pipeline: Pipeline
     metrics: Metrics
+    turns: TurnWatch  # durable records of the turns being answered (crash takeover)
     actions: ActionFlow | None = None  # Confirm / Cancel for paused agents (bot/actions)
 
     def private_answer(

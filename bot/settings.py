@@ -91,6 +91,11 @@ class Settings(BaseSettings):
 
     redis_url: SecretStr | None = None
     redis_key_prefix: str = "sbb:"
+    redis_cluster: bool = False
+    # Redis calls before the sign of life and the first text give up after this (then the bot
+    # answers without memory, as in an outage): a slow Redis must not make the bot slow.
+    redis_latency_budget_ms: int = Field(250, ge=1, le=60_000)
+    turn_lease_seconds: float = Field(15, ge=1, le=600)
     session_idle_seconds: int = Field(3600, gt=0)  # unset → DEFAULT_IDLE_SECONDS per backend
     history_max_turns: int = Field(20, ge=0, le=500)
     history_ttl_days: int = Field(30, gt=0)
@@ -98,6 +103,9 @@ class Settings(BaseSettings):
 
     agent_idle_timeout_seconds: float = Field(90, gt=0)
     agent_max_workers: int = Field(256, ge=1, le=2048)
+    # Answers this replica works on at once (unset: AGENT_MAX_WORKERS); beyond it a question
+    # waits with its sign of life shown, and its agent's idle timeout has not started yet.
+    max_active_answers: int | None = Field(None, ge=1, le=10_000)
     agent_retry_attempts: int = Field(3, ge=1, le=10)
     agent_retry_base_seconds: float = Field(0.5, ge=0, le=30)
     slack_streaming: StreamingMode = StreamingMode.AUTO
@@ -192,6 +200,13 @@ class Settings(BaseSettings):
             return None
         if not re.match(r"^(redis|rediss|unix)://", value.get_secret_value()):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _prefix_has_no_hash_tag(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or } (Redis Cluster hash tags are the bot's)")
         return value
 
     @field_validator("allowed_channels", mode="before")
@@ -357,6 +372,14 @@ class Settings(BaseSettings):
     def confirm_timeout(self) -> int:
         """CONFIRM_TIMEOUT_SECONDS, defaulting to SESSION_IDLE_SECONDS (Bedrock forgets then)."""
         return self.confirm_timeout_seconds or self.session_idle_seconds
+
+    @property
+    def active_answers_limit(self) -> int:
+        return self.max_active_answers or self.agent_max_workers
+
+    @property
+    def redis_latency_budget(self) -> float:
+        return self.redis_latency_budget_ms / 1000
 
     @property
     def history_ttl_seconds(self) -> int:

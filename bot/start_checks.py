@@ -6,6 +6,7 @@ import asyncio
 import logging
 from urllib.parse import urlsplit
 
+from bot.memory import probe
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,8 @@ async def warn_if_redis_unreachable(services: Services) -> None:
     if url is None:
         return
     try:
-        ok = await asyncio.wait_for(services.memory.ping(), timeout=REDIS_START_CHECK_SECONDS)
-        error = "" if ok else "no PONG"
+        await asyncio.wait_for(probe(services.memory), timeout=REDIS_START_CHECK_SECONDS)
+        error = ""
     except Exception as exc:  # the store degrades by itself; this is only the operator's warning
         error = type(exc).__name__
     if error:

@@ -16,11 +16,10 @@ from enum import StrEnum
 from typing import TextIO
 
 from pydantic import ValidationError
-from redis.exceptions import RedisError
 
 from bot.events import Prices
 from bot.history import StoredTurn
-from bot.memory import Memory, all_turns, connect, memory_for
+from bot.memory import STORE_ERRORS, Memory, all_turns, close, connect, memory_for
 from bot.settings import ConfigError, describe_validation_error, load_settings
 
 
@@ -174,11 +173,11 @@ async def usage(
     memory = memory_for(settings, connect(settings))
     try:
         turns = await load_turns(memory)
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         print(f"cannot read Redis: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     finally:
-        await memory.redis.aclose()
+        await close(memory.redis)
     since = (today or datetime.now(UTC).date()) - timedelta(days=args.days - 1)
     rows = aggregate(
         turns, by=args.by, prices=prices, since=since, order_label=settings.order_command

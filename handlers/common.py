@@ -50,7 +50,17 @@ async def answer_question(
         message_key=f"{question.team_id}:{question.channel_id}:{question.ts}",
         attributes={"slackEnterpriseId": question.enterprise_id} if question.enterprise_id else {},
     )
-    await services.pipeline.handle(turn, sink, context=context)
+    await services.pipeline.handle(
+        turn, sink, context=context, watch=services.turns.watch(turn, target)
+    )
+
+
+async def retake(services: Services, turn: Turn, target: ThreadTarget, owner: str) -> None:
+    """Answer a turn another replica left unfinished (bot/takeover.py) in its thread again."""
+    sink = services.thread_answer(target)
+    await services.pipeline.handle(
+        turn, sink, watch=services.turns.watch(turn, target, owner=owner)
+    )
 
 
 async def answer_in_thread(

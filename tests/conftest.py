@@ -10,21 +10,23 @@ Bedrock Agents has is marked `@pytest.mark.bedrock_only("why")`.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from bot.app import Runtime
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
     AWS_ENV,
     BACKENDS,
-    REDIS_URL,
+    CLUSTER,
+    STANDALONE,
     VARIANTS,
     Bot,
     FakeAgent,
+    RedisTarget,
     bot_env,
     start_bot,
     unique_prefix,
@@ -39,12 +41,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "bedrock_only(reason): the test does not apply to the agentcore backend"
     )
     config.addinivalue_line(
-        "markers", "not_harness(reason): the test does not apply to the harness backend"
+        "markers",
+        "not_harness(reason): the test does not apply to the harness backendmarkers",
+        "both_redis: run against one Redis server and against a Redis Cluster",
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`both_redis` tests run twice: on the standalone Redis and on the Redis Cluster."""
+    if metafunc.definition.get_closest_marker("both_redis") and (
+        "redis_target" in metafunc.fixturenames
+    ):
+        metafunc.parametrize(
+            "redis_target", [STANDALONE, CLUSTER], indirect=True, ids=lambda t: t.name
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the agentcore run of `bedrock_only` tests, with the marker's reason."""
+    deselected = [item for item in items if _cluster_with_agentcore(item)]
+    if deselected:
+        items[:] = [item for item in items if item not in deselected]
+        config.hook.pytest_deselected(items=deselected)
     for item in items:
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("bedrock") if callspec is not None else None
@@ -56,6 +74,32 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if marker and backend == "harness":
             reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "")
             item.add_marker(pytest.mark.skip(reason=f"not on the harness: {reason}"))
+
+
+def _cluster_with_agentcore(item: pytest.Item) -> bool:
+    # Which Redis and which agent backend are independent: the cluster runs with one backend.
+    params = getattr(item, "callspec", None)
+    return params is not None and (
+        params.params.get("redis_target") is CLUSTER and params.params.get("bedrock") == "agentcore"
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> RedisTarget:
+    """The Redis Cluster at TEST_REDIS_CLUSTER_URL; started on loopback if none answers."""
+    if CLUSTER.url == "redis://127.0.0.1:30001":
+        script = os.path.join(os.path.dirname(__file__), "..", ".ci", "redis-cluster")
+        subprocess.run([script], check=True, timeout=60)
+    return CLUSTER
+
+
+@pytest.fixture
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """The Redis of this test: standalone, or (for `both_redis` tests) also the cluster."""
+    target: RedisTarget = getattr(request, "param", STANDALONE)
+    if target.cluster:
+        request.getfixturevalue("redis_cluster")
+    return target
 
 
 @pytest.fixture
@@ -74,11 +118,11 @@ async def bedrock(request: pytest.FixtureRequest) -> AsyncIterator[FakeAgent]:
 
 
 @pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
+async def redis_prefix(redis_target: RedisTarget) -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     prefix = unique_prefix()
     yield prefix
-    client = Redis.from_url(REDIS_URL)
+    client = redis_target.client()
     async for key in client.scan_iter(match=f"{prefix}*", count=500):
         await client.delete(key)
     await client.aclose()
@@ -88,13 +132,15 @@ StartBot = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def start(slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str) -> AsyncIterator[StartBot]:
+async def start(
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, redis_target: RedisTarget
+) -> AsyncIterator[StartBot]:
     """`await start(SLACK_STREAMING="update", ...)` → a running bot; all are stopped at the end."""
     runtimes: list[Runtime] = []
     http = aiohttp.ClientSession()
 
     async def _start(**overrides: str) -> Bot:
-        env = bot_env(slack, bedrock, redis_prefix) | overrides
+        env = bot_env(slack, bedrock, redis_prefix, redis_target) | overrides
         runtime = await start_bot(env)
         runtimes.append(runtime)
         return Bot(runtime=runtime, http=http)

@@ -14,10 +14,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 
 from bot.agents.agentcore import runtime_session_id
 from bot.app import Runtime
+from bot.keys import Keys, conversation_key
+from bot.memory import Client
 from bot.settings import load_settings
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
@@ -28,6 +30,30 @@ from tests.fakes.slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# A 3-primary Redis Cluster; .ci/redis-cluster starts one on 127.0.0.1:30001-30003.
+REDIS_CLUSTER_URL = os.environ.get("TEST_REDIS_CLUSTER_URL", "redis://127.0.0.1:30001")
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A Redis the bot and the test talk to: one server, or a Redis Cluster (REDIS_CLUSTER)."""
+
+    name: str
+    url: str
+    cluster: bool
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"REDIS_URL": self.url, "REDIS_CLUSTER": "true" if self.cluster else "false"}
+
+    def client(self) -> Client:
+        if self.cluster:
+            return RedisCluster.from_url(self.url)
+        return Redis.from_url(self.url)
+
+
+STANDALONE = RedisTarget("standalone", REDIS_URL, cluster=False)
+CLUSTER = RedisTarget("cluster", REDIS_CLUSTER_URL, cluster=True)
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -94,7 +120,9 @@ def agent_env(agent: FakeAgent) -> dict[str, str]:
     }
 
 
-def bot_env(slack: FakeSlack, agent: FakeAgent, prefix: str) -> dict[str, str]:
+def bot_env(
+    slack: FakeSlack, agent: FakeAgent, prefix: str, redis: RedisTarget = STANDALONE
+) -> dict[str, str]:
     """The environment `python -m bot` needs to run against the fakes."""
     return {
         "SLACK_BOT_TOKEN": slack.token,
@@ -102,8 +130,11 @@ def bot_env(slack: FakeSlack, agent: FakeAgent, prefix: str) -> dict[str, str]:
         "SLACK_API_URL": slack.api_url,
         **agent_env(agent),
         "AWS_REGION": "us-east-1",
-        "REDIS_URL": REDIS_URL,
+        **redis.env,
         "REDIS_KEY_PREFIX": prefix,
+        # Eight test runs share two cores: a starved event loop must not pass for a slow
+        # Redis (tests of the latency budget set their own).
+        "REDIS_LATENCY_BUDGET_MS": "3000",
         "STREAM_UPDATE_INTERVAL_MS": "100",
         "AGENT_RETRY_BASE_SECONDS": "0.01",
         "PORT": "0",
@@ -268,10 +299,35 @@ def for_each_backend(
     return pytest.mark.parametrize(["bedrock", *names], params, indirect=["bedrock"])
 
 
-async def make_idle(redis_prefix: str, thread_ts: str, *, seconds: float = 10_000) -> None:
+def thread_keys(prefix: str, thread_ts: str, channel: str = "C0CHAN") -> tuple[Keys, str]:
+    """The bot's keys under `prefix`, and the conversation of thread `thread_ts`."""
+    return Keys(prefix), conversation_key("T0001", channel, thread_ts)
+
+
+async def make_idle(
+    redis_prefix: str,
+    thread_ts: str,
+    *,
+    seconds: float = 10_000,
+    redis: RedisTarget = STANDALONE,
+) -> None:
     """Pretend the conversation's last answer ended `seconds` ago."""
-    redis = Redis.from_url(REDIS_URL)
-    await redis.hset(
-        f"{redis_prefix}session:T0001:C0CHAN:{thread_ts}", "last_active", time.time() - seconds
-    )
-    await redis.aclose()
+    keys, conversation = thread_keys(redis_prefix, thread_ts)
+    client = redis.client()
+    await client.hset(keys.session(conversation), "last_active", time.time() - seconds)
+    await client.aclose()
+
+
+async def stored_turns(
+    redis_prefix: str,
+    thread_ts: str,
+    *,
+    redis: RedisTarget = STANDALONE,
+    channel: str = "C0CHAN",
+) -> list[bytes]:
+    """The turns Redis holds for thread `thread_ts` (in C0CHAN), oldest first."""
+    keys, conversation = thread_keys(redis_prefix, thread_ts, channel)
+    client = redis.client()
+    turns: list[bytes] = await client.lrange(keys.turns(conversation), 0, -1)
+    await client.aclose()
+    return turns

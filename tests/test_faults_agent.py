@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import (
@@ -22,7 +21,6 @@ from tests.fakes.bedrock import (
 )
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
-    REDIS_URL,
     Bot,
     FakeAgent,
     backend_name,
@@ -30,6 +28,7 @@ from tests.harness import (
     for_each_backend,
     make_idle,
     mention,
+    stored_turns,
     wait_finished,
 )
 
@@ -67,13 +66,6 @@ INVOKE_PERMISSION = {
 async def final_text(slack: FakeSlack, thread_ts: str, *, stops: int = 1) -> str:
     await wait_finished(slack, stops)
     return "\n".join(m.visible for m in slack.thread("C0CHAN", thread_ts))
-
-
-async def stored_turns(prefix: str, thread_ts: str) -> list[bytes]:
-    redis = Redis.from_url(REDIS_URL)
-    turns = await redis.lrange(f"{prefix}turns:T0001:C0CHAN:{thread_ts}", 0, -1)
-    await redis.aclose()
-    return turns
 
 
 def initial(code: str, status: int) -> Script:

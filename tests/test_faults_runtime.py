@@ -21,7 +21,15 @@ from tests.fakes.__main__ import wait_ready
 from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, Bot, FakeAgent, bot_env, mention, wait_finished
+from tests.harness import (
+    SIGNING_SECRET,
+    Bot,
+    FakeAgent,
+    bot_env,
+    mention,
+    stored_turns,
+    wait_finished,
+)
 
 
 class PrivateRedis:
@@ -232,7 +240,5 @@ async def test_after_the_grace_period_what_is_left_is_marked_interrupted(
     [message] = slack.thread("C0CHAN", event["ts"])
     assert message.visible.startswith("Partial thoughts\n\n⚠️ _Answer interrupted")
     assert not message.streaming and slack.reactions_on("C0CHAN", event["ts"]) == []
-    redis = Redis.from_url(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    [turn] = await redis.lrange(f"{redis_prefix}turns:T0001:C0CHAN:{event['ts']}", 0, -1)
-    await redis.aclose()
+    [turn] = await stored_turns(redis_prefix, event["ts"])
     assert b'"interrupted":true' in turn

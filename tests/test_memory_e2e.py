@@ -1,8 +1,11 @@
-"""End to end with the real Redis: follow-ups, late joins, session expiry, restarts, dedup, order."""
+"""End to end with the real Redis, standalone and Cluster: follow-ups, late joins, session
+expiry, restarts, dedup, order."""
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import Pause, Script, Text
@@ -10,6 +13,7 @@ from tests.fakes.slack import FakeSlack
 from tests.harness import (
     Bot,
     FakeAgent,
+    RedisTarget,
     expected_session,
     finished_answers,
     make_idle,
@@ -17,6 +21,8 @@ from tests.harness import (
     new_ts,
     wait_finished,
 )
+
+pytestmark = pytest.mark.both_redis
 
 
 def channel_message(text: str, *, thread_ts: str, user: str = "U0USER") -> dict[str, object]:
@@ -110,11 +116,11 @@ async def test_joining_a_thread_late_reads_it_once_as_context(
 
 
 async def test_after_idle_a_new_session_carries_the_history(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, redis_target: RedisTarget
 ) -> None:
     first = mention("my name is Ann")
     await ask(bot, slack, first)
-    await make_idle(redis_prefix, first["ts"])
+    await make_idle(redis_prefix, first["ts"], redis=redis_target)
 
     await ask(bot, slack, mention("what is my name?", thread_ts=first["ts"]))
 
@@ -131,12 +137,16 @@ async def test_after_idle_a_new_session_carries_the_history(
 
 
 async def test_history_can_be_replayed_as_an_input_preamble(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+    start: StartBot,
+    slack: FakeSlack,
+    bedrock: FakeAgent,
+    redis_prefix: str,
+    redis_target: RedisTarget,
 ) -> None:
     bot = await start(HISTORY_REPLAY="input_preamble")
     first = mention("my name is Ann")
     await ask(bot, slack, first)
-    await make_idle(redis_prefix, first["ts"])
+    await make_idle(redis_prefix, first["ts"], redis=redis_target)
 
     await ask(bot, slack, mention("what is my name?", thread_ts=first["ts"]))
 
@@ -163,7 +173,11 @@ async def test_the_session_expires_on_the_real_clock(
 
 
 async def test_a_restart_loses_nothing(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str
+    start: StartBot,
+    slack: FakeSlack,
+    bedrock: FakeAgent,
+    redis_prefix: str,
+    redis_target: RedisTarget,
 ) -> None:
     before = await start()
     first = mention("my name is Ann")
@@ -172,7 +186,7 @@ async def test_a_restart_loses_nothing(
 
     after = await start()
     await ask(after, slack, mention("still there?", thread_ts=first["ts"]))
-    await make_idle(redis_prefix, first["ts"])
+    await make_idle(redis_prefix, first["ts"], redis=redis_target)
     await ask(after, slack, channel_message("what is my name?", thread_ts=first["ts"]))
 
     one, two, three = bedrock.invocations

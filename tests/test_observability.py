@@ -9,13 +9,12 @@ import re
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.logs import JsonFormatter, turn_id_var
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, HttpError, Script, Trace
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, Bot, FakeAgent, mention, wait_finished
+from tests.harness import Bot, FakeAgent, mention, stored_turns, wait_finished
 
 
 async def metrics_once(bot: Bot, ready: Callable[[str], bool]) -> str:
@@ -106,7 +105,5 @@ async def test_cost_is_priced_by_the_model_the_agent_used(
     text = await metrics_once(bot, lambda t: "slackbot_answer_seconds_count 1.0" in t)
 
     assert metric(text, "slackbot_agent_cost_usd_total") == 3 + 1.5 + 1  # sonnet, then default
-    redis = Redis.from_url(REDIS_URL)
-    [turn] = await redis.lrange(f"{redis_prefix}turns:T0001:C0CHAN:{event['ts']}", 0, -1)
-    await redis.aclose()
+    [turn] = await stored_turns(redis_prefix, event["ts"])
     assert json.loads(turn)["cost_usd"] == 5.5

@@ -1,4 +1,5 @@
-"""Scale-out proof: two replicas, one Redis, one Slack; every question gets exactly one answer."""
+"""Scale-out proof: two replicas, one Redis (a server or a Cluster), one Slack; every question
+gets exactly one answer."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import asyncio
 import json
 from collections import Counter
 
-from redis.asyncio import Redis
+import pytest
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.slack import FakeSlack
-from tests.harness import REDIS_URL, mention, new_ts, wait_finished
+from tests.harness import RedisTarget, mention, new_ts, stored_turns, wait_finished
 
 CONVERSATIONS = 100
+
+pytestmark = pytest.mark.both_redis
 
 
 def follow_up(text: str, *, channel: str, thread_ts: str) -> dict[str, object]:
@@ -32,7 +35,11 @@ def follow_up(text: str, *, channel: str, thread_ts: str) -> dict[str, object]:
 
 
 async def test_two_replicas_share_the_work_and_the_memory(
-    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, redis_prefix: str
+    start: StartBot,
+    slack: FakeSlack,
+    bedrock: FakeBedrockAgentRuntime,
+    redis_prefix: str,
+    redis_target: RedisTarget,
 ) -> None:
     replicas = [await start(), await start()]
     threads = [
@@ -67,21 +74,21 @@ async def test_two_replicas_share_the_work_and_the_memory(
     for n, (channel, event) in enumerate(threads):
         answers = [m.visible for m in slack.thread(channel, event["ts"])]
         assert answers == [f"You said: question {n}", f"You said: and then {n}?"]
-    memory = await remembered(redis_prefix, threads)
+    memory = await remembered(redis_prefix, threads, redis_target)
     assert memory == [[f"question {n}", f"and then {n}?"] for n in range(CONVERSATIONS)]
 
 
-async def remembered(prefix: str, threads: list[tuple[str, dict[str, str]]]) -> list[list[str]]:
+async def remembered(
+    prefix: str, threads: list[tuple[str, dict[str, str]]], redis: RedisTarget
+) -> list[list[str]]:
     """Each conversation's remembered questions, once both turns are stored (a turn is
-    stored right after its answer's last Slack write)."""
-    redis = Redis.from_url(REDIS_URL)
-    try:
-        for _ in range(100):  # polls another component's store, for up to 5 s
-            keys = [f"{prefix}turns:T0001:{channel}:{event['ts']}" for channel, event in threads]
-            lists = [await redis.lrange(key, 0, -1) for key in keys]
-            if all(len(turns) == 2 for turns in lists):
-                break
-            await asyncio.sleep(0.05)
-        return [[json.loads(t)["question"] for t in turns] for turns in lists]
-    finally:
-        await redis.aclose()
+    stored right before its answer's last Slack write)."""
+    for _ in range(100):  # polls another component's store, for up to 5 s
+        lists = [
+            await stored_turns(prefix, event["ts"], redis=redis, channel=channel)
+            for channel, event in threads
+        ]
+        if all(len(turns) == 2 for turns in lists):
+            break
+        await asyncio.sleep(0.05)
+    return [[json.loads(t)["question"] for t in turns] for turns in lists]

@@ -21,6 +21,7 @@ from tests.harness import (
     expected_session,
     mention,
     new_ts,
+    thread_keys,
     wait_finished,
     with_knowledge_base,
 )
@@ -268,7 +269,8 @@ async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
     assert slack.responses[down][0]["text"] == "Thanks for the feedback!"
     assert slack.responses[down][0]["response_type"] == "ephemeral"
     redis = Redis.from_url(REDIS_URL)
-    votes = await redis.hgetall(f"{redis_prefix}feedback:T0001:C0CHAN:{event['ts']}")
+    keys, conversation = thread_keys(redis_prefix, event["ts"])
+    votes = await redis.hgetall(keys.feedback(conversation))
     await redis.aclose()
     by_user = {
         who.decode().rsplit(":", 1)[1]: vote.decode().split(":")[0] for who, vote in votes.items()

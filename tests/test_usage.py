@@ -6,12 +6,11 @@ import io
 from datetime import UTC, date, datetime
 
 import pytest
-from redis.asyncio import Redis
 
 from bot import usage as usage_module
 from bot.events import Prices
 from bot.history import StoredTurn
-from bot.keys import conversation_key, order_conversation_key
+from bot.keys import Keys, conversation_key, order_conversation_key
 from bot.memory import Memory
 from bot.memory import admin as memory_admin
 from bot.settings import load_settings
@@ -25,7 +24,7 @@ from bot.usage import (
     render_table,
     usage,
 )
-from tests.harness import REDIS_URL, patched_env
+from tests.harness import RedisTarget, patched_env
 
 TODAY = date(2026, 8, 3)
 PRICES = Prices(input_per_1k=0.003, output_per_1k=0.015)
@@ -114,17 +113,18 @@ def test_prices_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert Prices().cost(1000, 1000) == pytest.approx(0.018)  # defaults: 0.003 in, 0.015 out
 
 
+@pytest.mark.both_redis
 async def test_usage_reads_every_conversation_from_redis(
-    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+    redis_prefix: str, redis_target: RedisTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(memory_admin, "SCAN_BATCH", 2)  # several SCAN/pipeline rounds
-    redis = Redis.from_url(REDIS_URL)
+    redis = redis_target.client()
     memory = Memory(redis, prefix=redis_prefix, idle_seconds=60, max_turns=20, ttl_seconds=600)
     for n in range(5):
         key = conversation_key("T1", "C0SALES", f"1754000000.00010{n}")
         await memory.record_turn(key, turn(AUG_3, 100, 20), generation=1)
     await memory.record_turn("T1:D0DM", turn(AUG_2, 1000, 100), generation=1)
-    await redis.rpush(f"{redis_prefix}turns:T1:D0DM", b"{not json")  # damaged: skipped
+    await redis.rpush(Keys(redis_prefix).turns("T1:D0DM"), b"{not json")  # damaged: skipped
 
     loaded = await load_turns(memory)
     await redis.aclose()
@@ -140,7 +140,7 @@ async def test_usage_reads_every_conversation_from_redis(
         "SLACK_SIGNING_SECRET": "secret",
         "BEDROCK_AGENT_ID": "AGENT12345",
         "BEDROCK_AGENT_ALIAS_ID": "ALIAS12345",
-        "REDIS_URL": REDIS_URL,
+        **redis_target.env,
         "REDIS_KEY_PREFIX": redis_prefix,
     }
     with patched_env(env):

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.events import ActionInput, ActionParameter, ActionRequest
+from bot.memory.client import Client as RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def _bytes(value: bytes | str) -> bytes:
 class PendingStore:
     """The only code that reads or writes pending confirmations."""
 
-    def __init__(self, redis: Redis, *, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
 

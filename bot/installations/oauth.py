@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -33,6 +32,7 @@ from bot.installations.crypto import Sealer, parse_keys
 from bot.installations.routing import bind_request_clients
 from bot.installations.state import STATE_SECONDS, RedisStateStore
 from bot.installations.store import RedisInstallationStore
+from bot.memory.client import Client as RedisClient
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def authorization_url(api_url: str) -> str:
     return f"{base}/oauth/v2/authorize"
 
 
-def build_stores(settings: Settings, redis: Redis) -> RedisInstallationStore:
+def build_stores(settings: Settings, redis: RedisClient) -> RedisInstallationStore:
     key = settings.installation_encryption_key
     assert key is not None, "settings require INSTALLATION_ENCRYPTION_KEY in OAuth mode"
     sealer = Sealer(parse_keys(key.get_secret_value()))
@@ -82,7 +82,7 @@ async def _install_failed(args: AsyncFailureArgs) -> BoltResponse:
 
 
 def oauth_app_arguments(
-    settings: Settings, *, redis: Redis, client: AsyncWebClient
+    settings: Settings, *, redis: RedisClient, client: AsyncWebClient
 ) -> dict[str, Any]:
     """The AsyncApp arguments of OAuth mode: install flow settings and our `authorize`."""
     assert settings.slack_client_id and settings.slack_client_secret is not None

@@ -11,9 +11,10 @@ import logging
 import re
 import secrets
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+
+from bot.memory.client import Client as RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,9 @@ _STATE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
 class RedisStateStore(AsyncOAuthStateStore):
-    def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int = STATE_SECONDS) -> None:
+    def __init__(
+        self, redis: RedisClient, *, prefix: str, ttl_seconds: int = STATE_SECONDS
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds

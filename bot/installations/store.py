@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from slack_bolt.error import BoltError
 from slack_sdk.oauth.installation_store import Bot, Installation
@@ -33,6 +32,7 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 
 from bot.formatting import new_reference
 from bot.installations.crypto import InvalidToken, Sealer
+from bot.memory.client import Client as RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def installation_id(enterprise_id: str | None, team_id: str | None, org_wide: bo
 class RedisInstallationStore(AsyncInstallationStore):
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         prefix: str,
         sealer: Sealer,
@@ -83,7 +83,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         return log
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> RedisClient:
         return self._redis
 
     # -- keys ---------------------------------------------------------------------------------

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from bot.memory.admin import all_turns, connect, memory_for, self_test
+from bot.memory.admin import all_turns, memory_for, probe, self_test
+from bot.memory.client import Client, close, connect, warm
+from bot.memory.guard import STORE_ERRORS
 from bot.memory.store import EVENT_TTL_SECONDS, LOCK_LEASE_SECONDS, Memory, Session
 
 __all__ = [
     "EVENT_TTL_SECONDS",
     "LOCK_LEASE_SECONDS",
+    "STORE_ERRORS",
+    "Client",
     "Memory",
     "Session",
     "all_turns",
+    "close",
     "connect",
     "memory_for",
+    "probe",
     "self_test",
+    "warm",
 ]

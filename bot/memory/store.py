@@ -1,15 +1,16 @@
 """The only module that talks to Redis: history, session generations, dedup keys and locks.
 
-Every key lives under one prefix, so replicas sharing a Redis share everything and tests can
-isolate themselves. With no REDIS_URL the same code runs on fakeredis's in-process server.
-When Redis fails, the bot keeps answering without memory: dedup and locks fall back to this
-process, history is empty, and everything recovers by itself once Redis answers again.
+Every key is built by `bot.keys.Keys` under one prefix, so replicas sharing a Redis share
+everything and tests can isolate themselves; a conversation's keys share a hash tag, so every
+multi-key operation below stays in one Redis Cluster slot. With no REDIS_URL the same code runs
+on fakeredis's in-process server. Every call goes through one `StoreGuard`: when Redis fails or
+is too slow, the bot keeps answering without memory — dedup and locks fall back to this process,
+history is empty, turns wait in a bounded outbox — and recovers by itself once Redis answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -17,29 +18,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError, RedisError
-
 from bot.history import StoredTurn
-from bot.keys import session_id
+from bot.keys import Keys, session_id
+from bot.memory import scripts
+from bot.memory.client import Client
+from bot.memory.guard import StoreGuard
+from bot.memory.inflight import InflightTurns
+from bot.memory.lease import LeaseLocks
 from bot.memory.local import LocalLocks
+from bot.memory.outbox import Outbox, PendingTurn
 
 log = logging.getLogger(__name__)
 
 EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
-LOCK_LEASE_SECONDS = 30.0  # a crashed replica's lock frees itself after this
-_STORE_ERRORS = (RedisError, OSError)
+LOCK_LEASE_SECONDS = 15.0  # TURN_LEASE_SECONDS: a crashed replica's lock frees itself after this
+LATENCY_BUDGET_SECONDS = 0.25
 _LOCAL_EVENTS_MAX = 50_000
-# Set last_active; raise the generation only (a replica that fell back to generation 1 during
-# a Redis outage must not rewind a conversation that is at generation 5).
-_TOUCH_SESSION = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')
-if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'generation', ARGV[1]) end
-redis.call('HSET', KEYS[1], 'last_active', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
+FEEDBACK_MAX_VOTES = 1000  # per conversation: a DM can live for years
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,177 +53,152 @@ class Memory:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Client,
         *,
         prefix: str,
         idle_seconds: int,
         max_turns: int,
         ttl_seconds: int,
         lock_lease_seconds: float = LOCK_LEASE_SECONDS,
+        latency_budget: float = LATENCY_BUDGET_SECONDS,
+        feedback_max_votes: int = FEEDBACK_MAX_VOTES,
     ) -> None:
         self.redis = redis
-        self._prefix = prefix
+        self.keys = Keys(prefix)
         self._idle_seconds = idle_seconds
         self._max_turns = max_turns
         self._ttl = ttl_seconds
-        self._lease = lock_lease_seconds
+        self._feedback_max = feedback_max_votes
+        self.guard = StoreGuard(fast_timeout=latency_budget, on_recovery=self._write_back_soon)
+        self._leases = LeaseLocks(redis, self.guard, lease_seconds=lock_lease_seconds)
+        self.lease_seconds = lock_lease_seconds
+        self.inflight = InflightTurns(
+            redis, self.guard, self.keys, lease_seconds=lock_lease_seconds
+        )
         self._local_locks = LocalLocks()
         self._local_events: OrderedDict[str, float] = OrderedDict()
-        self.available = True
+        self.outbox = Outbox()
+        self._write_back: asyncio.Lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
-    def key(self, *parts: str) -> str:
-        return self._prefix + ":".join(parts)
-
-    async def ping(self) -> bool:
-        return bool(await self.redis.ping())
+    @property
+    def available(self) -> bool:
+        return self.guard.available
 
     async def claim_event(self, event_id: str) -> bool:
         """True for the first delivery of a Slack event, False for retries and duplicates."""
         first_here = self._claim_locally(event_id)
-        try:
-            claimed = await self.redis.set(
-                self.key("event", event_id), "1", nx=True, ex=EVENT_TTL_SECONDS
-            )
-        except _STORE_ERRORS as exc:
-            self._unavailable("claim_event", exc)
-            return first_here
-        self._available()
-        return bool(claimed)
+        key = self.keys.event(event_id)
+        return await self.guard.run(
+            "claim_event",
+            lambda: self._set_once(key, EVENT_TTL_SECONDS),
+            fallback=first_here,
+            fast=True,
+        )
 
     async def once(self, name: str, *, ttl_seconds: int) -> bool:
         """True the first time `name` is seen within `ttl_seconds` (notes, prompts): no spam."""
-        try:
-            first = await self.redis.set(self.key("once", name), "1", nx=True, ex=ttl_seconds)
-        except _STORE_ERRORS as exc:
-            self._unavailable("once", exc)
-            return True
-        self._available()
-        return bool(first)
+        key = self.keys.once(name)
+        return await self.guard.run("once", lambda: self._set_once(key, ttl_seconds), fallback=True)
+
+    async def _set_once(self, key: str, ttl_seconds: int) -> bool:
+        return bool(await self.redis.set(key, "1", nx=True, ex=ttl_seconds))
 
     async def record_feedback(
         self, conversation: str, *, turn_id: str, user_id: str, vote: str
     ) -> bool:
-        """Who voted which way on which answer; a user's later click replaces their vote."""
-        key = self.key("feedback", conversation)
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, f"{turn_id}:{user_id}", f"{vote}:{int(time.time())}")
-                pipe.expire(key, self._ttl)
-                await pipe.execute()
-        except _STORE_ERRORS as exc:
-            self._unavailable("record_feedback", exc)
-            return False
-        self._available()
+        """Who voted which way on which answer; a user's later click replaces their vote.
+        At most FEEDBACK_MAX_VOTES per conversation are kept, the newest."""
+        key = self.keys.feedback(conversation)
+        vote_args = (f"{turn_id}:{user_id}", f"{vote}:{int(time.time())}")
+        return await self.guard.run(
+            "record_feedback", lambda: self._vote(key, *vote_args), fallback=False
+        )
+
+    async def _vote(self, key: str, field: str, value: str) -> bool:
+        script = scripts.RECORD_VOTE
+        await self.redis.eval(script, 1, key, field, value, self._ttl, self._feedback_max)
         return True
 
     async def publish_slack_block(self, team_id: str, method: str, seconds: float) -> None:
         """Tell every replica that Slack rate-limited `method` in this workspace."""
-        key = self.key("slack429", team_id, method)
-        try:
-            await self.redis.set(key, "1", px=max(1, int(seconds * 1000)))
-        except _STORE_ERRORS as exc:
-            self._unavailable("publish_slack_block", exc)
+        key = self.keys.slack_block(team_id, method)
+        milliseconds = max(1, int(seconds * 1000))
+        await self.guard.run(
+            "publish_slack_block", lambda: self.redis.set(key, "1", px=milliseconds), fallback=None
+        )
 
     async def slack_block(self, team_id: str, method: str) -> float:
         """Seconds left on a rate limit another replica saw (0 when none)."""
-        try:
-            remaining_ms = await self.redis.pttl(self.key("slack429", team_id, method))
-        except _STORE_ERRORS as exc:
-            self._unavailable("slack_block", exc)
-            return 0.0
-        return max(0.0, remaining_ms / 1000)
+        key = self.keys.slack_block(team_id, method)
+        remaining_ms = await self.guard.run(
+            "slack_block", lambda: self.redis.pttl(key), fallback=0, fast=True
+        )
+        return max(0.0, int(remaining_ms) / 1000)
 
     async def knows(self, conversation: str) -> bool:
         """Has the bot answered in this conversation (so follow-ups need no mention)?"""
-        try:
-            known = bool(await self.redis.exists(self.key("session", conversation)))
-        except _STORE_ERRORS as exc:
-            self._unavailable("knows", exc)
-            return False
-        self._available()
-        return known
+        key = self.keys.session(conversation)
+        return bool(
+            await self.guard.run("knows", lambda: self.redis.exists(key), fallback=0, fast=True)
+        )
 
     @asynccontextmanager
     async def turn_lock(self, conversation: str) -> AsyncIterator[None]:
         """One turn at a time per conversation, across replicas: a Redis lock with a lease,
         renewed while the answer streams, released only by its owner."""
-        async with self._local_locks.hold(conversation):
-            lock = self.redis.lock(
-                self.key("lock", conversation), timeout=self._lease, sleep=0.05, thread_local=False
-            )
-            try:
-                acquired = bool(await lock.acquire())
-            except _STORE_ERRORS as exc:
-                self._unavailable("turn_lock", exc)
-                acquired = False
-            if not acquired:
-                yield  # this process's lock still orders the turns it sees
-                return
-            renewal = asyncio.create_task(self._renew(lock), name="lock-renewal")
-            try:
-                yield
-            finally:
-                renewal.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await renewal
-                try:
-                    await lock.release()
-                except (LockError, *_STORE_ERRORS) as exc:
-                    log.warning(
-                        "conversation lock was lost before release", extra={"error": str(exc)}
-                    )
+        async with (
+            self._local_locks.hold(conversation),
+            self._leases.hold(self.keys.lock(conversation)),
+        ):
+            yield
 
-    async def _renew(self, lock: Lock) -> None:
-        while True:
-            await asyncio.sleep(self._lease / 3)
-            try:
-                await lock.reacquire()
-            except (LockError, *_STORE_ERRORS) as exc:
-                log.warning("could not renew the conversation lock", extra={"error": str(exc)})
-
-    async def open_session(self, conversation: str, *, now: float | None = None) -> Session:
-        """The session for the next turn: same generation while alive, a new one after idle.
+    async def open_session(
+        self, conversation: str, *, now: float | None = None, fresh: bool = False
+    ) -> Session:
+        """The session for the next turn: same generation while alive, a new one after idle
+        (or when `fresh`: a turn taken over from a dead replica, whose agent session may still
+        be busy with the dead invocation).
 
         One round trip: read the session and, if it is new, mark the conversation known at
         once, so follow-ups during the very first answer already need no mention.
         """
         now = time.time() if now is None else now
-        session_key = self.key("session", conversation)
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hgetall(session_key)
-                pipe.hsetnx(session_key, "generation", 1)
-                pipe.hsetnx(session_key, "last_active", now)
-                pipe.expire(session_key, self._ttl)
-                state, *_ = await pipe.execute()
-            idle = bool(state) and now - float(state.get(b"last_active", 0)) > self._idle_seconds
-            history = tuple(await self._history(conversation)) if idle else ()
-        except _STORE_ERRORS as exc:
-            self._unavailable("open_session", exc)
-            return Session(session_id(conversation, 1), 1, fresh=True, known=False)
-        self._available()
+        state = await self.guard.run(
+            "open_session", lambda: self._read_session(conversation, now), fallback=None, fast=True
+        )
         if not state:
             return Session(session_id(conversation, 1), 1, fresh=True, known=False)
         generation = int(state.get(b"generation", 1))
-        if not idle:
+        if not fresh and now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
             return Session(
                 session_id(conversation, generation), generation, fresh=False, known=True
             )
+        history = tuple(await self.history(conversation))
         return Session(
             session_id(conversation, generation + 1), generation + 1, True, True, history
         )
 
-    async def history(self, conversation: str) -> list[StoredTurn]:
-        try:
-            return await self._history(conversation)
-        except _STORE_ERRORS as exc:
-            self._unavailable("history", exc)
-            return []
+    async def _read_session(self, conversation: str, now: float) -> dict[bytes, bytes]:
+        session_key = self.keys.session(conversation)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(session_key)
+            pipe.hsetnx(session_key, "generation", 1)
+            pipe.hsetnx(session_key, "last_active", now)
+            pipe.expire(session_key, self._ttl)
+            state, *_ = await pipe.execute()
+        return dict(state)
 
-    async def _history(self, conversation: str) -> list[StoredTurn]:
+    async def history(self, conversation: str) -> list[StoredTurn]:
         if self._max_turns <= 0:
             return []
-        raw = await self.redis.lrange(self.key("turns", conversation), -self._max_turns, -1)
+        key = self.keys.turns(conversation)
+        raw = await self.guard.run(
+            "history",
+            lambda: self.redis.lrange(key, -self._max_turns, -1),
+            fallback=list[bytes | str](),
+            fast=True,
+        )
         return [StoredTurn.from_json(item) for item in raw]
 
     async def record_turn(
@@ -240,42 +210,73 @@ class Memory:
         session_used: bool = True,
         now: float | None = None,
     ) -> bool:
-        """Remember a finished turn and restart the session's idle clock; False if Redis failed.
+        """Remember a finished turn and restart the session's idle clock; False if Redis failed
+        (the turn then waits in the outbox and is written once Redis is back).
 
         `session_used=False` (the agent never answered) keeps the session as it was: a new
         generation that never reached the agent must not count, or the next turn would skip
         the history replay its fresh session needs. The generation never goes down.
         """
-        now = time.time() if now is None else now
-        turns_key = self.key("turns", conversation)
-        session_key = self.key("session", conversation)
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                if self._max_turns > 0:
-                    pipe.rpush(turns_key, turn.to_json())
-                    pipe.ltrim(turns_key, -self._max_turns, -1)
-                    pipe.expire(turns_key, self._ttl)
-                if session_used:
-                    pipe.eval(_TOUCH_SESSION, 1, session_key, generation, now, self._ttl)
-                await pipe.execute()
-        except _STORE_ERRORS as exc:
-            self._unavailable("record_turn", exc)
-            return False
-        self._available()
+        pending = PendingTurn(
+            conversation, turn, generation, session_used, time.time() if now is None else now
+        )
+        if len(self.outbox):
+            self.outbox.keep(pending)  # behind older turns, so each conversation keeps its order
+            await self.write_back()
+            return not len(self.outbox)
+        if await self.guard.run("record_turn", lambda: self._write(pending), fallback=False):
+            return True
+        self.outbox.keep(pending)
+        return False
+
+    async def _write(self, pending: PendingTurn) -> bool:
+        turns_key = self.keys.turns(pending.conversation)
+        session_key = self.keys.session(pending.conversation)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if self._max_turns > 0:
+                pipe.rpush(turns_key, pending.turn.to_json())
+                pipe.ltrim(turns_key, -self._max_turns, -1)
+                pipe.expire(turns_key, self._ttl)
+            if pending.session_used:
+                touch = (pending.generation, pending.answered_at, self._ttl)
+                pipe.eval(scripts.TOUCH_SESSION, 1, session_key, *touch)
+            await pipe.execute()
         return True
+
+    async def write_back(self) -> None:
+        """Write the turns kept during an outage, oldest first, while Redis takes them."""
+        async with self._write_back:
+            while (pending := self.outbox.peek()) is not None:
+                if not await self.guard.run(
+                    "write_back", lambda: self._write(pending), fallback=False
+                ):
+                    return
+                self.outbox.written(pending)
+                log.info(
+                    "a turn answered during the Redis outage is stored now",
+                    extra={"conversation": pending.conversation},
+                )
+
+    def _write_back_soon(self) -> None:
+        if not len(self.outbox):
+            return
+        task = asyncio.create_task(self.write_back(), name="outbox-write-back")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def seed_context(self, conversation: str, context: str) -> None:
         """Keep what the bot read from a thread it joined late; later replays start with it."""
         if not context or self._max_turns <= 0:
             return
-        turns_key = self.key("turns", conversation)
-        try:
+        turns_key = self.keys.turns(conversation)
+
+        async def write() -> None:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.rpush(turns_key, StoredTurn(question=context, answer="").to_json())
                 pipe.expire(turns_key, self._ttl)
                 await pipe.execute()
-        except _STORE_ERRORS as exc:
-            self._unavailable("seed_context", exc)
+
+        await self.guard.run("seed_context", write, fallback=None, fast=True)
 
     def _claim_locally(self, event_id: str) -> bool:
         now = time.monotonic()
@@ -288,16 +289,3 @@ class Memory:
             return False
         self._local_events[event_id] = now + EVENT_TTL_SECONDS
         return True
-
-    def _unavailable(self, operation: str, exc: BaseException) -> None:
-        if self.available:
-            log.error(
-                "Redis is unavailable: answering without memory until it is back",
-                extra={"operation": operation, "error": type(exc).__name__},
-            )
-        self.available = False
-
-    def _available(self) -> None:
-        if not self.available:
-            log.warning("Redis is back: memory restored")
-        self.available = True

@@ -1,0 +1,191 @@
+"""Crash takeover: a turn whose replica died (kill -9) is finished by another replica.
+
+While a turn is answered, `TurnWatch` keeps a durable record of it in Redis (the question and
+where its answer goes) and renews its lease (TURN_LEASE_SECONDS). Every replica's `Sweeper`
+looks for records whose lease ran out, claims one atomically, cleans up what the dead replica
+left in Slack — its open stream or message ("continued below"), the 👀 or "is thinking…" — and
+answers the question again in the same thread, in a fresh agent session generation (the dead
+invocation may still hold the old one) with the conversation's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import formatting
+from bot.conversation import Turn
+from bot.memory import Memory
+from bot.slack_budget import WriteBudget
+from bot.slack_calls import SlackCaller
+from bot.slack_targets import SignOfLife, ThreadTarget
+
+log = logging.getLogger(__name__)
+
+MAX_TAKEOVERS = 3  # a question that kills every replica trying it is given up, not retried
+CONTINUED_NOTE = "\n\n_…interrupted here; continued below._"
+Retake = Callable[[Turn, ThreadTarget, str], Awaitable[None]]
+
+
+def encode(turn: Turn, target: ThreadTarget) -> str:
+    """Pure: the record another replica needs to answer `turn` again into `target`."""
+    turn_fields = dataclasses.asdict(turn) | {"attributes": dict(turn.attributes)}
+    target_fields = dataclasses.asdict(target) | {"sign_of_life": target.sign_of_life.value}
+    return json.dumps({"turn": turn_fields, "target": target_fields}, separators=(",", ":"))
+
+
+def decode(payload: str) -> tuple[Turn, ThreadTarget]:
+    """Pure: the inverse of `encode`, as a retake (no event id: the event is claimed already)."""
+    raw = json.loads(payload)
+    target_fields = raw["target"] | {"sign_of_life": SignOfLife(raw["target"]["sign_of_life"])}
+    turn = Turn(**raw["turn"] | {"event_id": None, "fresh_session": True})
+    return turn, ThreadTarget(**target_fields)
+
+
+class TurnWatch:
+    """The durable record of the turns this replica is answering, with their leases."""
+
+    def __init__(self, memory: Memory) -> None:
+        self._memory = memory
+
+    @asynccontextmanager
+    async def watch(
+        self, turn: Turn, target: ThreadTarget, *, owner: str | None = None
+    ) -> AsyncIterator[asyncio.Event]:
+        """Record `turn` before its first Slack write; done only after its final write. The
+        event is set when another replica took the turn over (this one must stop writing)."""
+        inflight, owner = self._memory.inflight, owner or secrets.token_hex(8)
+        lost = asyncio.Event()
+        recorded = await inflight.begin(
+            turn.conversation, turn.turn_id, payload=encode(turn, target), owner=owner
+        )
+        if not recorded:
+            yield lost
+            return
+        renewal = asyncio.create_task(self._renew(turn, owner, lost), name="turn-lease")
+        try:
+            yield lost
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            await inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+
+    async def _renew(self, turn: Turn, owner: str, lost: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(self._memory.lease_seconds / 3)
+            renewed = await self._memory.inflight.renew(
+                turn.conversation, turn.turn_id, owner=owner
+            )
+            if renewed is False:
+                log.warning("this turn was taken over by another replica while it was answered")
+                lost.set()
+                return
+
+
+class Sweeper:
+    """Finds turns whose replica died, and has them answered again here."""
+
+    def __init__(
+        self, *, memory: Memory, client: AsyncWebClient, budget: WriteBudget, retake: Retake
+    ) -> None:
+        self._memory = memory
+        self._client = client
+        self._budget = budget
+        self._retake = retake
+        self._bot_user_id: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Sweep every third of a lease until cancelled."""
+        while True:
+            await asyncio.sleep(self._memory.lease_seconds / 3)
+            try:
+                await self.sweep()
+            except Exception:  # the sweeper must outlive any single bad record
+                log.exception("takeover sweep failed")
+
+    async def sweep(self) -> None:
+        for conversation, turn_id in await self._memory.inflight.overdue():
+            owner = secrets.token_hex(8)
+            claimed = await self._memory.inflight.claim(conversation, turn_id, owner=owner)
+            if claimed is None:
+                continue
+            task = asyncio.create_task(self._take_over(claimed.payload, claimed.attempts, owner))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _take_over(self, payload: str, attempts: int, owner: str) -> None:
+        turn, target = decode(payload)
+        log.warning(
+            "taking over a turn whose replica stopped answering",
+            extra={"conversation": turn.conversation, "turn": turn.turn_id, "attempt": attempts},
+        )
+        await self._clean_up(target)
+        if attempts > MAX_TAKEOVERS:
+            log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
+            await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+            return
+        await self._retake(turn, target, owner)
+
+    async def _clean_up(self, target: ThreadTarget) -> None:
+        """End what the dead replica left: its sign of life, its open stream or message."""
+        slack = SlackCaller(client=self._client, budget=self._budget, team_id=target.team_id)
+        if target.sign_of_life is SignOfLife.REACTION and target.question_ts:
+            await slack.best_effort(
+                "reactions.remove",
+                channel=target.channel,
+                timestamp=target.question_ts,
+                name=formatting.SIGN_OF_LIFE_REACTION,
+            )
+        elif target.thread_ts:
+            await slack.best_effort(
+                "assistant.threads.setStatus",
+                channel_id=target.channel,
+                thread_ts=target.thread_ts,
+                status="",
+            )
+        for message in await self._dead_messages(target):
+            ts = str(message.get("ts"))
+            if not await slack.best_effort(
+                "chat.stopStream", channel=target.channel, ts=ts, markdown_text=CONTINUED_NOTE
+            ):
+                text = str(message.get("text") or "")
+                await slack.best_effort(
+                    "chat.update", channel=target.channel, ts=ts, text=text + CONTINUED_NOTE
+                )
+
+    async def _dead_messages(self, target: ThreadTarget) -> list[dict[str, Any]]:
+        """The bot's messages after the question in its thread: what the dead replica wrote,
+        also one it opened but had not recorded."""
+        if not target.thread_ts or not target.question_ts:
+            return []
+        try:
+            if self._bot_user_id is None:
+                self._bot_user_id = str((await self._client.auth_test()).get("user_id"))
+            replies = await self._client.conversations_replies(
+                channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
+            )
+        except Exception as exc:  # clean-up is best effort; the new answer matters more
+            log.warning(
+                "could not read the thread to clean up", extra={"error": type(exc).__name__}
+            )
+            return []
+        after = float(target.question_ts)
+        return [
+            message
+            for message in replies.get("messages") or []
+            if isinstance(message, dict)
+            and message.get("user") == self._bot_user_id
+            and float(message.get("ts") or 0) > after
+            and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
+        ]
