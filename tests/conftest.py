@@ -41,9 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "bedrock_only(reason): the test does not apply to the agentcore backend"
     )
     config.addinivalue_line(
-        "markers",
-        "not_harness(reason): the test does not apply to the harness backendmarkers",
-        "both_redis: run against one Redis server and against a Redis Cluster",
+        "markers", "not_harness(reason): the test does not apply to the harness backend"
+    )
+    config.addinivalue_line(
+        "markers", "both_redis: run against one Redis server and against a Redis Cluster"
     )
 
 
@@ -80,7 +81,8 @@ def _cluster_with_agentcore(item: pytest.Item) -> bool:
     # Which Redis and which agent backend are independent: the cluster runs with one backend.
     params = getattr(item, "callspec", None)
     return params is not None and (
-        params.params.get("redis_target") is CLUSTER and params.params.get("bedrock") == "agentcore"
+        params.params.get("redis_target") is CLUSTER
+        and params.params.get("bedrock") in ("agentcore", "harness")
     )
 
 
