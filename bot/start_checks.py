@@ -6,7 +6,6 @@ import asyncio
 import logging
 from urllib.parse import urlsplit
 
-from bot.memory import probe
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -21,8 +20,9 @@ async def warn_if_redis_unreachable(services: Services) -> None:
     if url is None:
         return
     try:
-        await asyncio.wait_for(probe(services.memory), timeout=REDIS_START_CHECK_SECONDS)
-        error = ""
+        # A PING is enough for a warning (readiness does the keyed write) and leaves no key.
+        ok = await asyncio.wait_for(services.memory.redis.ping(), timeout=REDIS_START_CHECK_SECONDS)
+        error = "" if ok else "no PONG"
     except Exception as exc:  # the store degrades by itself; this is only the operator's warning
         error = type(exc).__name__
     if error:

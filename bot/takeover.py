@@ -46,8 +46,11 @@ def encode(turn: Turn, target: ThreadTarget) -> str:
 def decode(payload: str) -> tuple[Turn, ThreadTarget]:
     """Pure: the inverse of `encode`, as a retake (no event id: the event is claimed already)."""
     raw = json.loads(payload)
-    target_fields = raw["target"] | {"sign_of_life": SignOfLife(raw["target"]["sign_of_life"])}
-    turn = Turn(**raw["turn"] | {"event_id": None, "fresh_session": True})
+    target_fields = raw["target"] | {
+        "sign_of_life": SignOfLife(raw["target"]["sign_of_life"]),
+        "loading_messages": tuple(raw["target"].get("loading_messages") or ()),  # JSON: a list
+    }
+    turn = Turn(**raw["turn"] | {"event_id": None, "message_key": None, "fresh_session": True})
     return turn, ThreadTarget(**target_fields)
 
 

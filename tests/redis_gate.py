@@ -24,7 +24,9 @@ class RedisGate:
         return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
 
     def hold_replies(self) -> None:
+        """From now on Redis's replies are held; `replies_forwarded` counts from here."""
         self._open.clear()
+        self.replies_forwarded = 0
 
     def release_replies(self) -> None:
         self._open.set()

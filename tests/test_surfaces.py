@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from bot.keys import Keys
 from tests.conftest import StartBot
 from tests.fakes.bedrock import HttpError, Script, Text
 from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
@@ -294,7 +295,7 @@ async def test_feedback_in_a_dm_thread_follows_that_thread(
 
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
     redis = Redis.from_url(REDIS_URL)
-    votes = await redis.hgetall(f"{redis_prefix}feedback:T0001:D0DM:{event['ts']}")
+    votes = await redis.hgetall(Keys(redis_prefix).feedback(f"T0001:D0DM:{event['ts']}"))
     await redis.aclose()
     [vote] = votes.values()
     assert vote.decode().startswith("up:")
