@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import blocks, formatting
 from bot.services import Services
+from bot.turn import read_feedback_reference
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -30,14 +30,12 @@ def on_feedback_for(services: Services) -> Callable[..., Awaitable[None]]:
     ) -> None:
         await ack()
         user = (body.get("user") or {}).get("id")
-        read = blocks.read_vote(action)
-        try:
-            vote, raw = read if read else ("", "")
-            answer = json.loads(raw)
-            conversation, turn_id = str(answer["c"]), str(answer["t"])
-        except (ValueError, KeyError, TypeError):
+        vote, raw = blocks.read_vote(action) or ("", "")
+        rated = read_feedback_reference(raw)
+        if rated is None:
             log.warning("feedback click with an unreadable value ignored")
             return
+        conversation, turn_id = rated
         if not vote or not user:
             return
         await services.memory.record_feedback(
