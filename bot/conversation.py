@@ -89,6 +89,8 @@ class Pipeline:
             if not await self._first_delivery(turn, resume):
                 return None
             fence = asyncio.Event() if watch is None else await watched.enter_async_context(watch)
+            if resume is None:
+                self._metrics.questions.labels(surface=turn.surface).inc()
             turn_logs.received(turn, resume)
             await sink.begin()  # the sign of life
             began = True
