@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,45 +13,15 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot import settings_checks as checks
 from bot.events import PriceBook, Prices
-from bot.installations.crypto import parse_keys
-
-
-class AgentBackend(StrEnum):
-    BEDROCK_AGENTS = "bedrock-agents"
-    AGENTCORE = "agentcore"
-    HARNESS = "harness"
-    DEMO = "demo"  # the built-in scripted agent (bot/playground/demo_agent.py): no AWS needed
-
-
-# AgentCore Runtime (and so a harness) ends a session after 15 idle minutes unless configured
-# otherwise; Bedrock Agents' idleSessionTTLInSeconds is commonly an hour.
-DEFAULT_IDLE_SECONDS = {
-    AgentBackend.BEDROCK_AGENTS: 3600,
-    AgentBackend.AGENTCORE: 900,
-    AgentBackend.HARNESS: 900,
-    AgentBackend.DEMO: 3600,
-}
-
-
-class HistoryReplay(StrEnum):
-    CONVERSATION_HISTORY = "conversation_history"
-    INPUT_PREAMBLE = "input_preamble"
-
-
-class StreamingMode(StrEnum):
-    AUTO = "auto"
-    NATIVE = "native"
-    UPDATE = "update"
-    OFF = "off"  # post the answer once complete: what a non-streaming bot does (a baseline)
-
-
-class LogFormat(StrEnum):
-    JSON = "json"
-    TEXT = "text"
+from bot.settings_checks import DEFAULT_IDLE_SECONDS, LogFormat, mode_problems
+from bot.settings_checks import AgentBackend as AgentBackend
+from bot.settings_checks import HistoryReplay as HistoryReplay
+from bot.settings_checks import StreamingMode as StreamingMode
+from bot.settings_checks import describe_validation_error as describe_validation_error
 
 
 class Settings(BaseSettings):
@@ -147,31 +113,19 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value():
-            return None
-        if value is not None and not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with xoxb-")
-        return value
+        return checks.token(value, "xoxb-", "a bot token")
 
     @field_validator("slack_client_id", "slack_redirect_uri")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @field_validator("slack_client_secret")
-    @classmethod
-    def _blank_client_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
-
     @field_validator("installation_encryption_key")
     @classmethod
     def _encryption_keys_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        parse_keys(value.get_secret_value())  # raises ValueError saying what is wrong
-        return value
+        return checks.encryption_keys(value)
 
-    @field_validator("slack_signing_secret")
+    @field_validator("slack_signing_secret", "slack_client_secret")
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         # `SLACK_SIGNING_SECRET=` in a .env means "not set", not an empty secret.
@@ -180,122 +134,62 @@ class Settings(BaseSettings):
     @field_validator("slack_app_token")
     @classmethod
     def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value():
-            return None
-        if value is not None and not value.get_secret_value().startswith("xapp-"):
-            raise ValueError("must be an app-level token starting with xapp-")
-        return value
+        return checks.token(value, "xapp-", "an app-level token")
 
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_shape(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
-        return value if value.endswith("/") else value + "/"
+        return checks.api_url(value)
 
     @field_validator("redis_url")
     @classmethod
     def _redis_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
-            return None
-        if not re.match(r"^(redis|rediss|unix)://", value.get_secret_value()):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
+        return checks.redis_url(value)
 
     @field_validator("redis_key_prefix")
     @classmethod
     def _prefix_has_no_hash_tag(cls, value: str) -> str:
-        if "{" in value or "}" in value:
-            raise ValueError("must not contain { or } (Redis Cluster hash tags are the bot's)")
-        return value
+        return checks.key_prefix(value)
 
     @field_validator("allowed_channels", mode="before")
     @classmethod
     def _split_channels(cls, value: Any) -> frozenset[str]:
-        if isinstance(value, str):
-            return frozenset(part.strip() for part in value.split(",") if part.strip())
-        return frozenset(value or ())
+        return checks.channels(value)
 
     @field_validator("model_prices", mode="before")
     @classmethod
     def _parse_model_prices(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f'must be JSON like {{"model": [0.003, 0.015]}} ({exc.msg})'
-                ) from None
-        return value
+        return checks.json_value(value, example='{"model": [0.003, 0.015]}')
 
     @field_validator("workspace_agents", mode="before")
     @classmethod
     def _parse_workspace_agents(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f'must be JSON like {{"T0123": "AGENTID/ALIASID"}} ({exc.msg})'
-                ) from None
-        if not isinstance(value, dict):
-            raise ValueError('must be a JSON object like {"T0123": "AGENTID/ALIASID"}')
-        for workspace, agent in value.items():
-            if not isinstance(agent, str) or not re.match(
-                r"^(arn:aws[\w-]*:bedrock-agentcore:.+:runtime/.+|[0-9A-Za-z]{10}/[0-9A-Za-z]{10})$",
-                agent,
-            ):
-                raise ValueError(
-                    f"{workspace}: must be AGENTID/ALIASID (10 characters each) or an AgentCore runtime ARN"
-                )
-        return value
+        return checks.workspace_agents(value)
 
     @field_validator("suggested_prompts", mode="before")
     @classmethod
     def _split_prompts(cls, value: Any) -> tuple[str, ...]:
-        # "|" separates prompts: they are sentences, so commas are theirs.
-        parts = value.split("|") if isinstance(value, str) else list(value or ())
-        prompts = tuple(str(part).strip() for part in parts if str(part).strip())
-        if len(prompts) > 4:
-            raise ValueError("takes at most 4 prompts (Slack shows no more), separated by |")
-        return prompts
+        return checks.prompts(value)
 
     @field_validator("order_command")
     @classmethod
     def _command_shape(cls, value: str) -> str:
-        if not re.match(r"^/[\w-]{1,31}$", value):
-            raise ValueError("must look like /order")
-        return value
+        return checks.command(value)
 
     @field_validator("order_id_pattern")
     @classmethod
     def _pattern_compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"is not a valid regular expression ({exc})") from None
-        return value
+        return checks.regex(value)
 
     @field_validator("action_handlers_module")
     @classmethod
     def _handlers_module_exists(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        try:
-            found = importlib.util.find_spec(value.strip()) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            raise ValueError(f"names no importable module ({value.strip()!r})")
-        return value.strip()
+        return checks.importable(value)
 
     @field_validator("log_level")
     @classmethod
     def _level_known(cls, value: str) -> str:
-        level = value.upper()
-        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
-        return level
+        return checks.log_level(value)
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:
@@ -321,22 +215,7 @@ class Settings(BaseSettings):
         try:
             return handler(data)
         except ValidationError as exc:
-            errors = exc.errors()
-            if not isinstance(data, Mapping) or not all(e.get("loc") for e in errors):
-                raise
-            failed = {str(e["loc"][0]) for e in errors}
-            problems = [p for p in mode_problems(data) if p.split(":", 1)[0].lower() not in failed]
-            if not problems:
-                raise
-            extra = ValueError("\n".join(problems))
-            details: list[InitErrorDetails] = [
-                {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e.get("ctx", {})}
-                for e in errors
-            ]
-            details.append(
-                {"type": "value_error", "loc": (), "input": data, "ctx": {"error": extra}}
-            )
-            raise ValidationError.from_exception_data(cls.__name__, details) from None
+            raise checks.with_mode_problems(exc, data, cls.__name__) from None
 
     @property
     def knowledge_base_dms(self) -> bool:
@@ -406,56 +285,6 @@ def slack_configured() -> bool:
     return bool(found.slack_bot_token.strip() or found.slack_app_token.strip() or oauth)
 
 
-def mode_problems(values: Mapping[str, Any]) -> list[str]:
-    """What the chosen mode and backend still need ("VARIABLE: why"), from validated settings
-    or raw input alike (pure)."""
-
-    def given(name: str) -> bool:
-        value = values.get(name)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return bool(str(value).strip()) if value is not None else False
-
-    problems = oauth_problems(given)
-    if not given("slack_app_token") and not given("slack_signing_secret"):
-        problems.append(
-            "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
-        )
-    backend = str(values.get("agent_backend") or AgentBackend.BEDROCK_AGENTS)
-    if backend == AgentBackend.BEDROCK_AGENTS:
-        for name in ("bedrock_agent_id", "bedrock_agent_alias_id"):
-            if not given(name):
-                problems.append(f"{name.upper()}: required when AGENT_BACKEND=bedrock-agents")
-    if backend == AgentBackend.AGENTCORE and not given("agentcore_runtime_arn"):
-        problems.append("AGENTCORE_RUNTIME_ARN: required when AGENT_BACKEND=agentcore")
-    if backend == AgentBackend.HARNESS and not given("agentcore_harness_arn"):
-        problems.append("AGENTCORE_HARNESS_ARN: required when AGENT_BACKEND=harness")
-    kb = {"DM_KNOWLEDGE_BASE_ID": "dm_knowledge_base_id", "DM_MODEL_ARN": "dm_model_arn"}
-    missing = [variable for variable, name in kb.items() if not given(name)]
-    if len(missing) == 1:
-        other = next(variable for variable in kb if variable not in missing)
-        problems.append(f"{missing[0]}: required when {other} is set")
-    return problems
-
-
-def oauth_problems(given: Callable[[str], bool]) -> list[str]:
-    """OAuth mode needs both client credentials and a key; without it, SLACK_BOT_TOKEN."""
-    client_id, secret = given("slack_client_id"), given("slack_client_secret")
-    if client_id and not secret:
-        return ["SLACK_CLIENT_SECRET: required when SLACK_CLIENT_ID is set"]
-    if secret and not client_id:
-        return ["SLACK_CLIENT_ID: required when SLACK_CLIENT_SECRET is set"]
-    if client_id and secret:
-        if given("installation_encryption_key"):
-            return []
-        return [
-            "INSTALLATION_ENCRYPTION_KEY: required in OAuth mode (SLACK_CLIENT_ID set); "
-            "make one with python -m bot installations new-key"
-        ]
-    # (or SLACK_CLIENT_ID + SLACK_CLIENT_SECRET: OAuth mode, README "many workspaces")
-    return [] if given("slack_bot_token") else ["SLACK_BOT_TOKEN is required but not set"]
-
-
 class ConfigError(Exception):
     """Configuration is unusable; the message is one line that names the variable."""
 
@@ -466,18 +295,3 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """Every problem pydantic found, one line per variable."""
-    lines: list[str] = []
-    for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part]
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        if not location:
-            lines += [f"configuration error: {line}" for line in message.splitlines() if line]
-        elif error.get("type") == "missing":
-            lines.append(f"configuration error: {location[0].upper()} is required but not set")
-        else:
-            lines.append(f"configuration error: {location[0].upper()} {message}")
-    return "\n".join(dict.fromkeys(lines))  # each once, in pydantic's order
