@@ -9,8 +9,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
@@ -23,28 +22,16 @@ from bot import config_checks, doctor_backends
 from bot.agents import AgentBackend as Backend
 from bot.agents import build_backend, control
 from bot.agents.control import ControlPlaneError
+from bot.doctor_report import Check as Check
+from bot.doctor_report import Status as Status
+from bot.doctor_report import fail as fail
+from bot.doctor_report import ok as ok
+from bot.doctor_report import render as render
+from bot.doctor_report import warn as warn
 from bot.events import AgentFailure, AgentRequest, TextDelta
 from bot.memory import STORE_ERRORS, close, connect, memory_for, self_test
 from bot.settings import AgentBackend, ConfigError, Settings, load_settings
 from bot.slack_errors import classify
-
-
-class Status(StrEnum):
-    OK = "✓"
-    WARN = "⚠"
-    SKIP = "–"
-    FAIL = "✗"
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    """One line of the report: what was checked, what was found, and how to fix it."""
-
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
 
 # manifest.yaml's oauth_config.scopes.bot, here because pyyaml is only a dev dependency and the
 # manifest need not ship with the bot; tests/test_doctor.py keeps the two equal.
@@ -73,24 +60,6 @@ FIXES = {
 }
 SlackAnswer = AsyncSlackResponse
 AGENTCORE_FIXES = FIXES | doctor_backends.AGENTCORE_FIXES
-
-
-def ok(name: str, detail: str) -> Check:
-    return Check(name, Status.OK, detail)
-
-
-def warn(name: str, detail: str, fix: str = "") -> Check:
-    return Check(name, Status.WARN, detail, fix)
-
-
-def fail(name: str, detail: str, fix: str) -> Check:
-    return Check(name, Status.FAIL, detail, fix)
-
-
-def render(check: Check) -> str:
-    """`✓ name — detail`, with `→ fix` after failures and warnings."""
-    line = f"{check.status.value} {check.name} — {check.detail}"
-    return line + (f" → {check.fix}" if check.fix and check.status != Status.OK else "")
 
 
 def describe_settings(settings: Settings) -> Check:
@@ -220,10 +189,7 @@ async def dry_run(
     build: Callable[[Settings], Backend] = build_backend,
 ) -> Check:
     """Ask the configured backend (the bot's own code path) one tiny question, read to the end."""
-    try:
-        backend = await asyncio.to_thread(build, settings)
-    except NotImplementedError as exc:
-        return Check(name, Status.SKIP, f"skipped: {exc}")
+    backend = await asyncio.to_thread(build, settings)
     session = f"doctor-{uuid.uuid4().hex}"
     request = AgentRequest(DRY_RUN_INPUT, session, DRY_RUN_ATTRIBUTES, user_id="doctor")
     answered, failure = 0, None
