@@ -22,7 +22,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -31,7 +30,9 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from bot.formatting import new_reference
+from bot.installations import operators
 from bot.installations.crypto import InvalidToken, Sealer
+from bot.installations.operators import InstalledWorkspace as InstalledWorkspace
 from bot.memory.client import Client as RedisClient
 
 log = logging.getLogger(__name__)
@@ -39,19 +40,6 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 10.0
 _NONE = "-"
 _STORE_ERRORS = (RedisError, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class InstalledWorkspace:
-    """What `python -m bot installations` lists (no token in it)."""
-
-    enterprise_id: str | None
-    enterprise_name: str | None
-    team_id: str | None
-    team_name: str | None
-    org_wide: bool
-    rotating: bool
-    installed_at: float
 
 
 def installation_id(enterprise_id: str | None, team_id: str | None, org_wide: bool | None) -> str:
@@ -261,54 +249,19 @@ class RedisInstallationStore(AsyncInstallationStore):
     def forget(self, inst: str) -> None:
         self._cache.pop(inst, None)
 
-    # -- operators ----------------------------------------------------------------------------
+    # -- operators (bot/installations/operators.py) ------------------------------------------
 
     async def installed(self) -> list[InstalledWorkspace]:
         """Every installation in the index, newest first, without tokens."""
-        found: list[InstalledWorkspace] = []
-        for raw in sorted(await self._redis.smembers(self.index_key)):
-            inst = raw.decode() if isinstance(raw, bytes) else str(raw)
-            bot = await self.read_bot(inst)
-            if bot is None:
-                continue
-            found.append(
-                InstalledWorkspace(
-                    enterprise_id=bot.enterprise_id,
-                    enterprise_name=bot.enterprise_name,
-                    team_id=bot.team_id,
-                    team_name=bot.team_name,
-                    org_wide=bool(bot.is_enterprise_install),
-                    rotating=bot.bot_refresh_token is not None,
-                    installed_at=bot.installed_at,
-                )
-            )
-        return sorted(found, key=lambda w: w.installed_at, reverse=True)
+        return await operators.installed(self)
 
     async def sealed_sample(self) -> bytes | None:
         """One stored bot record as sealed (doctor checks the key opens it)."""
-        for raw in await self._redis.smembers(self.index_key):
-            inst = raw.decode() if isinstance(raw, bytes) else str(raw)
-            sealed = await self._redis.get(self.key(inst, "bot"))
-            if sealed is not None:
-                return _as_bytes(sealed)
-        return None
+        return await operators.sealed_sample(self)
 
     async def reseal_all(self) -> int:
         """Re-seal every record with the first key (INSTALLATION_ENCRYPTION_KEY rotation)."""
-        count = 0
-        for raw in await self._redis.smembers(self.index_key):
-            inst = raw.decode() if isinstance(raw, bytes) else str(raw)
-            users = await self._redis.smembers(self.key(inst, "users"))
-            parts = ["bot", "installer"]
-            parts += [f"installer:{u.decode() if isinstance(u, bytes) else u}" for u in users]
-            for part in parts:
-                sealed = await self._redis.get(self.key(inst, part))
-                if sealed is not None:
-                    await self._redis.set(
-                        self.key(inst, part), self._sealer.reseal(_as_bytes(sealed))
-                    )
-                    count += 1
-        return count
+        return await operators.reseal_all(self, self._sealer)
 
 
 def _as_bytes(value: bytes | str) -> bytes:
