@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.slack_budget import WriteBudget
-from bot.slack_errors import classify, unreadable
+from bot.slack_errors import SlackFailure, classify, unreadable
 
 log = logging.getLogger(__name__)
 
@@ -98,27 +98,11 @@ class SlackCaller:
                 self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
             await self._wait_turn(method, deadline)
-            try:
-                response = await self._client.api_call(method, json=body)
-            except Exception as exc:  # any body, any SDK hiccup: classified, never escapes raw
-                failure = classify(exc)
-            else:
-                data = response.data if isinstance(response.data, dict) else None
-                if data is not None and _complete(method, data):
-                    self.refusals.pop(method, None)
-                    self.deferred = None
-                    self._budget.accepted(self._team_id, method)
-                    return dict(data)
-                failure = unreadable(method)
+            failure = await self._send(method, body)
+            if isinstance(failure, dict):
+                return failure  # Slack's answer
             if failure.retry_after is not None:
-                self.refusals[method] = self.refusals.get(method, 0) + 1
-                self._budget.rate_limited_by_slack(
-                    self._team_id, method, failure.retry_after, answer=id(self)
-                )
-                log.info(
-                    "slack rate limited",
-                    extra={"method": method, "retry_after": failure.retry_after},
-                )
+                self._rate_limited(method, failure.retry_after)
                 if final:
                     continue
                 self.deferred = method
@@ -140,6 +124,25 @@ class SlackCaller:
             if attempt >= FINAL_ATTEMPTS:
                 raise SlackWriteError(method, failure.error)
             await self._sleep_until(deadline, method, _backoff(attempt))
+
+    async def _send(self, method: str, body: dict[str, Any]) -> dict[str, Any] | SlackFailure:
+        """One request: Slack's complete answer, or what went wrong."""
+        try:
+            response = await self._client.api_call(method, json=body)
+        except Exception as exc:  # any body, any SDK hiccup: classified, never escapes raw
+            return classify(exc)
+        data = response.data if isinstance(response.data, dict) else None
+        if data is None or not _complete(method, data):
+            return unreadable(method)
+        self.refusals.pop(method, None)
+        self.deferred = None
+        self._budget.accepted(self._team_id, method)
+        return dict(data)
+
+    def _rate_limited(self, method: str, retry_after: float) -> None:
+        self.refusals[method] = self.refusals.get(method, 0) + 1
+        self._budget.rate_limited_by_slack(self._team_id, method, retry_after, answer=id(self))
+        log.info("slack rate limited", extra={"method": method, "retry_after": retry_after})
 
     async def _wait_turn(self, method: str, deadline: float | None) -> None:
         if deadline is None:
