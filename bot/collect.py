@@ -9,7 +9,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 from bot.actions import logic as actions
-from bot.actions.flow import ActionFlow, Asked
+from bot.actions.asking import Asked
+from bot.actions.flow import ActionFlow
 from bot.agents import AgentBackend
 from bot.events import (
     ActionRequest,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot import formatting
-from bot.actions.flow import Asked
+from bot.actions.asking import Asked
 from bot.events import ActionResult, AgentFailure, AgentRequest, Answer, FailureKind
 from bot.history import StoredTurn, replay_messages
 from bot.memory import Session

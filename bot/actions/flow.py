@@ -6,71 +6,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.actions import logic
+from bot.actions.asking import Asked as Asked
+from bot.actions.asking import Resumable as Resumable
+from bot.actions.asking import Sink, pending_for, place_of
 from bot.actions.expiry import Expiry
 from bot.actions.receipts import show
 from bot.actions.registry import ActionCall, ActionHandlers
-from bot.actions.store import Claim, Pending, PendingStore, Place, Stored, new_pending_id
+from bot.actions.store import Claim, PendingStore, Stored
 from bot.events import ActionInput, ActionRequest, ActionResult
 from bot.logs import turn_id_var
 from bot.metrics import Metrics
-from bot.slack_respond import ResponseUrlAnswer
-from bot.slack_stream import AnswerStream
 
 log = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
-
-
-class Sink(Protocol):
-    async def end(
-        self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None
-    ) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """The turn that paused: who asked, in which conversation, about what."""
-
-    conversation: str
-    asker: str
-    team_id: str
-    channel_id: str
-    surface: str
-    turn_id: str
-    question: str
-    attributes: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Resumable:
-    """A click that answered the last open question: the pipeline resumes the agent."""
-
-    pending: Pending
-    resume: logic.Resume
-
-
-def place_of(sink: object, *, team_id: str, channel_id: str) -> Place | None:
-    """Where a sink shows its answer, as something another replica can find again."""
-    if isinstance(sink, AnswerStream):
-        target = sink.target
-        return Place(
-            "thread",
-            target.team_id,
-            target.channel,
-            target.thread_ts,
-            target.question_ts,
-            target.sign_of_life.value,
-        )
-    if isinstance(sink, ResponseUrlAnswer):
-        return Place("response_url", team_id, channel_id, response_url=sink.response_url)
-    return None
 
 
 class ActionFlow:
@@ -120,33 +75,18 @@ class ActionFlow:
     ) -> bool:
         """Show the question in the answer's place and remember it; False if it could not be."""
         now = time.time()
-        pending = Pending(
-            pending_id=new_pending_id(),
-            conversation=asked.conversation,
-            asker=asked.asker,
-            surface=asked.surface,
-            channel_id=asked.channel_id,
-            asked_turn_id=asked.turn_id,
-            question=asked.question,
-            prior_text=prior_text,
+        pending = pending_for(
+            asked,
+            place_of(sink, team_id=asked.team_id, channel_id=asked.channel_id),
+            request,
+            expires_at=now + self._timeout,
             session_id=session_id,
             generation=generation,
-            request=request,
-            place=place_of(sink, team_id=asked.team_id, channel_id=asked.channel_id)
-            or Place("", asked.team_id, asked.channel_id),
-            expires_at=now + self._timeout,
-            attributes=dict(asked.attributes),
             shown_text=shown_text,
+            prior_text=prior_text,
         )
         if not pending.place.kind or not await self._store.save(pending, now=now):
-            reference = formatting.new_reference()
-            log.error(
-                "could not hold a confirmation",
-                extra={"reference": reference, "invocation_id": request.invocation_id},
-            )
-            await sink.end(
-                suffix=_separator(shown_text) + logic.NO_PLACE.format(reference=reference)
-            )
+            await _not_held(sink, request, shown_text)
             return False
         self._expiry.schedule(pending)  # before it shows: a click may come at once
         blocks = logic.question_blocks(
@@ -164,15 +104,7 @@ class ActionFlow:
         if isinstance(message_ts, list) and message_ts:
             await self._store.shown_at(pending.conversation, pending.pending_id, message_ts[-1])
         self._metrics.confirmations.labels(outcome="shown").inc()
-        log.info(
-            "confirmation shown",
-            extra={
-                "invocation_id": request.invocation_id,
-                "pending_id": pending.pending_id,
-                "inputs": len(request.inputs),
-                "actions": [f"{i.kind}:{i.action_group}/{i.name}" for i in request.inputs],
-            },
-        )
+        _log_shown(request, pending.pending_id)
         return True
 
     async def click(
@@ -314,3 +246,25 @@ async def _tell(respond: Respond, text: str) -> None:
         await respond(text=text, response_type="ephemeral", replace_original=False)
     except Exception as exc:  # a note that cannot be shown is not worth failing the click
         log.warning("could not send a note to the clicker", extra={"error": type(exc).__name__})
+
+
+async def _not_held(sink: Sink, request: ActionRequest, shown_text: str) -> None:
+    """The question could not be held (no place, or the store refused): said, with a reference."""
+    reference = formatting.new_reference()
+    log.error(
+        "could not hold a confirmation",
+        extra={"reference": reference, "invocation_id": request.invocation_id},
+    )
+    await sink.end(suffix=_separator(shown_text) + logic.NO_PLACE.format(reference=reference))
+
+
+def _log_shown(request: ActionRequest, pending_id: str) -> None:
+    log.info(
+        "confirmation shown",
+        extra={
+            "invocation_id": request.invocation_id,
+            "pending_id": pending_id,
+            "inputs": len(request.inputs),
+            "actions": [f"{i.kind}:{i.action_group}/{i.name}" for i in request.inputs],
+        },
+    )
