@@ -14,12 +14,6 @@ def page_html(*, agent_label: str, demo: bool, command: str) -> str:
     )
     label = html.escape(agent_label)
     cmd = html.escape(command)
-    demo_tips = (
-        "<li>Ask with <q>cancel order ORD-88421</q> to see a confirmation.</li>"
-        "<li>Add the word <q>error</q> to see an interrupted answer.</li>"
-        if demo
-        else ""
-    )
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -34,21 +28,7 @@ def page_html(*, agent_label: str, demo: bool, command: str) -> str:
   <span class="badge{" demo" if demo else ""}" data-testid="agent-label">{label}</span>
 </header>
 <div class="app">
-  <nav class="sidebar">
-    <div class="section-title">Channels</div>
-    <a href="#channel" class="view-link" data-testid="view-channel" data-view="channel"># {CHANNEL_NAME}</a>
-    <div class="section-title">Apps</div>
-    <a href="#dm" class="view-link" data-testid="view-dm" data-view="dm">{html.escape(BOT_NAME)}</a>
-    <ul class="hints">
-      <li>In <b>#{CHANNEL_NAME}</b>, start with <q>@Bedrock Agent</q>; the answer goes into the
-        thread of your message (its <q>replies</q> link). Replies there need no mention.</li>
-      <li><q>{cmd} ORD-88421</q> answers only you.</li>
-      <li>The <b>{html.escape(BOT_NAME)}</b> DM shows the Messages-tab prompts.</li>
-      {demo_tips}
-      <li><a href="/metrics" target="_blank">/metrics</a> · <a href="/readyz" target="_blank">/readyz</a></li>
-    </ul>
-  </nav>
-  <main class="pane" id="main">
+{_sidebar(command=cmd, demo=demo)}  <main class="pane" id="main">
     <div class="pane-title" id="main-title"># {CHANNEL_NAME}</div>
     <div class="messages" id="main-messages"></div>
     <div class="prompts" id="prompts" hidden></div>
@@ -68,4 +48,30 @@ def page_html(*, agent_label: str, demo: bool, command: str) -> str:
 <script src="/static/playground.js"></script>
 </body>
 </html>
+"""
+
+
+def _sidebar(*, command: str, demo: bool) -> str:
+    """The channel list and the hints (`command` is already escaped)."""
+    cmd = command
+    demo_tips = (
+        "<li>Ask with <q>cancel order ORD-88421</q> to see a confirmation.</li>"
+        "<li>Add the word <q>error</q> to see an interrupted answer.</li>"
+        if demo
+        else ""
+    )
+    return f"""  <nav class="sidebar">
+    <div class="section-title">Channels</div>
+    <a href="#channel" class="view-link" data-testid="view-channel" data-view="channel"># {CHANNEL_NAME}</a>
+    <div class="section-title">Apps</div>
+    <a href="#dm" class="view-link" data-testid="view-dm" data-view="dm">{html.escape(BOT_NAME)}</a>
+    <ul class="hints">
+      <li>In <b>#{CHANNEL_NAME}</b>, start with <q>@Bedrock Agent</q>; the answer goes into the
+        thread of your message (its <q>replies</q> link). Replies there need no mention.</li>
+      <li><q>{cmd} ORD-88421</q> answers only you.</li>
+      <li>The <b>{html.escape(BOT_NAME)}</b> DM shows the Messages-tab prompts.</li>
+      {demo_tips}
+      <li><a href="/metrics" target="_blank">/metrics</a> · <a href="/readyz" target="_blank">/readyz</a></li>
+    </ul>
+  </nav>
 """
