@@ -7,12 +7,14 @@ the `ActionResult`s the backend turns into its own wire shape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot import formatting
+from bot.actions.buttons import Click as Click
+from bot.actions.buttons import button_value as button_value
+from bot.actions.buttons import read_click as read_click
 from bot.events import ActionInput, ActionRequest, ActionResult
 
 CONFIRM_ACTION = "act_confirm"
@@ -108,31 +110,6 @@ def describe(item: ActionInput) -> str:
 def _esc(text: str) -> str:
     # Slack mrkdwn: these three are control characters; a value must not become a link/mention.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def button_value(conversation: str, pending_id: str, index: int, choice: int) -> str:
-    return json.dumps(
-        {"c": conversation, "p": pending_id, "i": index, "v": choice}, separators=(",", ":")
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Click:
-    """A button press, read back from its value."""
-
-    conversation: str
-    pending_id: str
-    index: int
-    choice: int
-
-
-def read_click(value: str) -> Click | None:
-    try:
-        data = json.loads(value)
-        click = Click(str(data["c"]), str(data["p"]), int(data["i"]), int(data["v"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-    return click if click.index >= 0 and click.choice >= 0 else None
 
 
 def action_id(item: ActionInput, choice: int) -> str:
