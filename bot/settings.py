@@ -17,11 +17,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot import settings_checks as checks
 from bot.events import PriceBook, Prices
-from bot.settings_checks import DEFAULT_IDLE_SECONDS, LogFormat, mode_problems
+from bot.settings_checks import (
+    DEFAULT_IDLE_SECONDS,
+    LogFormat,
+    describe_validation_error,
+    mode_problems,
+)
 from bot.settings_checks import AgentBackend as AgentBackend
 from bot.settings_checks import HistoryReplay as HistoryReplay
 from bot.settings_checks import StreamingMode as StreamingMode
-from bot.settings_checks import describe_validation_error as describe_validation_error
 
 
 class Settings(BaseSettings):

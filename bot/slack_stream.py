@@ -121,10 +121,6 @@ class AnswerStream:
         """How steps still open when the answer ends are marked: error, or else complete."""
         self._steps_failed = failed
 
-    @property
-    def text(self) -> str:
-        return self._joined()
-
     def _joined(self) -> str:
         if len(self._pieces) > 1:
             self._pieces[:] = ["".join(self._pieces)]

@@ -15,12 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TextIO
 
-from pydantic import ValidationError
-
 from bot.events import Prices
 from bot.history import StoredTurn
 from bot.memory import STORE_ERRORS, Memory, all_turns, close, connect, memory_for
-from bot.settings import ConfigError, describe_validation_error, load_settings
+from bot.settings import ConfigError, load_settings
 
 
 class Grouping(StrEnum):
@@ -163,9 +161,6 @@ async def usage(
         prices = settings.prices
     except ConfigError as exc:
         print(exc, file=sys.stderr)
-        return 2
-    except ValidationError as exc:
-        print(describe_validation_error(exc), file=sys.stderr)
         return 2
     if settings.redis_url is None:
         print("REDIS_URL is not set: there is no shared store to read usage from", file=sys.stderr)
