@@ -15,6 +15,7 @@ import handlers
 import handlers.common
 from bot.assembly import build_bolt_app, build_services
 from bot.http_guard import GuardedSite
+from bot.limits import FINAL_WRITES_SECONDS
 from bot.memory import close, warm
 from bot.settings import Settings
 from bot.socket_mode import SocketModeLink
@@ -23,8 +24,6 @@ from bot.takeover import Sweeper
 from bot.web import Health, build_web_app, connection_guard, warm_up
 
 log = logging.getLogger(__name__)
-
-FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 
 
 class Runtime:

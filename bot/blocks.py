@@ -12,12 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from bot import formatting, tables
+from bot.limits import ALERT_TEXT_LIMIT, MARKDOWN_BLOCKS_LIMIT, SECTION_TEXT_LIMIT
 
 FEEDBACK_ACTION = "answer_feedback"  # the feedback_buttons element's action_id
 _VOTE_VALUES = {"up": "up", "down": "down"}
 AlertLevel = Literal["default", "info", "warning", "error", "success"]
-ALERT_TEXT_LIMIT = 3_000  # a text object's limit in Block Kit
-MARKDOWN_BLOCKS_LIMIT = 12_000  # markdown blocks: cumulative characters per message
 
 Block = dict[str, Any]
 
@@ -107,7 +106,7 @@ def message_content(markdown: str, closing: Sequence[Block]) -> dict[str, Any]:
     if not closing and not tables.has_table(markdown):
         return {"markdown_text": markdown}
     content: dict[str, Any] = {"blocks": [*text_blocks(markdown), *closing]}
-    fallback = with_alerts(plain_text(markdown), closing, limit=formatting.SECTION_TEXT_LIMIT)
+    fallback = with_alerts(plain_text(markdown), closing, limit=SECTION_TEXT_LIMIT)
     return content | ({"text": fallback} if fallback else {})
 
 

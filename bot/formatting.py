@@ -14,12 +14,9 @@ from slackify_markdown import slackify_markdown
 
 from bot import tables
 from bot.events import AgentFailure, FailureKind, Source
+from bot.limits import SECTION_TEXT_LIMIT
+from bot.limits import UPDATE_TEXT_LIMIT as UPDATE_TEXT_LIMIT  # slack_respond reads it here
 from bot.slack_events import bot_mention
-
-# Slack limits (docs.slack.dev): `text` of chat.update is cut at 4,000 characters;
-# `markdown_text` takes 12,000 characters per call.
-UPDATE_TEXT_LIMIT = 4_000
-MARKDOWN_TEXT_LIMIT = 12_000
 
 SIGN_OF_LIFE_REACTION = "eyes"
 THINKING_STATUS = "is thinking…"
@@ -47,7 +44,6 @@ ORDER_QUESTION = "What is the status of order {order_id}?"
 FEEDBACK_THANKS = "Thanks for the feedback!"
 FEEDBACK_BLOCK_ID = "answer_feedback"
 FEEDBACK_ACTIONS = {"feedback_up": "up", "feedback_down": "down"}
-SECTION_TEXT_LIMIT = 3_000  # Block Kit: a section's text
 TRUNCATED_INPUT_NOTE = (
     "_(Your message was {length:,} characters; I only read the first {limit:,}.)_"
 )

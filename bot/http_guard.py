@@ -25,10 +25,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from bot.limits import MAX_CLOCK_SKEW_SECONDS, SLOW_AFTER_SECONDS
+
 log = logging.getLogger(__name__)
 
-SLOW_AFTER_SECONDS = 1.0  # a connection this old without a request being processed is slow
-MAX_CLOCK_SKEW_SECONDS = 300  # Slack: reject requests older than five minutes (replays)
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # whole seconds, as Slack sends them; no "1e9", no "-1"
 
 

@@ -12,14 +12,12 @@ from typing import Any, NoReturn
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
+from bot.limits import CLEAN_UP_SECONDS, FINAL_ATTEMPTS, FINAL_WRITE_DEADLINE_SECONDS
 from bot.slack_budget import WriteBudget
 from bot.slack_errors import SlackFailure, classify, unreadable
 
 log = logging.getLogger(__name__)
 
-FINAL_ATTEMPTS = 4  # hiccups (5xx, broken connections) a final write survives; 429s don't count
-FINAL_WRITE_DEADLINE_SECONDS = 120.0
-CLEAN_UP_SECONDS = 10.0  # removing a sign of life gets this long even past the deadline
 _BACKOFF = 0.25
 _MAX_BACKOFF = 4.0
 # Methods whose ok answer always carries these: without them the body was cut off.

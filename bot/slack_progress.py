@@ -16,11 +16,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.events import Progress, StepStatus
+from bot.limits import TASK_TITLE_LIMIT
 
 TASK_DISPLAY_MODE = "plan"
 _OPEN = frozenset({StepStatus.PENDING, StepStatus.IN_PROGRESS})
-# Block Kit keeps titles short; Slack truncates silently, so we cut visibly at a word.
-_TITLE_LIMIT = 150
 _MAX_SOURCES = 10
 
 
@@ -94,6 +93,6 @@ def task_chunk(step: Progress) -> dict[str, Any]:
 
 def _title(title: str) -> str:
     title = " ".join(title.split()) or "Working"
-    if len(title) <= _TITLE_LIMIT:
+    if len(title) <= TASK_TITLE_LIMIT:
         return title
-    return title[: _TITLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+    return title[: TASK_TITLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"

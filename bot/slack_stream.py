@@ -22,14 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.events import Progress
+from bot.limits import FINAL_WRITE_DEADLINE_SECONDS
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
-from bot.slack_calls import (
-    FINAL_WRITE_DEADLINE_SECONDS,
-    SlackCaller,
-    SlackWriteError,
-    UncertainWrite,
-)
+from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
 from bot.slack_progress import Steps
 from bot.slack_signs import SignsOfLife
 from bot.slack_targets import (

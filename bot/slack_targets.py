@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from bot import formatting
+from bot import formatting, limits
 
 
 class SignOfLife(Enum):
@@ -41,9 +41,9 @@ class Kind(Enum):
 
 
 LIMITS = {
-    Kind.STREAM: formatting.MARKDOWN_TEXT_LIMIT,
-    Kind.MARKDOWN: formatting.MARKDOWN_TEXT_LIMIT,
-    Kind.MRKDWN: formatting.UPDATE_TEXT_LIMIT,
+    Kind.STREAM: limits.MARKDOWN_TEXT_LIMIT,
+    Kind.MARKDOWN: limits.MARKDOWN_TEXT_LIMIT,
+    Kind.MRKDWN: limits.UPDATE_TEXT_LIMIT,
 }
 
 

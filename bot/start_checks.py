@@ -6,11 +6,10 @@ import asyncio
 import logging
 from urllib.parse import urlsplit
 
+from bot.limits import REDIS_START_CHECK_SECONDS
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-
-REDIS_START_CHECK_SECONDS = 2.0
 
 
 async def warn_if_redis_unreachable(services: Services) -> None:

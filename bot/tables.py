@@ -11,9 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-TABLE_MAX_ROWS = 100  # Block Kit table block: rows
-TABLE_MAX_COLUMNS = 20  # … and cells per row
-TABLE_CELL_MAX_CHARS = 2_000  # not documented for raw_text: kept generous but bounded
+from bot.limits import TABLE_CELL_MAX_CHARS, TABLE_MAX_COLUMNS, TABLE_MAX_ROWS
 
 _SEPARATOR_CELL = re.compile(r"^\s*:?-{1,}:?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.history import thread_transcript
+from bot.limits import REPLIES_PAGE, TRANSCRIPT_MAX_CHARS
 from bot.slack_errors import classify
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,8 @@ log = logging.getLogger(__name__)
 # the last page: follow cursors, keeping the thread's opening message and the newest ones.
 # It is rate-limited hard (Tier 3; 1 a minute and at most 15 a page for apps distributed
 # outside the Marketplace), so a refused page ends the reading with what was read so far.
-REPLIES_PAGE = 200  # docs.slack.dev: "no more than 200 results at a time" is recommended
 MAX_PAGES = 10
 KEEP_NEWEST = 50
-TRANSCRIPT_MAX_CHARS = 8_000
 
 Message = Mapping[str, Any]
 

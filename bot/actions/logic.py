@@ -16,6 +16,7 @@ from bot.actions.buttons import Click as Click
 from bot.actions.buttons import button_value as button_value
 from bot.actions.buttons import read_click as read_click
 from bot.events import ActionInput, ActionRequest, ActionResult
+from bot.limits import BUTTON_LABEL_LIMIT
 
 CONFIRM_ACTION = "act_confirm"
 CANCEL_ACTION = "act_cancel"
@@ -34,7 +35,6 @@ NO_PLACE = (
     "I couldn't hold this request for your confirmation just now, so nothing was done — "
     "please ask again in a moment. (ref `{reference}`)"
 )
-_BUTTON_LABEL_LIMIT = 75  # Block Kit: a button's text
 _VALUE_LIMIT = 300  # a parameter value shown in words; the agent gets the whole value
 
 
@@ -80,7 +80,7 @@ def choices(item: ActionInput) -> tuple[Choice, ...]:
             return DEFAULT_CHOICES  # all or nothing, as Welt renders a malformed reason
         value = str(option["value"])
         style = option.get("style") if option.get("style") in ("primary", "danger") else None
-        label = str(option.get("label") or value)[:_BUTTON_LABEL_LIMIT]
+        label = str(option.get("label") or value)[:BUTTON_LABEL_LIMIT]
         found.append(Choice(label, value, style))
     return tuple(found)
 

@@ -13,6 +13,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import formatting
 from bot.actions import logic
 from bot.actions.store import Stored
+from bot.limits import SECTION_TEXT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ async def show(
         expired=expired,
     )
     text = formatting.to_mrkdwn(logic.lead_markdown(pending.shown_text))
-    text = text[: formatting.SECTION_TEXT_LIMIT]
+    text = text[:SECTION_TEXT_LIMIT]
     place = pending.place
     try:
         if place.kind == "response_url":

@@ -32,11 +32,11 @@ from typing import Any
 
 from bot import formatting
 from bot.events import ActionInput
+from bot.limits import HANDLER_TIMEOUT_SECONDS
 from bot.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-HANDLER_TIMEOUT_SECONDS = 30.0
 NO_HANDLER = "This action is not available in this Slack app (no handler is registered for it)."
 HANDLER_FAILED = "The action failed while running (reference {reference})."
 HANDLER_TIMED_OUT = "The action took too long and was given up."

@@ -39,9 +39,9 @@ from bot.events import (
     Source,
     TextDelta,
 )
+from bot.limits import KB_INPUT_LIMIT as INPUT_LIMIT
 from bot.rag_sessions import RagSessions
 
-INPUT_LIMIT = 1_000  # RetrieveAndGenerateInput.text, botocore's model
 RecentTurns = Callable[[str], Awaitable[Sequence[HistoryMessage]]]
 _HEAD = "Earlier in this conversation:\n"
 _TAIL = "\n\nNow the user asks:\n"

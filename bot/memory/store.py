@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 
 from bot.history import StoredTurn
 from bot.keys import Keys, session_id
+from bot.limits import (
+    EVENT_TTL_SECONDS,
+    FEEDBACK_MAX_VOTES,
+    LATENCY_BUDGET_SECONDS,
+    LOCK_LEASE_SECONDS,
+)
 from bot.memory import scripts
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
@@ -30,11 +36,7 @@ from bot.memory.outbox import Outbox, PendingTurn
 
 log = logging.getLogger(__name__)
 
-EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
-LOCK_LEASE_SECONDS = 15.0  # TURN_LEASE_SECONDS: a crashed replica's lock frees itself after this
-LATENCY_BUDGET_SECONDS = 0.25
 _LOCAL_EVENTS_MAX = 50_000
-FEEDBACK_MAX_VOTES = 1000  # per conversation: a DM can live for years
 
 
 @dataclass(frozen=True, slots=True)
