@@ -17,8 +17,8 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -28,6 +28,9 @@ from bot.memory import Memory
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller
 from bot.slack_targets import SignOfLife, ThreadTarget
+
+if TYPE_CHECKING:
+    from bot.installations.workspaces import SpeakFor
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +102,20 @@ class Sweeper:
     """Finds turns whose replica died, and has them answered again here."""
 
     def __init__(
-        self, *, memory: Memory, client: AsyncWebClient, budget: WriteBudget, retake: Retake
+        self,
+        *,
+        memory: Memory,
+        client: AsyncWebClient,
+        budget: WriteBudget,
+        retake: Retake,
+        speak_for: SpeakFor | None = None,
     ) -> None:
         self._memory = memory
         self._client = client
         self._budget = budget
         self._retake = retake
-        self._bot_user_id: str | None = None
+        self._speak_for = speak_for  # OAuth mode: the turn's own workspace client
+        self._bot_user_ids: dict[str, str] = {}  # per team: each workspace has its own bot user
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -133,12 +143,22 @@ class Sweeper:
             "taking over a turn whose replica stopped answering",
             extra={"conversation": turn.conversation, "turn": turn.turn_id, "attempt": attempts},
         )
-        await self._clean_up(target)
-        if attempts > MAX_TAKEOVERS:
-            log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
-            await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
-            return
-        await self._retake(turn, target, owner)
+        async with self._speaking(turn) as able:
+            if not able:  # uninstalled meanwhile: nobody may speak in that workspace any more
+                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                return
+            await self._clean_up(target)
+            if attempts > MAX_TAKEOVERS:
+                log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
+                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                return
+            await self._retake(turn, target, owner)
+
+    def _speaking(self, turn: Turn) -> AbstractAsyncContextManager[bool]:
+        """OAuth mode: no request carries a token here; use the turn's own workspace's."""
+        if self._speak_for is None:
+            return nullcontext(True)
+        return self._speak_for(turn.team_id, turn.attributes.get("slackEnterpriseId"))
 
     async def _clean_up(self, target: ThreadTarget) -> None:
         """End what the dead replica left: its sign of life, its open stream or message."""
@@ -173,8 +193,10 @@ class Sweeper:
         if not target.thread_ts or not target.question_ts:
             return []
         try:
-            if self._bot_user_id is None:
-                self._bot_user_id = str((await self._client.auth_test()).get("user_id"))
+            bot_user_id = self._bot_user_ids.get(target.team_id)
+            if bot_user_id is None:
+                bot_user_id = str((await self._client.auth_test()).get("user_id"))
+                self._bot_user_ids[target.team_id] = bot_user_id
             replies = await self._client.conversations_replies(
                 channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
             )
@@ -188,7 +210,7 @@ class Sweeper:
             message
             for message in replies.get("messages") or []
             if isinstance(message, dict)
-            and message.get("user") == self._bot_user_id
+            and message.get("user") == bot_user_id
             and float(message.get("ts") or 0) > after
             and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
         ]

@@ -285,6 +285,9 @@ class SlackState:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        # The bot user of the workspace whose OAuth token makes the current call (its messages
+        # are that bot's, as in Slack); None: the single-workspace bot.
+        self.speaker: str | None = None
         self.messages: dict[tuple[str, str], Message] = {}
         self.user_messages: dict[tuple[str, str], Message] = {}  # reaction targets not posted by us
         self.replies: dict[tuple[str, str], list[Json]] = {}
@@ -394,7 +397,7 @@ class SlackState:
             markdown_text=markdown,
             blocks=blocks or [],
             ephemeral_user=ephemeral_user,
-            user=self.bot_user_id,
+            user=self.speaker or self.bot_user_id,
         )
         msg.snapshot()
         self.messages[(msg.channel, msg.ts)] = msg
@@ -475,7 +478,7 @@ class SlackState:
             thread_ts=_str(args, "thread_ts"),
             streaming=True,
             streamed=True,
-            user=self.bot_user_id,
+            user=self.speaker or self.bot_user_id,
             task_display_mode=mode,
         )
         self._stream_into(msg, args)
