@@ -93,16 +93,15 @@ class Expiry:
             extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
         )
         pending = stored.pending
-        async with self._speaking(pending.conversation, pending.attributes) as able:
+        async with self._speaking(pending.place.team_id, pending.attributes) as able:
             if able:
                 await show(self._client, stored, expired=True, response_url=None, ts=None)
 
     def _speaking(
-        self, conversation: str, attributes: Mapping[str, str]
+        self, team_id: str, attributes: Mapping[str, str]
     ) -> AbstractAsyncContextManager[bool]:
         """OAuth mode: the edit goes out with the confirmation's own workspace token (no
         request carries one here; the expiry may be another replica's)."""
         if self._speak_for is None:
             return nullcontext(True)
-        team = conversation.partition(":")[0]  # conversation keys start with their team
-        return self._speak_for(team, attributes.get("slackEnterpriseId"))
+        return self._speak_for(team_id, attributes.get("slackEnterpriseId"))
