@@ -57,6 +57,12 @@ def decode(payload: str) -> tuple[Turn, ThreadTarget]:
     return turn, ThreadTarget(**target_fields)
 
 
+def claims_of(turn: Turn) -> tuple[str, ...]:
+    """Pure: the dedup claims a watched turn took "in progress" (bot/conversation.py)."""
+    claims = (turn.event_id, f"message:{turn.message_key}" if turn.message_key else None)
+    return tuple(claim for claim in claims if claim)
+
+
 class TurnWatch:
     """The durable record of the turns this replica is answering, with their leases."""
 
@@ -72,7 +78,11 @@ class TurnWatch:
         inflight, owner = self._memory.inflight, owner or secrets.token_hex(8)
         lost = asyncio.Event()
         recorded = await inflight.begin(
-            turn.conversation, turn.turn_id, payload=encode(turn, target), owner=owner
+            turn.conversation,
+            turn.turn_id,
+            payload=encode(turn, target),
+            owner=owner,
+            events=claims_of(turn),
         )
         if not recorded:
             yield lost
