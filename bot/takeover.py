@@ -198,29 +198,42 @@ class Sweeper:
                 )
 
     async def _dead_messages(self, target: ThreadTarget) -> list[dict[str, Any]]:
-        """The bot's messages after the question in its thread: what the dead replica wrote,
-        also one it opened but had not recorded."""
-        if not target.thread_ts or not target.question_ts:
+        """The bot's messages after the question — in its thread, or at the top level for an
+        answer posted there: what the dead replica wrote, also one it had not recorded."""
+        if not target.question_ts:
             return []
         try:
             bot_user_id = self._bot_user_ids.get(target.team_id)
             if bot_user_id is None:
                 bot_user_id = str((await self._client.auth_test()).get("user_id"))
                 self._bot_user_ids[target.team_id] = bot_user_id
-            replies = await self._client.conversations_replies(
-                channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
-            )
+            if target.thread_ts:
+                found = await self._client.conversations_replies(
+                    channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
+                )
+            else:  # the conversation's lock kept every other answer out of it meanwhile
+                found = await self._client.conversations_history(
+                    channel=target.channel, oldest=target.question_ts
+                )
         except Exception as exc:  # clean-up is best effort; the new answer matters more
             log.warning(
                 "could not read the thread to clean up", extra={"error": type(exc).__name__}
             )
             return []
-        after = float(target.question_ts)
-        return [
-            message
-            for message in replies.get("messages") or []
-            if isinstance(message, dict)
-            and message.get("user") == bot_user_id
-            and float(message.get("ts") or 0) > after
-            and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
-        ]
+        return dead_answers(found.get("messages") or [], bot_user_id=bot_user_id, target=target)
+
+
+def dead_answers(
+    messages: list[Any], *, bot_user_id: str, target: ThreadTarget
+) -> list[dict[str, Any]]:
+    """Pure: which of `messages` the dead replica wrote for this turn and left unclosed."""
+    after = float(target.question_ts or 0)
+    return [
+        message
+        for message in messages
+        if isinstance(message, dict)
+        and message.get("user") == bot_user_id
+        and float(message.get("ts") or 0) > after
+        and (target.thread_ts or message.get("thread_ts") in (None, message.get("ts")))
+        and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
+    ]

@@ -578,6 +578,21 @@ class SlackState:
         messages = [by_ts[k] for k in sorted(by_ts, key=ts_key) if _in_window(k, args)]
         return _page(messages, args, max_limit=self.replies_max_limit)
 
+    def _m_conversations__history(self, args: Json) -> Json:
+        """A channel's top-level messages (thread parents, not replies), newest first."""
+        _require(args, "channel")
+        channel = _str(args, "channel")
+        found = [
+            self._api(m)
+            for m in self.messages.values()
+            if m.channel == channel
+            and m.thread_ts in (None, m.ts)
+            and not (m.deleted or m.ephemeral_user)
+            and _in_window(m.ts, args)
+        ]
+        newest_first = sorted(found, key=lambda m: ts_key(str(m["ts"])), reverse=True)
+        return _page(newest_first, args, max_limit=999)
+
     def _m_views__publish(self, args: Json) -> Json:
         _require(args, "user_id", "view")
         view = args["view"]
