@@ -1,5 +1,5 @@
-"""OAuth mode × crash takeover: the turn of a dead replica is finished with its own workspace's
-token, although no Slack request (and so no token) comes with the takeover."""
+"""OAuth mode × work no Slack request carries (so no token comes with it): the turn of a dead
+replica, and a confirmation another replica expires, speak with their own workspace's token."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
+from tests.conftest import StartBot
+from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, ReturnControl, Script, Text
 from tests.fakes.signing import signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention
+from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention, wait_finished
+from tests.test_actions import CANCEL_ORDER
 from tests.test_installations import A, B, event_for, install, oauth_env, token_of
 from tests.test_takeover import ASKED_TS, LEASE, Replica, Replicas
 
@@ -103,3 +105,25 @@ async def test_in_oauth_mode_a_turn_taken_over_is_answered_with_its_own_workspac
     first, again = bedrock.invocations[:2]
     assert again.session_attributes["slackTeamId"] == first.session_attributes["slackTeamId"]
     assert again.session_id.startswith("T0A:CA:")
+
+
+@pytest.mark.parametrize("bedrock", ["bedrock-agents"], indirect=True)
+async def test_in_oauth_mode_another_replica_expires_a_confirmation_with_its_workspace_token(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    first = await start(**oauth_env(slack), CONFIRM_TIMEOUT_SECONDS="2")
+    await install(first, slack, A)
+    bedrock.enqueue(Script([ReturnControl("inv-oauth", [CANCEL_ORDER])]))
+    question = mention("cancel my order ORD-88421", channel="CA", bot_user_id="UBOTA")
+    await first.post_signed(event_for(A, question))
+    await wait_finished(slack, 1)
+    [message] = slack.thread("CA", question["ts"])
+    assert first.runtime.services.actions is not None
+    await first.runtime.services.actions.close()  # its timers die with it, as in a crash
+
+    await start(**oauth_env(slack), CONFIRM_TIMEOUT_SECONDS="2")
+
+    await slack.wait_for(lambda: "expired — ask again" in message.visible, timeout=10)
+    edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == message.ts]
+    assert edits and {c.token for c in edits} <= token_of(slack, A)
+    assert all(c.ok for c in edits)
