@@ -105,6 +105,7 @@ class Runtime:
             memory=services.memory,
             client=services.client,
             budget=services.budget,
+            speak_for=services.workspaces.speaking_for if services.workspaces else None,
             retake=lambda turn, target, owner: handlers.common.retake(
                 services, turn, target, owner
             ),

@@ -18,8 +18,9 @@ from bot.conversation import Pipeline
 from bot.events import HistoryMessage
 from bot.history import replay_messages
 from bot.installations.agents import build_agents
-from bot.installations.oauth import enable_oauth_mode, oauth_app_arguments
+from bot.installations.oauth import build_authorize, enable_oauth_mode, oauth_app_arguments
 from bot.installations.routing import RequestScopedClient
+from bot.installations.workspaces import Workspaces
 from bot.memory import Memory, connect, memory_for
 from bot.metrics import Metrics
 from bot.rag_sessions import RagSessions
@@ -45,6 +46,7 @@ def build_services(settings: Settings) -> Services:
     if settings.knowledge_base_dms:
         agent = route_dms(agent, knowledge_base_dms(settings, memory))
     metrics = Metrics(prices=settings.price_book)
+    workspaces = oauth_workspaces(settings, memory, client)
     budget = WriteBudget(
         base_interval=settings.stream_interval,
         publish=memory.publish_slack_block,
@@ -57,6 +59,7 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
         client=client,
         timeout_seconds=settings.confirm_timeout,
+        speak_for=workspaces.speaking_for if workspaces is not None else None,
     )
     return Services(
         settings=settings,
@@ -74,7 +77,18 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
         actions=actions,
         turns=TurnWatch(memory),
+        workspaces=workspaces,
     )
+
+
+def oauth_workspaces(
+    settings: Settings, memory: Memory, client: AsyncWebClient
+) -> Workspaces | None:
+    """OAuth mode: takeovers and expiry sweeps speak with the workspace of what they finish."""
+    if not settings.oauth_mode:
+        return None
+    authorize = build_authorize(settings, redis=memory.redis, client=client)
+    return Workspaces(authorize=authorize, client=client)
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:
@@ -116,7 +130,12 @@ def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
     # Bolt warns that SLACK_BOT_TOKEN (which it reads itself) is unused beside our client.
     bolt_logger.setLevel(logging.ERROR)
     oauth = (
-        oauth_app_arguments(settings, redis=services.memory.redis, client=services.client)
+        oauth_app_arguments(
+            settings,
+            redis=services.memory.redis,
+            client=services.client,
+            authorize=services.workspaces.authorize if services.workspaces else None,
+        )
         if settings.oauth_mode
         else {}
     )

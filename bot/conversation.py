@@ -86,7 +86,8 @@ class Pipeline:
         self._enter()
         began = False
         try:
-            if not await self._first_delivery(turn, resume):
+            # A watched turn's claims hold for one lease until its in-flight record exists.
+            if not await self._first_delivery(turn, resume, in_progress=watch is not None):
                 return None
             fence = asyncio.Event() if watch is None else await watched.enter_async_context(watch)
             if resume is None:
@@ -121,15 +122,18 @@ class Pipeline:
         if self.active == 0:
             self.idle.set()
 
-    async def _first_delivery(self, turn: Turn, resume: actions.Resume | None) -> bool:
+    async def _first_delivery(
+        self, turn: Turn, resume: actions.Resume | None, *, in_progress: bool
+    ) -> bool:
         """Dedup: the event and the message asked are each answered once."""
-        if turn.event_id and not await self._memory.claim_event(turn.event_id):
+        claim = self._memory.claim_event
+        if turn.event_id and not await claim(turn.event_id, in_progress=in_progress):
             log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
             return False
         if (
             resume is None
             and turn.message_key
-            and not await self._memory.claim_event(f"message:{turn.message_key}")
+            and not await claim(f"message:{turn.message_key}", in_progress=in_progress)
         ):
             log.info("message already answered", extra={"event_id": turn.event_id})
             return False

@@ -233,7 +233,9 @@ class MrkdwnRenderer:
 
 
 def _join(head: str, tail: str) -> str:
-    return f"{head}\n\n{tail}" if head and tail else head or tail
+    # slackify_markdown closes a code block with one newline before what follows, else two.
+    separator = "\n" if head.endswith("```") else "\n\n"
+    return f"{head}{separator}{tail}" if head and tail else head or tail
 
 
 def _last_safe_cut(text: str, start: int) -> int:

@@ -42,7 +42,6 @@ CLEAN_UP_SECONDS = 10.0  # removing a sign of life gets this long even past the 
 # used by bot/app.py
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 # used by bot/memory/store.py
-EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
 LOCK_LEASE_SECONDS = 15.0  # TURN_LEASE_SECONDS: a crashed replica's lock frees itself after this
 LATENCY_BUDGET_SECONDS = 0.25
 FEEDBACK_MAX_VOTES = 1000  # per conversation: a DM can live for years

@@ -10,6 +10,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_redirect_uri: str | None = None
     installation_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated
+    # app_uninstalled / tokens_revoked also delete that workspace's conversations (history).
+    delete_conversations_on_uninstall: bool = False
     # JSON: {"T0123": "AGENTID/ALIASID", "E0456": "arn:aws:bedrock-agentcore:…:runtime/…"}
     workspace_agents: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
@@ -140,20 +143,10 @@ class Settings(BaseSettings):
     def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         return checks.token(value, "xapp-", "an app-level token")
 
-    @field_validator("slack_api_url")
-    @classmethod
-    def _api_url_shape(cls, value: str) -> str:
-        return checks.api_url(value)
-
     @field_validator("redis_url")
     @classmethod
     def _redis_url_shape(cls, value: SecretStr | None) -> SecretStr | None:
         return checks.redis_url(value)
-
-    @field_validator("redis_key_prefix")
-    @classmethod
-    def _prefix_has_no_hash_tag(cls, value: str) -> str:
-        return checks.key_prefix(value)
 
     @field_validator("allowed_channels", mode="before")
     @classmethod
@@ -175,25 +168,15 @@ class Settings(BaseSettings):
     def _split_prompts(cls, value: Any) -> tuple[str, ...]:
         return checks.prompts(value)
 
-    @field_validator("order_command")
+    @field_validator(*checks.TEXT_CHECKS)
     @classmethod
-    def _command_shape(cls, value: str) -> str:
-        return checks.command(value)
-
-    @field_validator("order_id_pattern")
-    @classmethod
-    def _pattern_compiles(cls, value: str) -> str:
-        return checks.regex(value)
+    def _text_shape(cls, value: str, info: ValidationInfo) -> str:
+        return checks.TEXT_CHECKS[str(info.field_name)](value)
 
     @field_validator("action_handlers_module")
     @classmethod
     def _handlers_module_exists(cls, value: str | None) -> str | None:
         return checks.importable(value)
-
-    @field_validator("log_level")
-    @classmethod
-    def _level_known(cls, value: str) -> str:
-        return checks.log_level(value)
 
     @model_validator(mode="after")
     def _mode_requirements(self) -> Settings:

@@ -165,6 +165,16 @@ def encryption_keys(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+# Settings' text variables and the check each one gets.
+TEXT_CHECKS: dict[str, Callable[[str], str]] = {
+    "slack_api_url": api_url,
+    "redis_key_prefix": key_prefix,
+    "order_command": command,
+    "order_id_pattern": regex,
+    "log_level": log_level,
+}
+
+
 def with_mode_problems(exc: ValidationError, data: Any, title: str) -> ValidationError:
     """`exc` plus the mode requirements pydantic did not reach (a bad field stops it first)."""
     errors = exc.errors()

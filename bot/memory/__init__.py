@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bot.limits import EVENT_TTL_SECONDS, LOCK_LEASE_SECONDS
+from bot.limits import LOCK_LEASE_SECONDS
 from bot.memory.admin import all_turns, memory_for, probe, self_test
 from bot.memory.client import Client, close, connect, warm
 from bot.memory.guard import STORE_ERRORS
+from bot.memory.inflight import EVENT_TTL_SECONDS
 from bot.memory.store import Memory, Session
 
 __all__ = [
