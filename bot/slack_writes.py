@@ -7,8 +7,8 @@ appendStream / stopStream for a stream, otherwise chat.postMessage / chat.update
 …/chat.postMessage) — after a stream ended or was refused, and in update mode from the
 placeholder on. With closing blocks the Markdown travels as `markdown` blocks and `text` is
 the plain notification fallback. Pending agent steps travel in the stream calls as
-`task_update` chunks. It returns False when Slack deferred the
-write (429 or a hiccup); the stream's pump decides when to try again.
+`task_update` chunks. It returns False when Slack deferred the write (429 or a hiccup); the
+stream's pump decides when to try again.
 """
 
 from __future__ import annotations
