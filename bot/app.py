@@ -34,8 +34,14 @@ from bot.events import HistoryMessage
 from bot.history import replay_messages
 from bot.http_guard import ConnectionGuard, GuardedSite, Rejected, screen
 from bot.installations.agents import build_agents
-from bot.installations.oauth import add_oauth_routes, enable_oauth_mode, oauth_app_arguments
+from bot.installations.oauth import (
+    add_oauth_routes,
+    build_authorize,
+    enable_oauth_mode,
+    oauth_app_arguments,
+)
 from bot.installations.routing import RequestScopedClient
+from bot.installations.workspaces import Workspaces
 from bot.memory import Memory, close, connect, memory_for, probe, warm
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.rag_sessions import RagSessions
@@ -78,6 +84,14 @@ def build_services(settings: Settings) -> Services:
     if settings.knowledge_base_dms:
         agent = route_dms(agent, knowledge_base_dms(settings, memory))
     metrics = Metrics(prices=settings.price_book)
+    # OAuth mode: takeovers and expiry sweeps speak with the workspace of what they finish.
+    workspaces = (
+        Workspaces(
+            authorize=build_authorize(settings, redis=memory.redis, client=client), client=client
+        )
+        if settings.oauth_mode
+        else None
+    )
     budget = WriteBudget(
         base_interval=settings.stream_interval,
         publish=memory.publish_slack_block,
@@ -90,6 +104,7 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
         client=client,
         timeout_seconds=settings.confirm_timeout,
+        speak_for=workspaces.speaking_for if workspaces is not None else None,
     )
     return Services(
         settings=settings,
@@ -107,6 +122,7 @@ def build_services(settings: Settings) -> Services:
         metrics=metrics,
         actions=actions,
         turns=TurnWatch(memory),
+        workspaces=workspaces,
     )
 
 
@@ -131,7 +147,12 @@ def build_bolt_app(services: Services) -> tuple[AsyncApp, Listeners]:
     # Bolt warns that SLACK_BOT_TOKEN (which it reads itself) is unused beside our client.
     bolt_logger.setLevel(logging.ERROR)
     oauth = (
-        oauth_app_arguments(settings, redis=services.memory.redis, client=services.client)
+        oauth_app_arguments(
+            settings,
+            redis=services.memory.redis,
+            client=services.client,
+            authorize=services.workspaces.authorize if services.workspaces else None,
+        )
         if settings.oauth_mode
         else {}
     )
@@ -359,6 +380,7 @@ class Runtime:
             memory=services.memory,
             client=services.client,
             budget=services.budget,
+            speak_for=services.workspaces.speaking_for if services.workspaces else None,
             retake=lambda turn, target, owner: handlers.common.retake(
                 services, turn, target, owner
             ),

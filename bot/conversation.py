@@ -184,13 +184,19 @@ class Pipeline:
         self._metrics.active_answers.inc()
         began = False
         try:
-            if turn.event_id and not await self._memory.claim_event(turn.event_id):
+            # A watched turn's claims hold for one lease until its in-flight record exists.
+            in_progress = watch is not None
+            if turn.event_id and not await self._memory.claim_event(
+                turn.event_id, in_progress=in_progress
+            ):
                 log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
                 return None
             if (
                 resume is None
                 and turn.message_key
-                and not await self._memory.claim_event(f"message:{turn.message_key}")
+                and not await self._memory.claim_event(
+                    f"message:{turn.message_key}", in_progress=in_progress
+                )
             ):
                 log.info("message already answered", extra={"event_id": turn.event_id})
                 return None

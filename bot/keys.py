@@ -89,6 +89,11 @@ class Keys:
         """The SCAN pattern matching every conversation's turns key (and nothing else)."""
         return f"{_escape_glob(self.prefix)}{{*}}:turns"
 
+    def team_pattern(self, team_id: str) -> str:
+        """The SCAN pattern matching every key of that team's conversations (their keys start
+        with the team id, bot/keys.py `conversation_key`), and no other team's."""
+        return f"{_escape_glob(self.prefix)}{{{_escape_glob(_tag(team_id))}:*"
+
     def conversation_of(self, key: str) -> str | None:
         """The conversation a per-conversation key belongs to, or None for any other key."""
         rest = key.removeprefix(self.prefix)

@@ -9,6 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions.flow import ActionFlow
 from bot.agents import AgentBackend
 from bot.conversation import Pipeline
+from bot.installations.workspaces import Workspaces
 from bot.memory import Memory
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     metrics: Metrics
     turns: TurnWatch  # durable records of the turns being answered (crash takeover)
     actions: ActionFlow | None = None  # Confirm / Cancel for paused agents (bot/actions)
+    workspaces: Workspaces | None = None  # OAuth mode: clients for work outside requests
 
     def private_answer(
         self, response_url: str, *, replace_original: bool = True

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_redirect_uri: str | None = None
     installation_encryption_key: SecretStr | None = None  # Fernet keys, comma-separated
+    # app_uninstalled / tokens_revoked also delete that workspace's conversations (history).
+    delete_conversations_on_uninstall: bool = False
     # JSON: {"T0123": "AGENTID/ALIASID", "E0456": "arn:aws:bedrock-agentcore:…:runtime/…"}
     workspace_agents: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 

@@ -17,8 +17,8 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -28,6 +28,9 @@ from bot.memory import Memory
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller
 from bot.slack_targets import SignOfLife, ThreadTarget
+
+if TYPE_CHECKING:
+    from bot.installations.workspaces import SpeakFor
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,12 @@ def decode(payload: str) -> tuple[Turn, ThreadTarget]:
     return turn, ThreadTarget(**target_fields)
 
 
+def claims_of(turn: Turn) -> tuple[str, ...]:
+    """Pure: the dedup claims a watched turn took "in progress" (bot/conversation.py)."""
+    claims = (turn.event_id, f"message:{turn.message_key}" if turn.message_key else None)
+    return tuple(claim for claim in claims if claim)
+
+
 class TurnWatch:
     """The durable record of the turns this replica is answering, with their leases."""
 
@@ -69,7 +78,11 @@ class TurnWatch:
         inflight, owner = self._memory.inflight, owner or secrets.token_hex(8)
         lost = asyncio.Event()
         recorded = await inflight.begin(
-            turn.conversation, turn.turn_id, payload=encode(turn, target), owner=owner
+            turn.conversation,
+            turn.turn_id,
+            payload=encode(turn, target),
+            owner=owner,
+            events=claims_of(turn),
         )
         if not recorded:
             yield lost
@@ -99,13 +112,20 @@ class Sweeper:
     """Finds turns whose replica died, and has them answered again here."""
 
     def __init__(
-        self, *, memory: Memory, client: AsyncWebClient, budget: WriteBudget, retake: Retake
+        self,
+        *,
+        memory: Memory,
+        client: AsyncWebClient,
+        budget: WriteBudget,
+        retake: Retake,
+        speak_for: SpeakFor | None = None,
     ) -> None:
         self._memory = memory
         self._client = client
         self._budget = budget
         self._retake = retake
-        self._bot_user_id: str | None = None
+        self._speak_for = speak_for  # OAuth mode: the turn's own workspace client
+        self._bot_user_ids: dict[str, str] = {}  # per team: each workspace has its own bot user
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -133,12 +153,22 @@ class Sweeper:
             "taking over a turn whose replica stopped answering",
             extra={"conversation": turn.conversation, "turn": turn.turn_id, "attempt": attempts},
         )
-        await self._clean_up(target)
-        if attempts > MAX_TAKEOVERS:
-            log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
-            await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
-            return
-        await self._retake(turn, target, owner)
+        async with self._speaking(turn) as able:
+            if not able:  # uninstalled meanwhile: nobody may speak in that workspace any more
+                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                return
+            await self._clean_up(target)
+            if attempts > MAX_TAKEOVERS:
+                log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
+                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                return
+            await self._retake(turn, target, owner)
+
+    def _speaking(self, turn: Turn) -> AbstractAsyncContextManager[bool]:
+        """OAuth mode: no request carries a token here; use the turn's own workspace's."""
+        if self._speak_for is None:
+            return nullcontext(True)
+        return self._speak_for(turn.team_id, turn.attributes.get("slackEnterpriseId"))
 
     async def _clean_up(self, target: ThreadTarget) -> None:
         """End what the dead replica left: its sign of life, its open stream or message."""
@@ -168,27 +198,42 @@ class Sweeper:
                 )
 
     async def _dead_messages(self, target: ThreadTarget) -> list[dict[str, Any]]:
-        """The bot's messages after the question in its thread: what the dead replica wrote,
-        also one it opened but had not recorded."""
-        if not target.thread_ts or not target.question_ts:
+        """The bot's messages after the question — in its thread, or at the top level for an
+        answer posted there: what the dead replica wrote, also one it had not recorded."""
+        if not target.question_ts:
             return []
         try:
-            if self._bot_user_id is None:
-                self._bot_user_id = str((await self._client.auth_test()).get("user_id"))
-            replies = await self._client.conversations_replies(
-                channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
-            )
+            bot_user_id = self._bot_user_ids.get(target.team_id)
+            if bot_user_id is None:
+                bot_user_id = str((await self._client.auth_test()).get("user_id"))
+                self._bot_user_ids[target.team_id] = bot_user_id
+            if target.thread_ts:
+                found = await self._client.conversations_replies(
+                    channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
+                )
+            else:  # the conversation's lock kept every other answer out of it meanwhile
+                found = await self._client.conversations_history(
+                    channel=target.channel, oldest=target.question_ts
+                )
         except Exception as exc:  # clean-up is best effort; the new answer matters more
             log.warning(
                 "could not read the thread to clean up", extra={"error": type(exc).__name__}
             )
             return []
-        after = float(target.question_ts)
-        return [
-            message
-            for message in replies.get("messages") or []
-            if isinstance(message, dict)
-            and message.get("user") == self._bot_user_id
-            and float(message.get("ts") or 0) > after
-            and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
-        ]
+        return dead_answers(found.get("messages") or [], bot_user_id=bot_user_id, target=target)
+
+
+def dead_answers(
+    messages: list[Any], *, bot_user_id: str, target: ThreadTarget
+) -> list[dict[str, Any]]:
+    """Pure: which of `messages` the dead replica wrote for this turn and left unclosed."""
+    after = float(target.question_ts or 0)
+    return [
+        message
+        for message in messages
+        if isinstance(message, dict)
+        and message.get("user") == bot_user_id
+        and float(message.get("ts") or 0) > after
+        and (target.thread_ts or message.get("thread_ts") in (None, message.get("ts")))
+        and CONTINUED_NOTE.strip() not in str(message.get("text") or "")
+    ]

@@ -47,6 +47,12 @@ def register(app: Listeners, services: Services) -> None:
             text=formatting.ORDER_QUESTION.format(order_id=text),
             conversation=order_conversation_key(str(team), user),
             event_id=f"command:{command.get('trigger_id')}" if command.get("trigger_id") else None,
-            attributes={"orderId": text},
+            attributes={"orderId": text} | enterprise_of(command),
         )
         await services.pipeline.handle(turn, services.private_answer(response_url))
+
+
+def enterprise_of(command: dict[str, Any]) -> dict[str, str]:
+    """Pure: the Enterprise Grid org of the command (as on every surface's sessionAttributes)."""
+    enterprise = command.get("enterprise_id")
+    return {"slackEnterpriseId": str(enterprise)} if enterprise else {}

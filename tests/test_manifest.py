@@ -43,6 +43,7 @@ METHOD_SCOPES = {
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
     "conversations.replies": "channels:history",  # groups:history for private channels
+    "conversations.history": "channels:history",  # im:history in DMs (takeover, top level)
 }
 _FAMILIES = "chat|assistant|reactions|conversations|views|users|auth|apps|oauth|team|files"
 _LITERAL = re.compile(rf"\"((?:{_FAMILIES})\.[a-zA-Z.]+)\"")

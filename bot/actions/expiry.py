@@ -11,14 +11,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.receipts import show
 from bot.actions.store import Pending, PendingStore, Stored
 from bot.metrics import Metrics
+
+if TYPE_CHECKING:
+    from bot.installations.workspaces import SpeakFor
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +31,16 @@ SWEEP_SECONDS = 30.0  # how late a confirmation whose replica died may turn "exp
 
 class Expiry:
     def __init__(
-        self, *, store: PendingStore, metrics: Metrics, client: AsyncWebClient, every: float
+        self,
+        *,
+        store: PendingStore,
+        metrics: Metrics,
+        client: AsyncWebClient,
+        every: float,
+        speak_for: SpeakFor | None = None,
     ) -> None:
         self._store = store
+        self._speak_for = speak_for
         self._metrics = metrics
         self._client = client
         self._every = min(SWEEP_SECONDS, every)
@@ -81,4 +92,16 @@ class Expiry:
             "confirmation expired",
             extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
         )
-        await show(self._client, stored, expired=True, response_url=None, ts=None)
+        pending = stored.pending
+        async with self._speaking(pending.place.team_id, pending.attributes) as able:
+            if able:
+                await show(self._client, stored, expired=True, response_url=None, ts=None)
+
+    def _speaking(
+        self, team_id: str, attributes: Mapping[str, str]
+    ) -> AbstractAsyncContextManager[bool]:
+        """OAuth mode: the edit goes out with the confirmation's own workspace token (no
+        request carries one here; the expiry may be another replica's)."""
+        if self._speak_for is None:
+            return nullcontext(True)
+        return self._speak_for(team_id, attributes.get("slackEnterpriseId"))

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,6 +22,9 @@ from bot.logs import turn_id_var
 from bot.metrics import Metrics
 from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream
+
+if TYPE_CHECKING:
+    from bot.installations.workspaces import SpeakFor
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +87,16 @@ class ActionFlow:
         metrics: Metrics,
         client: AsyncWebClient,
         timeout_seconds: float,
+        speak_for: SpeakFor | None = None,
     ) -> None:
         self._store = store
         self._handlers = handlers
         self._metrics = metrics
         self._client = client
         self._timeout = timeout_seconds
-        self._expiry = Expiry(store=store, metrics=metrics, client=client, every=timeout_seconds)
+        self._expiry = Expiry(
+            store=store, metrics=metrics, client=client, every=timeout_seconds, speak_for=speak_for
+        )
 
     def start(self) -> None:
         self._expiry.start()

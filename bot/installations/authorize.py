@@ -166,6 +166,27 @@ class InstallationAuthorize(AsyncAuthorize):
         self._store = store
         self._refresher = refresher
 
+    @property
+    def store(self) -> RedisInstallationStore:
+        return self._store
+
+    async def bot_for(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool
+    ) -> Bot | None:
+        """The installation's bot with a token that works now (cached, refreshed), or None."""
+        bot = await self._store.async_find_bot(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+        if bot is None:
+            log.warning(
+                "event from a workspace with no installation",
+                extra={"enterprise_id": enterprise_id, "team": team_id},
+            )
+            return None
+        return await self._refresher.fresh(bot)
+
     async def __call__(
         self,
         *,
@@ -175,18 +196,11 @@ class InstallationAuthorize(AsyncAuthorize):
         user_id: str | None,
         **_actors: Any,
     ) -> AuthorizeResult | None:
-        bot = await self._store.async_find_bot(
+        bot = await self.bot_for(
             enterprise_id=enterprise_id,
             team_id=team_id,
-            is_enterprise_install=context.is_enterprise_install,
+            is_enterprise_install=bool(context.is_enterprise_install),
         )
-        if bot is None:
-            log.warning(
-                "event from a workspace with no installation",
-                extra={"enterprise_id": enterprise_id, "team": team_id},
-            )
-            return None
-        bot = await self._refresher.fresh(bot)
         if bot is None:
             return None
         return AuthorizeResult(

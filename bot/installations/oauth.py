@@ -81,19 +81,36 @@ async def _install_failed(args: AsyncFailureArgs) -> BoltResponse:
     return await args.default.failure(args)
 
 
-def oauth_app_arguments(
+def build_authorize(
     settings: Settings, *, redis: RedisClient, client: AsyncWebClient
-) -> dict[str, Any]:
-    """The AsyncApp arguments of OAuth mode: install flow settings and our `authorize`."""
+) -> InstallationAuthorize:
+    """Our `authorize` (installation store, cache, token refresh), built once per process and
+    shared by Bolt and the work that runs outside requests (bot/installations/workspaces.py)."""
     assert settings.slack_client_id and settings.slack_client_secret is not None
     secret = settings.slack_client_secret.get_secret_value()
     store = build_stores(settings, redis)
     rotator = AsyncTokenRotator(
         client_id=settings.slack_client_id, client_secret=secret, client=client
     )
+    return InstallationAuthorize(
+        store=store, refresher=TokenRefresher(store=store, rotator=rotator)
+    )
+
+
+def oauth_app_arguments(
+    settings: Settings,
+    *,
+    redis: RedisClient,
+    client: AsyncWebClient,
+    authorize: InstallationAuthorize | None = None,
+) -> dict[str, Any]:
+    """The AsyncApp arguments of OAuth mode: install flow settings and our `authorize`."""
+    assert settings.slack_client_id and settings.slack_client_secret is not None
+    authorize = authorize or build_authorize(settings, redis=redis, client=client)
+    store = authorize.store
     oauth_settings = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
-        client_secret=secret,
+        client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=sorted(BOT_SCOPES),
         user_scopes=[],
         redirect_uri=settings.slack_redirect_uri,
@@ -107,13 +124,7 @@ def oauth_app_arguments(
         state_expiration_seconds=STATE_SECONDS,
         logger=logging.getLogger("slack_bolt.oauth"),
     )
-    return {
-        "oauth_settings": oauth_settings,
-        "installation_store": store,
-        "authorize": InstallationAuthorize(
-            store=store, refresher=TokenRefresher(store=store, rotator=rotator)
-        ),
-    }
+    return {"oauth_settings": oauth_settings, "installation_store": store, "authorize": authorize}
 
 
 def enable_oauth_mode(app: AsyncApp) -> None:

@@ -12,7 +12,8 @@ event speaks as that workspace, and two workspaces' answers can never swap token
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -38,6 +39,17 @@ class RequestScopedClient(AsyncWebClient):
         if bound is None or kwargs.get("auth") is not None:  # OAuth calls carry their own
             return await super().api_call(api_method, **kwargs)
         return await bound.api_call(api_method, **kwargs)
+
+
+@contextmanager
+def speaking_as(client: AsyncWebClient) -> Iterator[None]:
+    """Work outside a Slack request (a takeover, an expiry sweep) speaks with `client`, one
+    workspace's own, in this task and the tasks it starts, until the block ends."""
+    token = _request_client.set(client)
+    try:
+        yield
+    finally:
+        _request_client.reset(token)
 
 
 def bind_request_clients(app: AsyncApp) -> None:

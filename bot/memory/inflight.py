@@ -18,6 +18,7 @@ from bot.keys import Keys
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
 
+EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
 RECORD_TTL_SECONDS = 86_400  # a record nobody could finish is not kept forever
 _OUTAGE = object()
 
@@ -65,9 +66,19 @@ class InflightTurns:
         self._keys = keys
         self._lease_ms = int(lease_seconds * 1000)
 
-    async def begin(self, conversation: str, turn_id: str, *, payload: str, owner: str) -> bool:
+    async def begin(
+        self,
+        conversation: str,
+        turn_id: str,
+        *,
+        payload: str,
+        owner: str,
+        events: tuple[str, ...] = (),
+    ) -> bool:
         """Record the turn before its first Slack write; False when Redis failed (no takeover
-        for this turn, as for any write during an outage)."""
+        for this turn, as for any write during an outage). The claims of `events` (claimed
+        "in progress" for one lease) are marked done for the full hour in the same round trip:
+        from now on a takeover, not a redelivery, finishes the turn."""
         key, deadline = self._keys.inflight(conversation, turn_id), _now_ms() + self._lease_ms
 
         async def write() -> bool:
@@ -79,6 +90,8 @@ class InflightTurns:
                 pipe.zadd(
                     self._keys.inflight_deadlines(), {_member(conversation, turn_id): deadline}
                 )
+                for event in events:  # single-key commands: each in its own slot
+                    pipe.set(self._keys.event(event), "done", ex=EVENT_TTL_SECONDS)
                 await pipe.execute()
             return True
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from bot.keys import Keys, session_id
 from bot.memory import scripts
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
+from bot.memory.inflight import EVENT_TTL_SECONDS as EVENT_TTL_SECONDS
 from bot.memory.inflight import InflightTurns
 from bot.memory.lease import LeaseLocks
 from bot.memory.local import LocalLocks
@@ -30,7 +32,6 @@ from bot.memory.outbox import Outbox, PendingTurn
 
 log = logging.getLogger(__name__)
 
-EVENT_TTL_SECONDS = 3600  # Slack retries within minutes; an hour covers every redelivery
 LOCK_LEASE_SECONDS = 15.0  # TURN_LEASE_SECONDS: a crashed replica's lock frees itself after this
 LATENCY_BUDGET_SECONDS = 0.25
 _LOCAL_EVENTS_MAX = 50_000
@@ -85,13 +86,18 @@ class Memory:
     def available(self) -> bool:
         return self.guard.available
 
-    async def claim_event(self, event_id: str) -> bool:
-        """True for the first delivery of a Slack event, False for retries and duplicates."""
+    async def claim_event(self, event_id: str, *, in_progress: bool = False) -> bool:
+        """True for the first delivery of a Slack event, False for retries and duplicates.
+
+        `in_progress`: the claim holds for one lease only, until the turn's in-flight record
+        marks it done for the full hour (bot/memory/inflight.py `begin`): a replica that dies
+        in between must not make Slack's redelivery be dropped for an hour."""
         first_here = self._claim_locally(event_id)
         key = self.keys.event(event_id)
+        ttl = max(1, math.ceil(self.lease_seconds)) if in_progress else EVENT_TTL_SECONDS
         return await self.guard.run(
             "claim_event",
-            lambda: self._set_once(key, EVENT_TTL_SECONDS),
+            lambda: self._set_once(key, ttl, value="in-progress" if in_progress else "done"),
             fallback=first_here,
             fast=True,
         )
@@ -101,8 +107,8 @@ class Memory:
         key = self.keys.once(name)
         return await self.guard.run("once", lambda: self._set_once(key, ttl_seconds), fallback=True)
 
-    async def _set_once(self, key: str, ttl_seconds: int) -> bool:
-        return bool(await self.redis.set(key, "1", nx=True, ex=ttl_seconds))
+    async def _set_once(self, key: str, ttl_seconds: int, *, value: str = "1") -> bool:
+        return bool(await self.redis.set(key, value, nx=True, ex=ttl_seconds))
 
     async def record_feedback(
         self, conversation: str, *, turn_id: str, user_id: str, vote: str

@@ -370,10 +370,14 @@ class FakeSlack(SlackState):
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
         if fault is not None:
             return fault.status, {"ok": False, "error": fault.error}, {}
+        workspace = self.oauth.workspace_of(token) if token != self.token else None
+        self.speaker = workspace.bot_user_id if workspace is not None else None
         try:
             return 200, self.handle(method, args), {}
         except SlackError as err:
             return err.status, err.body(), {}
+        finally:
+            self.speaker = None
 
     def _in_window(self, method: str, now: float) -> int:
         for methods, start, end, retry_after in self._windows:

@@ -285,6 +285,9 @@ class SlackState:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        # The bot user of the workspace whose OAuth token makes the current call (its messages
+        # are that bot's, as in Slack); None: the single-workspace bot.
+        self.speaker: str | None = None
         self.messages: dict[tuple[str, str], Message] = {}
         self.user_messages: dict[tuple[str, str], Message] = {}  # reaction targets not posted by us
         self.replies: dict[tuple[str, str], list[Json]] = {}
@@ -394,7 +397,7 @@ class SlackState:
             markdown_text=markdown,
             blocks=blocks or [],
             ephemeral_user=ephemeral_user,
-            user=self.bot_user_id,
+            user=self.speaker or self.bot_user_id,
         )
         msg.snapshot()
         self.messages[(msg.channel, msg.ts)] = msg
@@ -475,7 +478,7 @@ class SlackState:
             thread_ts=_str(args, "thread_ts"),
             streaming=True,
             streamed=True,
-            user=self.bot_user_id,
+            user=self.speaker or self.bot_user_id,
             task_display_mode=mode,
         )
         self._stream_into(msg, args)
@@ -574,6 +577,21 @@ class SlackState:
         by_ts.update({str(m.get("ts", "")): m for m in self.replies.get((channel, ts), [])})
         messages = [by_ts[k] for k in sorted(by_ts, key=ts_key) if _in_window(k, args)]
         return _page(messages, args, max_limit=self.replies_max_limit)
+
+    def _m_conversations__history(self, args: Json) -> Json:
+        """A channel's top-level messages (thread parents, not replies), newest first."""
+        _require(args, "channel")
+        channel = _str(args, "channel")
+        found = [
+            self._api(m)
+            for m in self.messages.values()
+            if m.channel == channel
+            and m.thread_ts in (None, m.ts)
+            and not (m.deleted or m.ephemeral_user)
+            and _in_window(m.ts, args)
+        ]
+        newest_first = sorted(found, key=lambda m: ts_key(str(m["ts"])), reverse=True)
+        return _page(newest_first, args, max_limit=999)
 
     def _m_views__publish(self, args: Json) -> Json:
         _require(args, "user_id", "view")

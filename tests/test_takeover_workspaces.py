@@ -1,0 +1,129 @@
+"""OAuth mode × work no Slack request carries (so no token comes with it): the turn of a dead
+replica, and a confirmation another replica expires, speak with their own workspace's token."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import StartBot
+from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, ReturnControl, Script, Text
+from tests.fakes.signing import signed_headers
+from tests.fakes.slack import FakeSlack
+from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention, wait_finished
+from tests.test_actions import CANCEL_ORDER
+from tests.test_installations import A, B, event_for, install, oauth_env, token_of
+from tests.test_takeover import ASKED_TS, LEASE, Replica, Replicas
+
+pytestmark = pytest.mark.bedrock_only("takeover is the same for every agent backend")
+
+
+@dataclass(frozen=True)
+class Browsed:
+    """What `install` needs of a bot: where it listens."""
+
+    url: str
+
+
+async def post(replica: Replica, body: str) -> None:
+    headers = {"Content-Type": "application/json", **signed_headers(body, SIGNING_SECRET)}
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{replica.port}/slack/events"
+        async with http.post(url, data=body, headers=headers) as resp:
+            assert resp.status == 200
+
+
+@pytest.fixture
+async def oauth_replicas(
+    slack: FakeSlack,
+    bedrock: FakeBedrockAgentRuntime,
+    redis_prefix: str,
+    redis_target: RedisTarget,
+    tmp_path: Path,
+) -> AsyncIterator[Replicas]:
+    env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target) | oauth_env(slack)
+    env |= {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
+    started: list[Replica] = []
+
+    def make() -> Replica:
+        replica = Replica(env, tmp_path / f"replica{len(started)}.log")
+        started.append(replica)
+        return replica
+
+    yield make
+    for replica in started:
+        await replica.stop()
+
+
+def answers_in(slack: FakeSlack, channel: str, thread_ts: str, text: str) -> list[str]:
+    return [
+        m.visible
+        for m in slack.thread(channel, thread_ts)
+        if m.visible.startswith(f"You said: {text}") and not m.streaming
+    ]
+
+
+async def test_in_oauth_mode_a_turn_taken_over_is_answered_with_its_own_workspace_token(
+    oauth_replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    bedrock.enqueue(Script([Text("Partly answered, "), Pause(120)]))
+    dying, survivor = oauth_replicas(), oauth_replicas()
+    await asyncio.gather(dying.start(), survivor.start())
+    # Installed through different replicas: the survivor finds A's token in the shared store.
+    assert (await install(Browsed(f"http://127.0.0.1:{dying.port}"), slack, A))[0] == 200  # type: ignore[arg-type]
+    assert (await install(Browsed(f"http://127.0.0.1:{survivor.port}"), slack, B))[0] == 200  # type: ignore[arg-type]
+    question = mention("what is A's leave policy?", channel="CA", bot_user_id="UBOTA", ts=ASKED_TS)
+
+    await post(dying, event_for(A, question))
+    await slack.wait_for(lambda: any("Partly" in m.visible for m in slack.thread("CA", ASKED_TS)))
+    await dying.kill()
+    killed_at = len(slack.calls)
+
+    text = "what is A's leave policy?"
+    await slack.wait_for(
+        lambda: (
+            bool(answers_in(slack, "CA", ASKED_TS, text)) and not slack.reactions_on("CA", ASKED_TS)
+        ),
+        timeout=LEASE + 15,
+    )
+    thread = slack.thread("CA", ASKED_TS)
+    assert len(answers_in(slack, "CA", ASKED_TS, text)) == 1
+    assert not any(m.streaming for m in thread)
+    assert "continued below" in thread[0].visible
+    takeover = slack.calls[killed_at:]
+    assert {c.method for c in takeover} >= {"chat.stopStream", "reactions.remove"}
+    assert not [c for c in takeover if c.response.get("error") == "not_authed"]
+    assert {c.token for c in takeover if c.method.startswith(("chat.", "reactions."))} <= (
+        token_of(slack, A)
+    )
+    first, again = bedrock.invocations[:2]
+    assert again.session_attributes["slackTeamId"] == first.session_attributes["slackTeamId"]
+    assert again.session_id.startswith("T0A:CA:")
+
+
+@pytest.mark.parametrize("bedrock", ["bedrock-agents"], indirect=True)
+async def test_in_oauth_mode_another_replica_expires_a_confirmation_with_its_workspace_token(
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
+) -> None:
+    first = await start(**oauth_env(slack), CONFIRM_TIMEOUT_SECONDS="2")
+    await install(first, slack, A)
+    bedrock.enqueue(Script([ReturnControl("inv-oauth", [CANCEL_ORDER])]))
+    question = mention("cancel my order ORD-88421", channel="CA", bot_user_id="UBOTA")
+    await first.post_signed(event_for(A, question))
+    await wait_finished(slack, 1)
+    [message] = slack.thread("CA", question["ts"])
+    assert first.runtime.services.actions is not None
+    await first.runtime.services.actions.close()  # its timers die with it, as in a crash
+
+    await start(**oauth_env(slack), CONFIRM_TIMEOUT_SECONDS="2")
+
+    await slack.wait_for(lambda: "expired — ask again" in message.visible, timeout=10)
+    edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == message.ts]
+    assert edits and {c.token for c in edits} <= token_of(slack, A)
+    assert all(c.ok for c in edits)
