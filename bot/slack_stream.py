@@ -235,7 +235,7 @@ class AnswerStream:
                 step = recovery(message, exc.error, recoveries=recoveries)
                 if step is Recovery.NEW_MESSAGE:
                     recoveries += 1
-                    message.ts, message.kind, message.shown = None, Kind.MRKDWN, message.start
+                    message.ts, message.kind, message.shown = None, Kind.UPDATE, message.start
                 elif step is Recovery.SPLIT_SOONER:
                     message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
                 elif step is Recovery.FALL_BACK:
@@ -254,7 +254,7 @@ class AnswerStream:
             self._messages.append(self._new_message(cut))
 
     def _new_message(self, start: int) -> MessageState:
-        kind = Kind.STREAM if self._native else Kind.MRKDWN
+        kind = Kind.STREAM if self._native else Kind.UPDATE
         return MessageState(start=start, shown=start, kind=kind)
 
     async def _write(self, message: MessageState, text: str, *, closing: bool) -> bool:
@@ -287,7 +287,7 @@ class AnswerStream:
         )
         self._native = False
         if message.ts is None:
-            message.kind = Kind.MRKDWN
+            message.kind = Kind.UPDATE
             if exc.method == "chat.startStream":
                 self._budget.refuse_native(self._scope)
         else:
