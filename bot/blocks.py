@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from bot import formatting, tables
-from bot.limits import ALERT_TEXT_LIMIT, MARKDOWN_BLOCKS_LIMIT, SECTION_TEXT_LIMIT
+from bot.limits import ALERT_TEXT_LIMIT, SECTION_TEXT_LIMIT
+from bot.limits import MARKDOWN_BLOCKS_LIMIT as MARKDOWN_BLOCKS_LIMIT  # slack_respond reads it here
 
 FEEDBACK_ACTION = "answer_feedback"  # the feedback_buttons element's action_id
 _VOTE_VALUES = {"up": "up", "down": "down"}
@@ -105,6 +106,13 @@ def message_content(markdown: str, closing: Sequence[Block]) -> dict[str, Any]:
     """
     if not closing and not tables.has_table(markdown):
         return {"markdown_text": markdown}
+    return block_content(markdown, closing)
+
+
+def block_content(markdown: str, closing: Sequence[Block]) -> dict[str, Any]:
+    """Markdown as `markdown` (and table) blocks with `closing` under them, and a plain `text`
+    fallback: for where `markdown_text` cannot go — beside blocks, or through a response_url,
+    whose documented message fields are `text` and `blocks` only."""
     content: dict[str, Any] = {"blocks": [*text_blocks(markdown), *closing]}
     fallback = with_alerts(plain_text(markdown), closing, limit=SECTION_TEXT_LIMIT)
     return content | ({"text": fallback} if fallback else {})

@@ -15,7 +15,6 @@ from slackify_markdown import slackify_markdown
 from bot import tables
 from bot.events import AgentFailure, FailureKind, Source
 from bot.limits import SECTION_TEXT_LIMIT
-from bot.limits import UPDATE_TEXT_LIMIT as UPDATE_TEXT_LIMIT  # slack_respond reads it here
 from bot.slack_events import bot_mention
 
 SIGN_OF_LIFE_REACTION = "eyes"
@@ -190,73 +189,3 @@ def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:
         for part in split_message(mrkdwn, SECTION_TEXT_LIMIT)
         if part
     ]
-
-
-_FENCE = "```"
-_LIST_LINE = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])(?:[ \t]|$)", re.MULTILINE)
-
-
-class MrkdwnRenderer:
-    """`to_mrkdwn` for a text that grows: paragraphs already complete are rendered once.
-
-    Update mode rewrites a whole message on every chat.update, and converting Markdown costs
-    ≈ 1 ms per 1,000 characters, so re-rendering everything on each flush made an answer's
-    CPU grow with the square of its length. A paragraph break is a safe place to cut only
-    outside code fences and before a line that does not continue the block above (indented
-    code, list continuation); the result equals `to_mrkdwn` of the whole text.
-    """
-
-    __slots__ = ("_last", "_rendered", "_source")
-
-    def __init__(self) -> None:
-        self._source = ""  # the part of the text rendered and kept (ends at a safe cut)
-        self._rendered = ""
-        self._last = ("", "")  # the last text asked for and its mrkdwn
-
-    def render(self, markdown: str) -> str:
-        if markdown != self._last[0]:
-            self._last = (markdown, self._render(markdown))
-        return self._last[1]
-
-    def _render(self, markdown: str) -> str:
-        if "]:" in markdown:  # a reference-style link definition may apply to any paragraph
-            self._source, self._rendered = "", ""
-            return to_mrkdwn(markdown)
-        if not markdown.startswith(self._source):
-            self._source, self._rendered = "", ""  # not the same text: start over
-        cut = _last_safe_cut(markdown, len(self._source))
-        if cut > len(self._source):
-            block = to_mrkdwn(markdown[len(self._source) : cut])
-            self._rendered = _join(self._rendered, block)
-            self._source = markdown[:cut]
-        return _join(self._rendered, to_mrkdwn(markdown[len(self._source) :]))
-
-
-def _join(head: str, tail: str) -> str:
-    # slackify_markdown closes a code block with one newline before what follows, else two.
-    separator = "\n" if head.endswith("```") else "\n\n"
-    return f"{head}{separator}{tail}" if head and tail else head or tail
-
-
-def _last_safe_cut(text: str, start: int) -> int:
-    """The last paragraph break after `start` where rendering the two sides apart gives the
-    same mrkdwn as rendering them together; `start` when there is none."""
-    # Backtick runs (fences, code spans over several lines) change how everything after them
-    # parses: nothing after the first one is cut.
-    end = text.find(_FENCE)
-    end = len(text) if end == -1 else end
-    best, block_start = start, start
-    while (found := text.find("\n\n", block_start, end)) != -1:
-        cut = found + 2
-        block = text[block_start:found]
-        follows = text[cut : cut + 1]
-        if (
-            block.strip()
-            and follows not in ("", "\n", " ", "\t")
-            # A blank line between list items makes the whole list loose: keep lists whole.
-            and not _LIST_LINE.search(block)
-            and not _LIST_LINE.match(text, cut)
-        ):
-            best = cut
-        block_start = cut
-    return best

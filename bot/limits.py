@@ -7,10 +7,9 @@ each with why. What an operator may change is a setting (bot/settings.py), not h
 from __future__ import annotations
 
 # -- Slack (and AWS) limits ---------------------------------------------------------------
-# used by bot/formatting.py
-# Slack limits (docs.slack.dev): `text` of chat.update is cut at 4,000 characters;
-# `markdown_text` takes 12,000 characters per call.
-UPDATE_TEXT_LIMIT = 4_000
+# used by bot/slack_targets.py and bot/formatting.py
+# Slack limits (docs.slack.dev): `markdown_text` takes 12,000 characters per call (every
+# answer message sends it, or `markdown` blocks, 12,000 cumulative).
 MARKDOWN_TEXT_LIMIT = 12_000
 SECTION_TEXT_LIMIT = 3_000  # Block Kit: a section's text
 # used by bot/blocks.py

@@ -66,7 +66,7 @@ class Steps:
                 self._unsent[step_id] = None
 
     def status_line(self) -> str | None:
-        """The newest open step as one line of mrkdwn, for update mode; None if none."""
+        """The newest open step as one line of Markdown, for update mode; None if none."""
         for step in reversed(self._steps.values()):
             if step.status in _OPEN:
                 return f"⏳ _{_title(step.title)}…_"

@@ -3,6 +3,12 @@
 A response_url takes up to five posts within 30 minutes, so the answer is not streamed: the ack
 already said "Looking up…", and the finished answer replaces it in one post (more only when it
 is longer than one message).
+
+Slack documents `text`, `blocks`, `attachments`, `response_type`, `replace_original` and
+`delete_original` for a response_url message (docs.slack.dev/interactivity/handling-user-
+interaction; slack_sdk's WebhookClient.send takes no `markdown_text`), so the Markdown goes as
+`markdown` blocks, which Slack renders itself (12,000 characters per message), with a plain
+`text` for notifications.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import blocks as slack_blocks
 from bot import formatting
 
 log = logging.getLogger(__name__)
@@ -48,15 +55,19 @@ class ResponseUrlAnswer:
 
     async def end(self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None) -> bool:
         self._ended = True
-        body = formatting.to_mrkdwn(self._markdown + suffix) or formatting.EMPTY_ANSWER_TEXT
-        parts = formatting.split_message(body, formatting.UPDATE_TEXT_LIMIT)
+        body = (self._markdown + suffix).strip() or formatting.EMPTY_ANSWER_TEXT
+        parts = [
+            part
+            for part in formatting.split_message(body, slack_blocks.MARKDOWN_BLOCKS_LIMIT)
+            if part.strip()
+        ]
         delivered = True
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            payload_blocks = formatting.section_blocks(part) + blocks if last and blocks else None
+            content = slack_blocks.block_content(part, (blocks or []) if last else [])
             delivered &= await self._post(
-                text=part,
-                blocks=payload_blocks,
+                text=content.get("text", ""),
+                blocks=content["blocks"],
                 replace_original=index == 0 and self._replace_original,
             )
             if delivered and self.first_visible_at is None:

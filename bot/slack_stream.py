@@ -227,7 +227,7 @@ class AnswerStream:
                 step = recovery(message, exc.error, recoveries=recoveries)
                 if step is Recovery.NEW_MESSAGE:
                     recoveries += 1
-                    message.ts, message.kind, message.shown = None, Kind.MRKDWN, message.start
+                    message.ts, message.kind, message.shown = None, Kind.UPDATE, message.start
                 elif step is Recovery.SPLIT_SOONER:
                     message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
                 elif step is Recovery.FALL_BACK:
@@ -246,7 +246,7 @@ class AnswerStream:
             self._messages.append(self._new_message(cut))
 
     def _new_message(self, start: int) -> MessageState:
-        kind = Kind.STREAM if self._native else Kind.MRKDWN
+        kind = Kind.STREAM if self._native else Kind.UPDATE
         return MessageState(start=start, shown=start, kind=kind)
 
     async def _write(self, message: MessageState, text: str, *, closing: bool) -> bool:
@@ -279,7 +279,7 @@ class AnswerStream:
         )
         self._native = False
         if message.ts is None:
-            message.kind = Kind.MRKDWN
+            message.kind = Kind.UPDATE
             if exc.method == "chat.startStream":
                 self._budget.refuse_native(self._scope)
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from bot import formatting, limits
@@ -37,14 +37,14 @@ class ThreadTarget:
 class Kind(Enum):
     STREAM = "stream"  # native: chat.startStream / appendStream / stopStream, Markdown
     MARKDOWN = "markdown"  # a stream Slack expired or refused mid-way: chat.update markdown_text
-    MRKDWN = "mrkdwn"  # update mode: chat.postMessage / chat.update with mrkdwn `text`
+    # Update mode: a placeholder (then the newest step) posted, edited with markdown_text.
+    UPDATE = "update"
 
 
-LIMITS = {
-    Kind.STREAM: limits.MARKDOWN_TEXT_LIMIT,
-    Kind.MARKDOWN: limits.MARKDOWN_TEXT_LIMIT,
-    Kind.MRKDWN: limits.UPDATE_TEXT_LIMIT,
-}
+# Every kind writes `markdown_text` (12,000 characters per call) or, with closing blocks,
+# `markdown` blocks (12,000 cumulative per message): docs.slack.dev/reference/methods/chat.update,
+# …/block-kit/blocks/markdown-block.
+LIMITS = {kind: limits.MARKDOWN_TEXT_LIMIT for kind in Kind}
 
 
 @dataclass(slots=True)
@@ -55,7 +55,6 @@ class MessageState:
     ts: str | None = None
     max_chars: int | None = None  # lowered when Slack says msg_too_long
     dirty: bool = False  # an append may or may not have landed: rewrite it whole at the end
-    mrkdwn: formatting.MrkdwnRenderer = field(default_factory=formatting.MrkdwnRenderer)
 
     @property
     def limit(self) -> int:
@@ -64,20 +63,10 @@ class MessageState:
 
 def fit(message: MessageState, text: str) -> int:
     """Pure: where `message`'s part of the answer `text` ends — all of it if it fits, else a
-    cut measured the way Slack counts (mrkdwn length in update mode), never before what the
+    cut within the message's limit (Slack counts the Markdown as sent), never before what the
     message already shows. The rest continues in the next message."""
     segment, floor = text[message.start :], message.shown - message.start
-    if message.kind is not Kind.MRKDWN:
-        return message.start + formatting.split_point(segment, message.limit, floor=floor)
-    if len(message.mrkdwn.render(segment)) <= message.limit:
-        return len(text)  # the common case: all of it fits, rendered once per flush
-    budget = message.limit
-    while True:
-        cut = formatting.split_point(segment, budget, floor=floor)
-        overflow = len(formatting.to_mrkdwn(segment[:cut])) - message.limit
-        if overflow <= 0 or cut <= floor + 1:
-            return message.start + cut
-        budget = max(floor + 1, cut - overflow - 16)
+    return message.start + formatting.split_point(segment, message.limit, floor=floor)
 
 
 class Recovery(Enum):

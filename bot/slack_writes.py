@@ -2,10 +2,13 @@
 
 `MessageWriter.write` is told what a message should show now (its text, whether this write
 closes it, the blocks that go under it) and makes the one call that does it: chat.startStream /
-appendStream / stopStream for a stream, chat.postMessage / chat.update with `markdown_text`
-after a stream ended or was refused, and with mrkdwn `text` in update mode. Pending agent steps
-travel in the stream calls as `task_update` chunks. It returns False when Slack deferred the
-write (429 or a hiccup); the stream's pump decides when to try again.
+appendStream / stopStream for a stream, otherwise chat.postMessage / chat.update with
+`markdown_text` (12,000 characters; docs.slack.dev/reference/methods/chat.update and
+…/chat.postMessage) — after a stream ended or was refused, and in update mode from the
+placeholder on. With closing blocks the Markdown travels as `markdown` blocks and `text` is
+the plain notification fallback. Pending agent steps travel in the stream calls as
+`task_update` chunks. It returns False when Slack deferred the write (429 or a hiccup); the
+stream's pump decides when to try again.
 """
 
 from __future__ import annotations
@@ -37,11 +40,8 @@ class MessageWriter:
         """Make `message` show `text[message.start:]` (the answer so far, cut for it)."""
         if message.kind is Kind.STREAM:
             return await self._write_stream(message, text, closing=closing, blocks=blocks)
-        if message.kind is Kind.MARKDOWN:
-            markdown = text[message.start :]
-            return await self._write_markdown(message, markdown, final=closing, blocks=blocks)
-        body = message.mrkdwn.render(text[message.start :]) or formatting.PLACEHOLDER_TEXT
-        return await self.post(message, body, final=closing, blocks=blocks)
+        markdown = text[message.start :] or formatting.PLACEHOLDER_TEXT
+        return await self.post(message, markdown, final=closing, blocks=blocks)
 
     async def write_steps(self, message: MessageState, text: str) -> bool:
         """Steps before any text: the plan opens the stream, or (update mode) the placeholder
@@ -50,17 +50,17 @@ class MessageWriter:
             return await self._write_stream(message, text, closing=False, blocks=[])
         line = self._steps.status_line()
         self._steps.take_chunks()
-        if message.kind is not Kind.MRKDWN or not line:
+        if message.kind is not Kind.UPDATE or not line:
             return True
         return await self.post(message, line, final=False, blocks=[])
 
-    async def post(self, message: MessageState, body: str, *, final: bool, blocks: Blocks) -> bool:
-        """mrkdwn `body`, posted or edited in place."""
-        # With blocks, Slack shows the blocks and keeps `text` as the notification fallback.
-        content = {
-            "blocks": formatting.section_blocks(body) + blocks if blocks else None,
-            "text": slack_blocks.with_alerts(body, blocks, limit=message.limit),
-        }
+    async def post(
+        self, message: MessageState, markdown: str, *, final: bool, blocks: Blocks
+    ) -> bool:
+        """Markdown that Slack renders itself, posted or edited in place."""
+        # markdown_text cannot travel with blocks: with closing blocks (or a table, which only
+        # a table block renders) the Markdown becomes blocks and `text` a plain fallback.
+        content = slack_blocks.message_content(markdown, blocks)
         if message.ts is not None:
             return await self._update(message, final=final, **content)
         return await self._post_new(message, final=final, **content)
@@ -104,7 +104,7 @@ class MessageWriter:
             # Nothing streamed yet: one chat.postMessage beats startStream + stopStream (Tier 2).
             message.kind = Kind.MARKDOWN
             markdown = text[message.start :]
-            return await self._write_markdown(message, markdown, final=True, blocks=blocks)
+            return await self.post(message, markdown, final=True, blocks=blocks)
         if message.ts is None:
             response = await self._stream_call(
                 "chat.startStream",
@@ -143,19 +143,8 @@ class MessageWriter:
         if message.dirty or tables.has_table(text[message.start :]):
             message.dirty = False
             markdown = text[message.start :]
-            return await self._write_markdown(message, markdown, final=True, blocks=blocks)
+            return await self.post(message, markdown, final=True, blocks=blocks)
         return True
-
-    async def _write_markdown(
-        self, message: MessageState, markdown: str, *, final: bool, blocks: Blocks
-    ) -> bool:
-        """Markdown that Slack renders itself, posted or edited in place."""
-        # markdown_text cannot travel with blocks: with closing blocks (or a table, which only
-        # a table block renders) the Markdown becomes blocks and `text` a plain fallback.
-        content = slack_blocks.message_content(markdown, blocks)
-        if message.ts is not None:
-            return await self._update(message, final=final, **content)
-        return await self._post_new(message, final=final, **content)
 
     async def _update(self, message: MessageState, *, final: bool, **content: Any) -> bool:
         if final and self._update_refused():

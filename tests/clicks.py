@@ -5,7 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from bot.actions.logic import DENIED_BODY
+from bot.agents.harness import DECLINED_RESULT
+from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import Interrupt, ReturnControl, Script
+from tests.fakes.harness import FakeHarness
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body
 from tests.fakes.slack import FakeSlack, Message
 from tests.harness import Bot, FakeAgent, finished_answers, mention, wait_finished
@@ -90,3 +94,20 @@ async def metric(bot: Bot, outcome: str) -> float:
     line = f'slackbot_confirmations_total{{outcome="{outcome}"}} '
     found = [row for row in text.splitlines() if row.startswith(line)]
     return float(found[0].removeprefix(line)) if found else 0.0
+
+
+def decisions(agent: FakeAgent, resumed: Any) -> dict[str, str]:
+    """What went back to the agent in the resuming invocation `resumed`, per paused input:
+    CONFIRM or DENY — Bedrock's confirmationState, an AgentCore interrupt's answer, or (harness)
+    a toolResult that says the user declined."""
+    if isinstance(agent, FakeAgentCoreRuntime):
+        answers = resumed.interrupt_responses or {}
+        return {key: {"y": "CONFIRM", "n": "DENY"}[value] for key, value in answers.items()}
+    if isinstance(agent, FakeHarness):
+        declined = [[{"text": DENIED_BODY}], [{"text": DECLINED_RESULT}]]
+        return {
+            r["toolUseId"]: "DENY" if r["content"] in declined else "CONFIRM"
+            for r in resumed.tool_results
+        }
+    results = [next(iter(r.values())) for r in resumed.return_control_results]
+    return {f"{resumed.invocation_id}-{n}": r["confirmationState"] for n, r in enumerate(results)}

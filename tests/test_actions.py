@@ -1,7 +1,9 @@
 """End to end: agents that act — Confirm / Cancel for return of control and interrupts (SPEC 14).
 
 Clicks are signed `block_actions` requests shaped like Slack's; the fakes record what went back
-to the agent (`returnControlInvocationResults`, `interrupt_responses`).
+to the agent (`returnControlInvocationResults`, `interrupt_responses`, the harness's
+`toolResult` blocks). Each scripted `ReturnControl` plays as the backend pauses: Bedrock's
+returnControl, one AgentCore interrupt per input, or the harness's inline tool uses.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import uuid
 
 import pytest
 
-from tests.clicks import ask_in_channel, buttons, click_payload, metric, press
+from bot.actions.registry import NO_HANDLER
+from tests.clicks import ask_in_channel, buttons, click_payload, decisions, metric, press
 from tests.conftest import StartBot
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import (
@@ -23,14 +26,10 @@ from tests.fakes.bedrock import (
     api_input,
     function_input,
 )
+from tests.fakes.harness import FakeHarness
 from tests.fakes.signing import FORM_CONTENT_TYPE, event_envelope, slash_command_body
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
-
-# Bedrock return of control and AgentCore interrupts; the harness's inline tools take the same
-# path and are shown end to end in tests/test_harness_e2e.py.
-pytestmark = pytest.mark.not_harness("return control and interrupts are not harness events")
-
 
 CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
 
@@ -45,6 +44,9 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
     assert "Before I go on, I need your OK" in message.visible
     if isinstance(bedrock, FakeAgentCoreRuntime):
         assert "Run cancelOrder(orderId=ORD-88421)?" in message.visible
+    elif isinstance(bedrock, FakeHarness):
+        assert "use the tool *cancelOrder*" in message.visible
+        assert "• `orderId`: ORD-88421" in message.visible
     else:
         assert "run *cancelOrder* (action group _orders_)" in message.visible
         assert "• `orderId`: ORD-88421" in message.visible
@@ -66,6 +68,28 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
     if isinstance(bedrock, FakeAgentCoreRuntime):
         assert resumed.interrupt_responses == {"inv-1-0": "y"}
         assert "prompt" not in resumed.body
+    elif isinstance(bedrock, FakeHarness):
+        # The paused tool turn comes back whole; confirmed, the tool needs a result, and with
+        # no handler registered the harness is told it is unavailable (the agent can say so).
+        tool_use = {"toolUseId": "inv-1-0", "name": "cancelOrder", "type": "tool_use"}
+        assert resumed.messages == [
+            {
+                "role": "assistant",
+                "content": [{"toolUse": tool_use | {"input": {"orderId": "ORD-88421"}}}],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "toolResult": {
+                            "toolUseId": "inv-1-0",
+                            "content": [{"text": NO_HANDLER}],
+                            "status": "error",
+                        }
+                    }
+                ],
+            },
+        ]
     else:
         assert resumed.invocation_id == "inv-1"
         assert resumed.return_control_results == [
@@ -90,7 +114,8 @@ async def test_confirm_shows_the_action_in_words_and_resumes_the_same_session(
         "cancel my order ORD-88421",
         "Order ORD-88421 is cancelled.",
     )
-    invocation = "inv-1-0" if isinstance(bedrock, FakeAgentCoreRuntime) else "inv-1"
+    paused_per_input = isinstance(bedrock, FakeAgentCoreRuntime | FakeHarness)
+    invocation = "inv-1-0" if paused_per_input else "inv-1"
     for message_text in ("confirmation shown", "confirmation click", "resuming a paused answer"):
         [logged] = [r for r in caplog.records if r.getMessage() == message_text]
         assert getattr(logged, "invocation_id", None) == invocation, message_text
@@ -229,11 +254,7 @@ async def test_several_inputs_show_in_one_message_and_resume_once_all_are_answer
     await press(bot, slack, blocks=blocks, label="Cancel", nth=1, channel="C0CHAN", ts=message.ts)
 
     _, resumed = await bedrock.wait_for_invocations(2)
-    if isinstance(bedrock, FakeAgentCoreRuntime):
-        assert resumed.interrupt_responses == {"inv-11-0": "y", "inv-11-1": "n"}
-    else:
-        states = [r["functionResult"]["confirmationState"] for r in resumed.return_control_results]
-        assert states == ["CONFIRM", "DENY"]
+    assert decisions(bedrock, resumed) == {"inv-11-0": "CONFIRM", "inv-11-1": "DENY"}
     await slack.wait_for(lambda: "🚫 Cancelled by <@U0USER>" in message.visible)
 
 

@@ -19,11 +19,6 @@ from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, wait_finished
 from tests.test_faults_runtime import PrivateRedis, free_port
 
-# Bedrock return of control and AgentCore interrupts; the harness's inline tools take the same
-# path and are shown end to end in tests/test_harness_e2e.py.
-pytestmark = pytest.mark.not_harness("return control and interrupts are not harness events")
-
-
 CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
 HANDLERS = "tests.actions_module"
 

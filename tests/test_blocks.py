@@ -128,7 +128,7 @@ async def test_a_table_answer_is_shown_as_a_table_block(
     assert message.text.startswith("Here are the plans:") and "**" not in message.text
 
 
-async def test_in_update_mode_a_table_is_an_aligned_code_block(
+async def test_in_update_mode_a_table_answer_is_shown_as_a_table_block(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update")
@@ -138,8 +138,11 @@ async def test_in_update_mode_a_table_is_an_aligned_code_block(
     await bot.send_event(event)
 
     message = await answer_shown(slack, event)
-    assert "```\nPlan    Days      Notes\n" in message.visible
-    assert "Senior    25  after 5 years" in message.visible
+    kinds = [b["type"] for b in message.blocks]
+    assert kinds == ["markdown", "table", "markdown", "context_actions"]
+    assert "Senior | 25 | after 5 years" in message.visible
+    assert "|:-----|" not in message.visible  # no raw Markdown table left on screen
+    assert message.text.startswith("Here are the plans:") and "**" not in message.text
 
 
 async def test_an_interrupted_answer_keeps_its_text_and_shows_an_alert(

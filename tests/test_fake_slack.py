@@ -348,6 +348,20 @@ async def test_response_url(fake: FakeSlack) -> None:
     assert fake.calls_to("response_url")[0].args["id"] == "cmd1"
 
 
+async def test_response_url_refuses_what_slack_would_and_shows_markdown_blocks(
+    fake: FakeSlack,
+) -> None:
+    webhook = AsyncWebhookClient(fake.response_url("cmd2"))
+    # markdown_text is no response_url field: alone, the message has nothing to show.
+    only_markdown = await webhook.send_dict({"markdown_text": "**hi**"})
+    unknown_block = await webhook.send(text="x", blocks=[{"type": "no_such_block"}])
+    assert (only_markdown.status_code, only_markdown.body) == (400, "no_text")
+    assert (unknown_block.status_code, unknown_block.body) == (400, "invalid_blocks")
+    shown = await webhook.send(text="hi", blocks=[{"type": "markdown", "text": "**hi**"}])
+    assert shown.status_code == 200
+    assert fake.responses_visible("cmd2") == ["**hi**"]
+
+
 async def test_latency_delays_each_answer(fake: FakeSlack, client: AsyncWebClient) -> None:
     fake.latency = 0.02
     started = time.monotonic()

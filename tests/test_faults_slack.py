@@ -112,11 +112,11 @@ async def test_long_answers_continue_in_following_messages_without_losing_text(
     assert all(p.endswith("\n\n") for p in parts[:-1]), "split between paragraphs"
 
 
-async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long(
+async def test_update_mode_splits_at_slack_s_12000_markdown_characters_and_on_msg_too_long(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update")
-    text = LONG[:9_000]
+    text = LONG * 2  # ≈ 27,000 characters
     bedrock.enqueue(Script.answer(text, chunk_size=1_000))
     slack.fail("chat.update", "msg_too_long", times=1)
     event = mention("a lot")
@@ -128,8 +128,13 @@ async def test_update_mode_splits_at_slack_s_4000_characters_and_on_msg_too_long
     )
     messages = slack.thread("C0CHAN", event["ts"])
     assert len(messages) >= 3
-    assert all(len(m.text) <= 4_000 for m in messages)
-    # mrkdwn conversion may trim whitespace at paragraph ends; every word stays, in order.
+    # Slack renders the Markdown itself: no mrkdwn conversion, and far more than 4,000
+    # characters per message, even after msg_too_long made the first one smaller.
+    assert all(len(m.visible) <= 12_000 for m in messages)
+    assert 4_000 < len(messages[0].visible) < 12_000
+    assert max(len(m.visible) for m in messages[1:]) > 9_000
+    assert all(m.markdown_text and not m.text for m in messages[:-1])
+    assert text.startswith("".join(m.markdown_text for m in messages[:-1]))
     assert " ".join(m.visible for m in messages).split() == text.split()
 
 

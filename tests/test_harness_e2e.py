@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.clicks import buttons, press
+from tests.clicks import ask_in_channel, buttons, press
 from tests.conftest import StartBot
-from tests.fakes.bedrock import Script, Text, Trace
+from tests.fakes.bedrock import ReturnControl, Script, Text, Trace, function_input
 from tests.fakes.harness import FakeHarness, Stop, Tokens, ToolUse
 from tests.fakes.slack import FakeSlack
 from tests.harness import HARNESS_ARN, Bot, mention, wait_finished
@@ -121,3 +121,28 @@ async def test_an_inline_tool_is_confirmed_in_slack_and_its_result_goes_back_to_
     assert result["toolUseId"] == "tu_9"
     await slack.wait_for(lambda: "Order ORD-1 is cancelled." in thread_text(slack, event["ts"]))
     assert "Confirmed by <@U0USER>" in thread_text(slack, event["ts"])
+
+
+async def test_a_confirmed_inline_tool_runs_its_handler_and_the_result_goes_back_as_success(
+    start: StartBot, slack: FakeSlack, bedrock: FakeHarness
+) -> None:
+    bot = await start(ACTION_HANDLERS_MODULE="tests.actions_module")
+    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"})
+    _, question = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-h1", [lookup]))
+    assert "use the tool *lookupOrder*" in question.visible
+    bedrock.enqueue(Script([Text("ORD-7 shipped.")]))
+
+    await press(
+        bot, slack, blocks=question.blocks, label="Confirm", channel="C0CHAN", ts=question.ts
+    )
+
+    _, resumed = await bedrock.wait_for_invocations(2)
+    assert resumed.tool_results == [
+        {
+            "toolUseId": "inv-h1-0",
+            "content": [{"text": '{"orderId": "ORD-7", "status": "shipped"}'}],
+            "status": "success",
+        }
+    ]
+    await wait_finished(slack, 2)
+    assert "ORD-7 shipped." in slack.thread("C0CHAN", question.thread_ts or "")[-1].visible

@@ -96,7 +96,15 @@ async def test_update_mode_turns_the_placeholder_into_the_answer(
     await answered(slack, "C0CHAN", event["ts"], "example.com")
     [message] = slack.thread("C0CHAN", event["ts"])
     assert message.versions[0].startswith("⏳")
-    assert message.visible == "Orders ship in *2 days* from <https://example.com|our site>."
+    # Slack renders the Markdown itself (markdown_text, then a markdown block under which the
+    # feedback goes), from the placeholder on; `text` is only the plain notification fallback.
+    [placeholder] = slack.calls_to("chat.postMessage")
+    assert placeholder.args["markdown_text"].startswith("⏳") and "text" not in placeholder.args
+    assert all(
+        "markdown_text" in c.args or "blocks" in c.args for c in slack.calls_to("chat.update")
+    )
+    assert message.visible == "Orders ship in **2 days** from [our site](https://example.com)."
+    assert message.text == "Orders ship in 2 days from our site."
     assert not slack.calls_to("chat.startStream")
     lengths = [len(v) for v in message.versions[1:]]
     assert lengths == sorted(lengths), "visible text must only grow"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import formatting
 from bot.slack_targets import SMALLEST_MESSAGE, Kind, MessageState, Recovery, fit, recovery
 
 _WORDS = st.sampled_from(
@@ -33,7 +32,7 @@ def lay_out(chunks: list[str], kind: Kind, max_chars: int) -> tuple[str, list[Me
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.lists(_WORDS, min_size=1, max_size=12).map("".join), max_size=25),
-    st.sampled_from([Kind.STREAM, Kind.MRKDWN]),
+    st.sampled_from([Kind.STREAM, Kind.UPDATE]),
     st.integers(min_value=60, max_value=400),
 )
 def test_parts_join_to_the_answer_and_each_fits_its_message(
@@ -44,8 +43,8 @@ def test_parts_join_to_the_answer_and_each_fits_its_message(
     parts = [text[m.start : end] for m, end in zip(messages, ends, strict=True)]
     assert "".join(parts) == text
     for part in parts:
-        shown = formatting.to_mrkdwn(part) if kind is Kind.MRKDWN else part
-        assert len(shown) <= max_chars or len(part) <= 1
+        # Every kind sends the Markdown as it is (markdown_text or markdown blocks).
+        assert len(part) <= max_chars or len(part) <= 1
 
 
 _ERRORS = st.sampled_from(
@@ -83,8 +82,8 @@ def test_every_refusal_has_a_next_step_and_refusals_cannot_loop_forever(
         assert steps < 30, "recoveries are bounded"
         if step is Recovery.NEW_MESSAGE:
             recoveries += 1
-            message.ts, message.kind = None, Kind.MRKDWN
+            message.ts, message.kind = None, Kind.UPDATE
         elif step is Recovery.SPLIT_SOONER:
             message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
         else:
-            message.kind = Kind.MARKDOWN if message.ts else Kind.MRKDWN
+            message.kind = Kind.MARKDOWN if message.ts else Kind.UPDATE

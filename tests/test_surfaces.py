@@ -79,7 +79,11 @@ async def test_order_command_answers_privately_through_response_url(
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
     [reply] = slack.responses[hook]
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is True
-    assert reply["text"] == "Order *ORD-88421* shipped yesterday."
+    # Markdown that Slack renders itself (a markdown block), plain words for notifications.
+    assert [b["type"] for b in reply["blocks"]] == ["markdown", "context_actions"]
+    assert reply["blocks"][0]["text"] == "Order **ORD-88421** shipped yesterday."
+    assert reply["text"] == "Order ORD-88421 shipped yesterday."
+    assert slack.responses_visible(hook) == ["Order **ORD-88421** shipped yesterday."]
     [invocation] = bedrock.invocations
     assert invocation.session_attributes == {
         "slackTeamId": "T0001",
@@ -118,8 +122,10 @@ async def test_order_errors_reach_the_caller_the_same_private_way(
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
     [reply] = slack.responses[hook]
     assert reply["response_type"] == "ephemeral"
-    assert "misconfigured" in reply["text"] and "ref `" in reply["text"]
-    assert "arn:aws" not in reply["text"]
+    [shown] = slack.responses_visible(hook)
+    assert "misconfigured" in shown and "ref `" in shown
+    assert "misconfigured" in reply["text"] and "`" not in reply["text"]  # plain fallback
+    assert "arn:aws" not in json.dumps(reply)
 
 
 @with_knowledge_base

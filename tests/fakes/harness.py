@@ -8,7 +8,10 @@ an exception frame, ``HttpError`` → a restJson error response; the stream ends
 ``contentBlockStop`` + ``messageStop``. Harness-only steps: ``ToolUse`` (a tool the harness
 runs when it has a ``result``, else an inline tool that pauses the stream with stopReason
 ``tool_use``), ``Hook`` (a ``hookEvent``), ``Tokens`` (usage with cache counts) and ``Stop``
-(the final stopReason).
+(the final stopReason). A Bedrock ``ReturnControl`` plays as inline tools the caller must run:
+one ``toolUse`` block per function input (toolUseId ``<invocation id>-<n>``, the function's
+name, its parameters as input) and stopReason ``tool_use``; the resume's ``toolResult`` blocks
+are recorded in ``Invocation.tool_results``.
 """
 
 # ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
@@ -29,7 +32,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .agentcore import SESSION_HEADER, USER_HEADER
-from .bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
+from .bedrock import Drop, HttpError, Pause, RaiseInStream, ReturnControl, Script, Text, Trace
 from .eventstream import encode_event, encode_exception
 from .scripted import ScriptedServer
 
@@ -183,6 +186,8 @@ class _Player:
             return out + _frame("contentBlockStop", {"contentBlockIndex": self.index - 1})
         if isinstance(step, ToolUse):
             return self._tool(step)
+        if isinstance(step, ReturnControl):
+            return b"".join(self._tool(use) for use in inline_tools(step))
         if isinstance(step, Hook):
             hook = {"hookEventId": str(uuid.uuid4()), "name": step.name, "type": step.type}
             if step.decision:
@@ -218,6 +223,18 @@ class _Player:
     def end(self, reason: str | None) -> bytes:
         reason = reason or ("tool_use" if self.paused else "end_turn")
         return self._open() + self._close_text() + self._stop(reason)
+
+
+def inline_tools(step: ReturnControl) -> list[ToolUse]:
+    """A return of control as the harness pauses for it: inline tools without a result."""
+    uses = []
+    for n, member in enumerate(step.inputs):
+        function = member.get("functionInvocationInput")
+        assert function is not None, "only function inputs have a harness form (no API paths)"
+        parameters = {p["name"]: p["value"] for p in function.get("parameters") or []}
+        name = str(function["function"])
+        uses.append(ToolUse(name, parameters, tool_use_id=f"{step.invocation_id}-{n}"))
+    return uses
 
 
 class FakeHarness(ScriptedServer[Invocation]):
@@ -324,6 +341,26 @@ def _invalid(inv: Invocation) -> str:
                 return "a content block must have exactly one member"
             if "text" in block and not block["text"]:
                 return "text content must not be empty"
+            if problem := _invalid_tool_block(block):
+                return problem
+    return ""
+
+
+# botocore's bedrock-agentcore model: HarnessToolUseId, HarnessToolName, HarnessToolUseStatus.
+_TOOL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def _invalid_tool_block(block: dict[str, Any]) -> str:
+    if use := block.get("toolUse"):
+        if not (_TOOL_ID.fullmatch(str(use.get("toolUseId"))) and "input" in use):
+            return "toolUse needs a valid toolUseId and an input"
+        if not _TOOL_ID.fullmatch(str(use.get("name"))):
+            return "toolUse name must match [a-zA-Z0-9_-]+ (at most 64)"
+    if result := block.get("toolResult"):
+        if not _TOOL_ID.fullmatch(str(result.get("toolUseId"))) or "content" not in result:
+            return "toolResult needs a valid toolUseId and content"
+        if result.get("status", "success") not in ("success", "error"):
+            return "toolResult status must be success or error"
     return ""
 
 

@@ -22,7 +22,15 @@ from typing import Self
 from aiohttp import WSMsgType, web
 
 from tests.fakes.slack_oauth import FakeOAuth
-from tests.fakes.slack_state import Call, Json, Message, SlackError, SlackState
+from tests.fakes.slack_state import (
+    Call,
+    Json,
+    Message,
+    SlackError,
+    SlackState,
+    blocks_text,
+    validate_blocks,
+)
 
 __all__ = ["Call", "FakeSlack", "Message", "SlackError"]
 
@@ -109,6 +117,14 @@ class FakeSlack(SlackState):
     def response_url(self, id: str) -> str:
         """A slash-command `response_url` that records posts under `responses[id]`."""
         return f"{self.url}/response/{id}"
+
+    def responses_visible(self, id: str) -> list[str]:
+        """What the user sees of each post to `response_url(id)`: its blocks' text when they
+        hold text (`text` is then only the notification fallback), else `text`."""
+        return [
+            blocks_text(body.get("blocks") or []) or body.get("text", "")
+            for body in self.responses.get(id, [])
+        ]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -421,7 +437,7 @@ class FakeSlack(SlackState):
             body = {"error": err.error}
         if self.latency:
             await asyncio.sleep(self.latency)
-        fault = self._take_fault("response_url")
+        fault = self._take_fault("response_url") or _refusal(body)
         status = fault.status if fault else 200
         if fault is None:
             self.responses.setdefault(id, []).append(body)
@@ -435,6 +451,18 @@ class FakeSlack(SlackState):
         self.calls.append(call)
         async with self._changed:
             self._changed.notify_all()
+
+
+def _refusal(body: Json) -> _Fault | None:
+    """A response_url message Slack would refuse: invalid blocks, or nothing to show. Its
+    documented fields are text, blocks and attachments — `markdown_text` is not one of them."""
+    try:
+        validate_blocks(body.get("blocks") or [])
+    except SlackError as err:
+        return _Fault(err.error, status=400, remaining=0)
+    if not (body.get("text") or body.get("blocks") or body.get("attachments")):
+        return _Fault("no_text", status=400, remaining=0)
+    return None
 
 
 async def _read_args(request: web.Request) -> Json:
