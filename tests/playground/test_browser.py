@@ -50,17 +50,22 @@ async def test_a_question_in_the_channel_streams_into_its_thread_while_the_agent
     await answer.wait_for()
     partial_selector = f'{BOT}[data-thread-ts="{thread}"]'
     # Some text, and the answer not yet over (no feedback buttons): the stream as it happens.
+    # The answer's words only: the progress card above them changes status (⏳ → ✅).
+    words = """(m) => {
+        const body = m.querySelector('.body').cloneNode(true);
+        body.querySelectorAll('.tasks').forEach((t) => t.remove());
+        return body.textContent.trim();
+    }"""
     await page.wait_for_function(
-        """(selector) => {
+        f"""(selector) => {{
             const m = document.querySelector(selector);
-            return m && m.querySelector('.body').textContent.trim().length > 0
-                && !m.querySelector('button[data-action-id]');
-        }""",
+            return m && ({words})(m).length > 0 && !m.querySelector('button[data-action-id]');
+        }}""",
         arg=partial_selector,
     )
-    partial = (await answer.locator(".body").inner_text()).strip()
+    partial = await answer.evaluate(words)
     await finished(answer)
-    final = (await answer.locator(".body").inner_text()).strip()
+    final = await answer.evaluate(words)
     assert len(final) > len(partial) and final.startswith(partial[:20])
     assert "25 vacation days" in final
     assert "Sources" in final
