@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from bot.events import AgentEvent, AgentFailure, AgentRequest, FailureKind, TextDelta
 
 log = logging.getLogger(__name__)
@@ -246,3 +248,42 @@ def _merge_text(batch: list[Any]) -> list[Any]:
 def _log_worker_error(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("agent worker thread failed", exc_info=future.exception())
+
+
+class StreamReader(Protocol):
+    """Turns a typed event stream's raw events into agent events (pure, per answer)."""
+
+    def feed(self, raw: Any) -> list[AgentEvent]: ...
+
+    def close(self) -> list[AgentEvent]: ...
+
+
+def pump_events(
+    stream: Any,
+    reader: StreamReader,
+    emit: Emit,
+    handle: StreamHandle,
+    *,
+    on_error: Callable[[ClientError], AgentFailure],
+) -> None:
+    """Read a botocore event stream in the worker thread, through `reader`, until it ends.
+
+    An exception event after HTTP 200 arrives as a ClientError (EventStreamError); a dropped
+    connection as whatever urllib3/botocore raise: both end the answer as a failure, unless
+    the event loop cancelled the stream itself.
+    """
+    handle.attach(lambda: abort_stream(stream))
+    try:
+        for raw in stream:
+            if handle.cancelled.is_set():
+                return
+            for event in reader.feed(raw) or (HEARTBEAT,):
+                emit(event)
+        for event in reader.close():
+            emit(event)
+    except ClientError as exc:
+        emit(on_error(exc))
+    except Exception as exc:
+        if not handle.cancelled.is_set():
+            kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
+            emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))

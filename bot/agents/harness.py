@@ -32,12 +32,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.agents.agentcore import failure_from_error, runtime_session_id, runtime_user_id
 from bot.agents.base import (
-    HEARTBEAT,
     Emit,
     RetryPolicy,
     StreamHandle,
     ThreadedBackend,
-    abort_stream,
+    pump_events,
 )
 from bot.agents.bedrock_agents import history_preamble
 from bot.events import (
@@ -98,23 +97,7 @@ class HarnessBackend(ThreadedBackend):
         except (ClientError, BotoCoreError) as exc:
             emit(failure_from_error(exc))
             return
-        stream = response["stream"]
-        handle.attach(lambda: abort_stream(stream))
-        reader = HarnessStream()
-        try:
-            for raw in stream:
-                if handle.cancelled.is_set():
-                    return
-                for event in reader.feed(raw) or (HEARTBEAT,):
-                    emit(event)
-            for event in reader.close():
-                emit(event)
-        except ClientError as exc:  # EventStreamError: an exception event after HTTP 200
-            emit(failure_from_error(exc))
-        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
-            if not handle.cancelled.is_set():
-                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
-                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+        pump_events(response["stream"], HarnessStream(), emit, handle, on_error=failure_from_error)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeHarness parameters for one request (pure; unit-tested)."""

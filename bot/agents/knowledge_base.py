@@ -19,13 +19,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot import formatting
 from bot.agents.base import (
-    HEARTBEAT,
     AgentBackend,
     Emit,
     RetryPolicy,
     StreamHandle,
     ThreadedBackend,
-    abort_stream,
+    pump_events,
 )
 from bot.agents.bedrock_agents import sources_from_attribution
 from bot.agents.errors import failure_from_exception
@@ -120,23 +119,8 @@ class KnowledgeBaseBackend(ThreadedBackend):
             emit(failure_from_exception(exc))
             return
         emit(IssuedSession(str(response["sessionId"])))
-        stream = response["stream"]
-        handle.attach(lambda: abort_stream(stream))
-        reader = KnowledgeBaseStream()
-        try:
-            for raw in stream:
-                if handle.cancelled.is_set():
-                    return
-                for event in reader.feed(raw) or (HEARTBEAT,):
-                    emit(event)
-            for event in reader.close():
-                emit(event)
-        except ClientError as exc:  # EventStreamError: an exception event after HTTP 200
-            emit(failure_from_exception(exc))
-        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
-            if not handle.cancelled.is_set():
-                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
-                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+        stream, reader = response["stream"], KnowledgeBaseStream()
+        pump_events(stream, reader, emit, handle, on_error=failure_from_exception)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """RetrieveAndGenerateStream parameters; `request.session_id` is the RAG session or ""."""
