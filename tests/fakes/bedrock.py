@@ -366,9 +366,6 @@ class FakeBedrockAgentRuntime(ScriptedServer[Invocation]):
         await self._serve(app)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
         raw = await request.read()
         inv = Invocation(
             agent_id=request.match_info["agentId"],
@@ -378,13 +375,7 @@ class FakeBedrockAgentRuntime(ScriptedServer[Invocation]):
             headers={k.lower(): v for k, v in request.headers.items()},
             started_at=time.monotonic(),
         )
-        try:
-            script = await self._arrive(inv)
-            return await self._play(request, inv, script)
-        finally:
-            inv.finished_at = time.monotonic()
-            inv._finished.set()
-            self._handlers.discard(task)
+        return await self._recorded(inv, lambda script: self._play(request, inv, script))
 
     async def _play(
         self, request: web.Request, inv: Invocation, script: Script

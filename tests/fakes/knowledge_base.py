@@ -141,22 +141,13 @@ class FakeBedrockWithKnowledgeBase(FakeBedrockAgentRuntime):
         await self._serve(app)
 
     async def _handle_rag(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
         raw = await request.read()
         inv = KbInvocation(
             body=json.loads(raw) if raw else {},
             headers={k.lower(): v for k, v in request.headers.items()},
             started_at=time.monotonic(),
         )
-        try:
-            script = await self._arrive(inv)  # type: ignore[arg-type]
-            return await self._play_rag(request, inv, script)
-        finally:
-            inv.finished_at = time.monotonic()
-            inv._finished.set()
-            self._handlers.discard(task)
+        return await self._recorded(inv, lambda script: self._play_rag(request, inv, script))
 
     async def _play_rag(
         self, request: web.Request, inv: KbInvocation, script: Script

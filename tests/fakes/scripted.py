@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from aiohttp import web
@@ -76,3 +77,19 @@ class ScriptedServer(Generic[InvocationT]):
         async with self._arrived:
             self._arrived.notify_all()
         return self._queue.popleft() if self._queue else self.responder(invocation)
+
+    async def _recorded(
+        self, invocation: Any, play: Callable[[Script], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Record `invocation`, answer it with its script through `play`, and mark it finished
+        (`finished_at`, `_finished`); the handler is tracked so stop() can cancel a long stream."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            script = await self._arrive(invocation)
+            return await play(script)
+        finally:
+            invocation.finished_at = time.monotonic()
+            invocation._finished.set()
+            self._handlers.discard(task)
