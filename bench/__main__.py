@@ -52,6 +52,8 @@ ROWS = [
     "peak_rss_mb",
     "complete_answers",
     "duplicate_answers",
+    "signs_left_behind",
+    "cleared_after_s",
 ]
 
 
@@ -177,6 +179,7 @@ async def run(quick: bool, only: list[str], profile: Path | None) -> dict[str, A
             for name, scenario in scenarios.items():
                 if not only or name in only:
                     results[name] = await scenario()
+                    print(name, json.dumps(results[name]), flush=True)
         finally:
             await bench.stop()
     plain, streaming = results.get("baseline_10s_answer"), results.get("streaming_10s_answer")

@@ -31,6 +31,7 @@ SLACK_LIMITS = {
     "chat.startStream": 20,  # Tier 2
     "chat.stopStream": 20,
     "chat.update": 50,  # Tier 3
+    "chat.delete": 50,
     "reactions.add": 50,
     "reactions.remove": 50,
     "conversations.replies": 50,
@@ -42,6 +43,7 @@ SLACK_BURSTS = {
     "chat.startStream": 10,
     "chat.stopStream": 10,
     "chat.update": 20,
+    "chat.delete": 20,
     "reactions.add": 20,
     "reactions.remove": 20,
     "conversations.replies": 20,

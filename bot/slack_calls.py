@@ -25,6 +25,9 @@ _REQUIRED = {"chat.postMessage": "ts", "chat.startStream": "ts"}
 
 
 APPENDS = frozenset({"chat.appendStream"})
+# Slack limits these per channel ("1 per second per channel", docs.slack.dev chat.postMessage),
+# the others per workspace: a 429 in one channel does not hold back posts to another.
+PER_CHANNEL = frozenset({"chat.postMessage"})
 
 
 class SlackWriteError(Exception):
@@ -66,9 +69,16 @@ class SlackCaller:
         self.refusals: dict[str, int] = {}
         self.deferred: str | None = None  # the method whose Retry-After deferred the last write
 
-    def blocked_for(self, method: str) -> float:
-        """Seconds until Slack's Retry-After for `method` has passed in this workspace."""
-        return self._budget.blocked_for(self._team_id, method)
+    def blocked_for(self, method: str, channel: str | None = None) -> float:
+        """Seconds until Slack's Retry-After for `method` has passed in this workspace (or,
+        for a per-channel method, in `channel`)."""
+        return self._budget.blocked_for(self._scope(method, channel), method)
+
+    def _scope(self, method: str, channel: Any) -> str:
+        """What Slack counts `method`'s calls by: the workspace, or one of its channels."""
+        if method in PER_CHANNEL and isinstance(channel, str):
+            return f"{self._team_id}:{channel}"
+        return self._team_id
 
     async def call(self, method: str, *, final: bool, **args: Any) -> dict[str, Any] | None:
         """Make the call. Returns None when an intermediate write was deferred (429 or a
@@ -90,17 +100,18 @@ class SlackCaller:
         self, method: str, deadline: float | None, body: dict[str, Any]
     ) -> dict[str, Any] | None:
         final, attempt = deadline is not None, 0
+        scope = self._scope(method, body.get("channel"))
         while True:
-            await self._budget.refresh(self._team_id, method)
-            if deadline is None and not self._budget.may_send(self._team_id, method):
+            await self._budget.refresh(scope, method)
+            if deadline is None and not self._budget.may_send(scope, method):
                 self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
-            await self._wait_turn(method, deadline)
-            failure = await self._send(method, body)
+            await self._wait_turn(scope, method, deadline)
+            failure = await self._send(scope, method, body)
             if isinstance(failure, dict):
                 return failure  # Slack's answer
             if failure.retry_after is not None:
-                self._rate_limited(method, failure.retry_after)
+                self._rate_limited(scope, method, failure.retry_after)
                 if final:
                     continue
                 self.deferred = method
@@ -123,7 +134,9 @@ class SlackCaller:
                 raise SlackWriteError(method, failure.error)
             await self._sleep_until(deadline, method, _backoff(attempt))
 
-    async def _send(self, method: str, body: dict[str, Any]) -> dict[str, Any] | SlackFailure:
+    async def _send(
+        self, scope: str, method: str, body: dict[str, Any]
+    ) -> dict[str, Any] | SlackFailure:
         """One request: Slack's complete answer, or what went wrong."""
         try:
             response = await self._client.api_call(method, json=body)
@@ -134,21 +147,21 @@ class SlackCaller:
             return unreadable(method)
         self.refusals.pop(method, None)
         self.deferred = None
-        self._budget.accepted(self._team_id, method)
+        self._budget.accepted(scope, method)
         return dict(data)
 
-    def _rate_limited(self, method: str, retry_after: float) -> None:
+    def _rate_limited(self, scope: str, method: str, retry_after: float) -> None:
         self.refusals[method] = self.refusals.get(method, 0) + 1
-        self._budget.rate_limited_by_slack(self._team_id, method, retry_after, answer=id(self))
+        self._budget.rate_limited_by_slack(scope, method, retry_after, answer=id(self))
         log.info("slack rate limited", extra={"method": method, "retry_after": retry_after})
 
-    async def _wait_turn(self, method: str, deadline: float | None) -> None:
+    async def _wait_turn(self, scope: str, method: str, deadline: float | None) -> None:
         if deadline is None:
-            await self._budget.wait_turn(self._team_id, method)
+            await self._budget.wait_turn(scope, method)
             return
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
-                await self._budget.wait_turn(self._team_id, method)
+                await self._budget.wait_turn(scope, method)
         except TimeoutError:
             self._give_up(method)
 
@@ -182,21 +195,29 @@ class SlackCaller:
             return False
 
     async def best_effort(self, method: str, **args: Any) -> bool:
-        """For reactions and statuses: one try, never raises, True when Slack accepted it.
-        Skipped while Slack has this method rate-limited (a sign of life is not worth a 429)."""
-        if self._budget.blocked_for(self._team_id, method) > 0:
-            return False
+        """For reactions and statuses: one try, never raises, True when Slack accepted it."""
+        return await self.try_once(method, **args) is not None
+
+    async def try_once(self, method: str, **args: Any) -> dict[str, Any] | None:
+        """One try for a sign of life, never raises: Slack's answer, or None. Skipped while
+        Slack has this method rate-limited here (a sign of life is not worth a 429)."""
+        scope = self._scope(method, args.get("channel"))
+        if self._budget.blocked_for(scope, method) > 0:
+            return None
+        body = {key: value for key, value in args.items() if value is not None}
         try:
-            await self._client.api_call(
-                method, json={k: v for k, v in args.items() if v is not None}
-            )
-            return True
+            response = await self._client.api_call(method, json=body)
         except Exception as exc:  # whatever Slack's edge answered: logged, never raised
             failure = classify(exc)
+        else:
+            data = response.data if isinstance(response.data, dict) else None
+            if data is not None and _complete(method, data):
+                return dict(data)
+            failure = unreadable(method)
         if failure.retry_after is not None:
-            self._budget.rate_limited_by_slack(self._team_id, method, failure.retry_after)
+            self._budget.rate_limited_by_slack(scope, method, failure.retry_after)
         log.info("best-effort slack call failed", extra={"method": method, "error": failure.error})
-        return False
+        return None
 
 
 def _complete(method: str, data: dict[str, Any]) -> bool:

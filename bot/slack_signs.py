@@ -1,7 +1,9 @@
 """The sign of life while an answer is worked on, and its clean-up, as one small unit.
 
 A reaction on the question (channels) or the "is thinking…" status (DMs, or reactions
-rate-limited); update mode shows a placeholder message instead, which becomes the answer.
+rate-limited). When Slack's budget for both is spent — a crowd of questions in one workspace:
+reactions are Tier 3 — the answer stream posts a placeholder message instead, as update mode
+always does (chat.postMessage is limited per channel), and that placeholder becomes the answer.
 `clear` removes what `show` put up, waiting out Retry-After like a final write: a reaction or a
 status left behind is wrong.
 """
@@ -20,7 +22,8 @@ class SignsOfLife:
         self._reacted = False
         self._status_set = False
 
-    async def show(self) -> None:
+    async def show(self) -> bool:
+        """Put up a reaction or a status; False when Slack took neither."""
         target = self._target
         if target.sign_of_life is SignOfLife.REACTION and target.question_ts:
             self._reacted = await self._slack.best_effort(
@@ -37,6 +40,7 @@ class SignsOfLife:
                 status=formatting.THINKING_STATUS,
                 loading_messages=list(target.loading_messages) or None,
             )
+        return self._reacted or self._status_set
 
     async def clear(self) -> None:
         target = self._target

@@ -94,14 +94,19 @@ class AnswerStream:
         self.message_ts: list[str] = []
 
     async def begin(self) -> None:
-        """Show a sign of life at once: a reaction or a status (native), a placeholder (update)."""
-        if self._native:
-            await self._signs.show()
-        else:
-            with contextlib.suppress(SlackWriteError):
-                placeholder = formatting.PLACEHOLDER_TEXT
-                await self._writer.post(self._messages[0], placeholder, final=False, blocks=[])
+        """Show a sign of life at once: a reaction or a status (native), else a placeholder."""
+        if not (self._native and await self._signs.show()):
+            await self._placeholder()
         self._pump_task = asyncio.create_task(self._pump(), name="answer-pump")
+
+    async def _placeholder(self) -> None:
+        """Update mode's first message, or a native answer's when Slack took no reaction or
+        status: the answer then grows in it with chat.update, as in update mode."""
+        message = MessageState(start=0, shown=0, kind=Kind.UPDATE)
+        with contextlib.suppress(SlackWriteError):
+            text = formatting.PLACEHOLDER_TEXT
+            if await self._writer.post(message, text, final=False, blocks=[]):
+                self._messages[0], self._native = message, False
 
     def append(self, text: str) -> None:
         if text:
@@ -230,11 +235,9 @@ class AnswerStream:
                     message.ts, message.kind, message.shown = None, Kind.UPDATE, message.start
                 elif step is Recovery.SPLIT_SOONER:
                     message.max_chars = max(SMALLEST_MESSAGE, message.limit * 3 // 4)
-                elif step is Recovery.FALL_BACK:
-                    self._fall_back(message, exc)  # same message, re-measured for its kind
-                else:
+                elif step is Recovery.GIVE_UP:
                     raise
-                self._fall_back(message, exc)
+                self._fall_back(message, exc)  # same message, re-measured for its kind
                 if (
                     exc.method == "chat.stopStream"
                     and exc.error != "message_not_in_streaming_state"

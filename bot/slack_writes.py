@@ -147,19 +147,27 @@ class MessageWriter:
         return True
 
     async def _update(self, message: MessageState, *, final: bool, **content: Any) -> bool:
-        if final and self._update_refused():
+        args = {"channel": self._target.channel, "ts": message.ts, **content}
+        if not (final and self._update_held()):
+            # A final edit is tried once like an update first: if Slack defers it (429), the
+            # final text goes out through chat.postMessage instead of waiting for chat.update.
+            if await self._slack.call("chat.update", final=False, **args) is not None:
+                return True
+            if not final:
+                return False
+        if (
+            self._update_held()
+            and self._slack.blocked_for("chat.postMessage", args["channel"]) <= 0
+        ):
             return await self._repost(message, **content)
-        response = await self._slack.call(
-            "chat.update", final=final, channel=self._target.channel, ts=message.ts, **content
-        )
-        return response is not None
+        return await self._slack.call("chat.update", final=True, **args) is not None
 
-    def _update_refused(self) -> bool:
-        """chat.update answered this answer 429 twice in a row or more (sustained, not one
-        refusal), while chat.postMessage (limited per channel, not per workspace) is free."""
+    def _update_held(self) -> bool:
+        """chat.update is inside a Retry-After in this workspace, or answered this answer 429
+        twice in a row (sustained, not one refusal)."""
         return (
-            self._slack.refusals.get("chat.update", 0) >= _SUSTAINED_REFUSALS
-            and self._slack.blocked_for("chat.postMessage") <= 0
+            self._slack.blocked_for("chat.update") > 0
+            or self._slack.refusals.get("chat.update", 0) >= _SUSTAINED_REFUSALS
         )
 
     async def _repost(self, message: MessageState, **content: Any) -> bool:

@@ -104,7 +104,8 @@ async def test_html_pages_from_every_method_at_first_still_end_in_an_answer(
         timeout=15,
     )
     await slack.wait_for(lambda: slack.reactions_on("C0CHAN", event["ts"]) == [])
-    assert all(not m.streaming for m in slack.thread("C0CHAN", event["ts"]))
+    # The answer's words can show before its stream is stopped: wait for the stop.
+    await slack.wait_for(lambda: all(not m.streaming for m in slack.thread("C0CHAN", event["ts"])))
     await next_question_is_answered(bot, slack)
 
 
