@@ -60,6 +60,10 @@ class WriteBudget:
         self._publish = publish
         self._lookup = lookup
         self._refreshed: dict[tuple[str, str], float] = {}
+        # After a 429, final writes to that method go one at a time for a while (key → the
+        # queue, until when): the writes one Retry-After held back would otherwise all go at
+        # its end, one would land and the rest be refused again.
+        self._queues: dict[tuple[str, str], tuple[asyncio.Lock, float]] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.on_rate_limited: Callable[[str], None] | None = None
 
@@ -85,6 +89,18 @@ class WriteBudget:
         while remaining > 0:  # Retry-After is a deadline, not an event: sleeping is the point
             await asyncio.sleep(remaining + random.uniform(0, _JITTER_SECONDS))
             remaining = self.blocked_for(team_id, method)
+
+    def queue(self, team_id: str, method: str) -> asyncio.Lock | None:
+        """The lock final writes to `method` take in turn, while it was refused lately."""
+        key = (team_id, method)
+        entry = self._queues.get(key)
+        if entry is None:
+            return None
+        lock, until = entry
+        if time.monotonic() >= until and not lock.locked():
+            del self._queues[key]
+            return None
+        return lock
 
     def may_send(self, team_id: str, method: str) -> bool:
         """Whether an intermediate write may go to `method` now: not inside Retry-After, and
@@ -136,6 +152,8 @@ class WriteBudget:
         now = time.monotonic()
         self._block((team_id, method), now + seconds)
         self._probing[(team_id, method)] = 0.0  # the first write after Retry-After probes
+        lock = self._queues.get((team_id, method), (asyncio.Lock(), 0.0))[0]
+        self._queues[(team_id, method)] = (lock, now + _PRESSURE_WINDOW)
         self._refusals.setdefault(team_id, deque()).append((now, answer))
         if self._publish is not None:
             task = asyncio.create_task(self._publish(team_id, method, seconds))

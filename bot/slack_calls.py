@@ -4,9 +4,11 @@ one deadline per answer. What a failure means comes from bot.slack_errors, whate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -106,8 +108,8 @@ class SlackCaller:
             if deadline is None and not self._budget.may_send(scope, method):
                 self.deferred = method
                 return None  # Slack asked us to wait: this text goes out with a later write
-            await self._wait_turn(scope, method, deadline)
-            failure = await self._send(scope, method, body)
+            async with self._turn(scope, method, deadline):
+                failure = await self._send(scope, method, body)
             if isinstance(failure, dict):
                 return failure  # Slack's answer
             if failure.retry_after is not None:
@@ -155,15 +157,30 @@ class SlackCaller:
         self._budget.rate_limited_by_slack(scope, method, retry_after, answer=id(self))
         log.info("slack rate limited", extra={"method": method, "retry_after": retry_after})
 
-    async def _wait_turn(self, scope: str, method: str, deadline: float | None) -> None:
-        if deadline is None:
-            await self._budget.wait_turn(scope, method)
+    @contextlib.asynccontextmanager
+    async def _turn(self, scope: str, method: str, deadline: float | None) -> AsyncIterator[None]:
+        """Wait until this call may go: past Retry-After, and — a final write to a method Slack
+        refused lately — after the final writes queued before it (one at a time, in order)."""
+        if deadline is None:  # an intermediate write: `may_send` already said yes
+            yield
             return
+        queue = self._budget.queue(scope, method)
+        held = False
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                if queue is not None:
+                    await queue.acquire()
+                    held = True
                 await self._budget.wait_turn(scope, method)
         except TimeoutError:
+            if held and queue is not None:
+                queue.release()
             self._give_up(method)
+        try:
+            yield
+        finally:
+            if held and queue is not None:
+                queue.release()
 
     async def _sleep_until(self, deadline: float, method: str, seconds: float) -> None:
         if time.monotonic() + seconds >= deadline:
