@@ -45,6 +45,10 @@ class OperatorHints:
         """The hint per failure kind, as the pipeline logs it (`fix`)."""
         return {FailureKind.MISCONFIGURED: self.misconfigured, **COMMON_HINTS}
 
+    def by_code(self) -> dict[str, str]:
+        """The same texts per AWS error code, as doctor prints them after a failed call."""
+        return {"ResourceNotFoundException": self.not_found, "AccessDeniedException": self.denied}
+
 
 @runtime_checkable
 class StatesHints(Protocol):
