@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from bot.actions import logic as actions
 from bot.actions.asking import Asked
 from bot.actions.flow import ActionFlow
-from bot.agents import AgentBackend
+from bot.agents import AgentBackend, hints_for
 from bot.events import (
     ActionRequest,
     AgentFailure,
@@ -40,6 +41,8 @@ class Collected:
     first_chunk_at: float | None = None
     cost: float = 0.0
     action: ActionRequest | None = None  # the agent paused for a person or a local result
+    # What an operator should check, per failure kind: the hints of the backend that answered.
+    hints: Mapping[FailureKind, str] = field(default_factory=dict)
 
     @property
     def shown(self) -> str:
@@ -52,6 +55,7 @@ class Collected:
         self.usage += more.usage
         self.cost += more.cost
         self.failure, self.action = more.failure, more.action
+        self.hints = more.hints
         self.first_chunk_at = self.first_chunk_at or more.first_chunk_at
 
 
@@ -99,7 +103,7 @@ class Collector:
     ) -> Collected:
         """Feed the agent's events to the sink until the agent ends, shutdown interrupts, or
         the turn is taken over (`fence`)."""
-        collected = Collected()
+        collected = Collected(hints=hints_for(self.agent, request))
         consumer = asyncio.create_task(self._consume(request, sink, collected))
         stopping = asyncio.create_task(self.stopping.wait())
         fenced = asyncio.create_task(fence.wait())

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 
 from bot import blocks as slack_blocks
@@ -186,7 +186,7 @@ class Pipeline:
             collected.usage,
             collected.failure,
         )
-        closing = self._closing(replace(answer, text=shown) if prior else answer)
+        closing = self._closing(replace(answer, text=shown) if prior else answer, collected.hints)
         # Remembered before the answer is shown complete: a reply typed right after it must
         # find this turn, on any replica.
         await self._remember(turn, session, answer, collected, started)
@@ -248,7 +248,9 @@ class Pipeline:
         text = policy.joined(prior, shown)
         if self._actions is None:
             failure = AgentFailure(FailureKind.UNKNOWN, "action_request_unsupported")
-            await sink.end(suffix=self._closing(Answer(shown, failure=failure)).suffix)
+            await sink.end(
+                suffix=self._closing(Answer(shown, failure=failure), collected.hints).suffix
+            )
             return Answer(text, failure=failure)
         await self._actions.ask(
             policy.asked(turn),
@@ -279,8 +281,9 @@ class Pipeline:
                 max(0.0, sink.first_visible_at - collected.first_chunk_at)
             )
 
-    def _closing(self, answer: Answer) -> policy.Closing:
-        """The closing text; a failure is logged with its reference and the operator's fix."""
+    def _closing(self, answer: Answer, hints: Mapping[FailureKind, str]) -> policy.Closing:
+        """The closing text; a failure is logged with its reference and the operator's fix
+        (`hints`: those of the backend that answered)."""
         closing = policy.closing(answer)
-        turn_logs.failed(answer, closing)
+        turn_logs.failed(answer, closing, hints)
         return closing

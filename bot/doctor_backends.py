@@ -11,7 +11,10 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.agents import build_knowledge_base, control
+from bot.agents.agentcore import AgentCoreBackend
 from bot.agents.control import ControlPlaneError
+from bot.agents.harness import HarnessBackend
+from bot.agents.knowledge_base import KnowledgeBaseBackend
 
 if TYPE_CHECKING:
     from bot.doctor import Check
@@ -20,30 +23,13 @@ if TYPE_CHECKING:
 # AgentCore Runtime ends a session after this many idle seconds unless configured otherwise
 # (LifecycleConfiguration.idleRuntimeSessionTimeout); a harness exposes no other value.
 AGENTCORE_IDLE_DEFAULT = 900
-_RUNTIME_USER = "bedrock-agentcore:InvokeAgentRuntimeForUser (the bot sends runtimeUserId)"
-AGENTCORE_FIXES = {
-    "ResourceNotFoundException": "check AGENTCORE_RUNTIME_ARN, AGENTCORE_QUALIFIER, AWS_REGION",
-    "AccessDeniedException": (
-        f"allow bedrock-agentcore:InvokeAgentRuntime and {_RUNTIME_USER} on the runtime"
-    ),
-}
-HARNESS_FIXES = {
-    "ResourceNotFoundException": (
-        "check AGENTCORE_HARNESS_ARN, AGENTCORE_HARNESS_QUALIFIER (an endpoint name) and AWS_REGION"
-    ),
+# Not found / denied: the texts each backend states (bot.agents.hints), as the pipeline logs them.
+AGENTCORE_FIXES = AgentCoreBackend.operator_hints.by_code()
+HARNESS_FIXES = HarnessBackend.operator_hints.by_code() | {
     "ValidationException": "check AGENTCORE_HARNESS_ARN (…:harness/<name>-<10 characters>)",
-    "AccessDeniedException": (
-        "allow bedrock-agentcore:InvokeHarness, bedrock-agentcore:InvokeAgentRuntime and "
-        f"{_RUNTIME_USER} on the harness ARN"
-    ),
 }
-KB_FIXES = {
-    "ResourceNotFoundException": "check DM_KNOWLEDGE_BASE_ID, DM_MODEL_ARN and AWS_REGION",
+KB_FIXES = KnowledgeBaseBackend.operator_hints.by_code() | {
     "ValidationException": "check DM_MODEL_ARN (a model or inference profile of AWS_REGION)",
-    "AccessDeniedException": (
-        "allow bedrock:RetrieveAndGenerate and bedrock:Retrieve on the knowledge base and "
-        "bedrock:InvokeModel on DM_MODEL_ARN"
-    ),
 }
 
 

@@ -17,19 +17,6 @@ from bot.events import ActionResult, AgentFailure, AgentRequest, Answer, Failure
 from bot.history import StoredTurn, replay_messages
 from bot.memory import Session
 
-# What an operator should check, per failure kind (logged, never shown to users).
-OPERATOR_HINTS = {
-    FailureKind.MISCONFIGURED: (
-        "check BEDROCK_AGENT_ID / BEDROCK_AGENT_ALIAS_ID (or AGENTCORE_RUNTIME_ARN, "
-        "AGENTCORE_HARNESS_ARN), AWS_REGION, and that the bot's AWS credentials allow "
-        "bedrock:InvokeAgent on that alias (bedrock-agentcore:InvokeAgentRuntime and "
-        "bedrock-agentcore:InvokeAgentRuntimeForUser on that runtime; for a harness also "
-        "bedrock-agentcore:InvokeHarness; bedrock:RetrieveAndGenerate for DM_KNOWLEDGE_BASE_ID)"
-    ),
-    FailureKind.THROTTLED: "raise the agent's model quota or slow the traffic down",
-    FailureKind.INVALID_INPUT: "the agent rejected the request (input too long or malformed)",
-}
-
 
 def new_turn_id() -> str:
     return secrets.token_hex(6)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from bot.actions.logic import Resume
-from bot.events import AgentRequest, Answer
+from bot.events import AgentRequest, Answer, FailureKind
 from bot.memory import Session
-from bot.turn import OPERATOR_HINTS, Closing, Turn
+from bot.turn import Closing, Turn
 
 log = logging.getLogger("bot.conversation")  # the pipeline's logger, as operators know it
 
@@ -25,7 +26,8 @@ def received(turn: Turn, resume: Resume | None) -> None:
     )
 
 
-def failed(answer: Answer, closing: Closing) -> None:
+def failed(answer: Answer, closing: Closing, hints: Mapping[FailureKind, str]) -> None:
+    """`hints`: those of the backend that answered (bot.agents.hints_for), for `fix`."""
     if answer.failure is None:
         return
     log.warning(
@@ -36,7 +38,7 @@ def failed(answer: Answer, closing: Closing) -> None:
             "code": answer.failure.code,
             "detail": answer.failure.detail,
             "partial": closing.alert is not None,
-            "fix": OPERATOR_HINTS.get(answer.failure.kind, ""),
+            "fix": hints.get(answer.failure.kind, ""),
         },
     )
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import formatting
 from bot.conversation import Turn
 from bot.keys import order_conversation_key
 from bot.services import Services
-from handlers.listeners import Listeners
+from handlers.listeners import Ack, Listeners
 
 log = logging.getLogger(__name__)
-
-Ack = Callable[..., Awaitable[None]]
 
 
 def register(app: Listeners, services: Services) -> None:

@@ -4,7 +4,6 @@ resumes the agent, and the answer streams on in the same place."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.actions import logic
@@ -12,24 +11,17 @@ from bot.actions.flow import Resumable
 from bot.conversation import AnswerSink, Turn
 from bot.services import Services
 from bot.slack_targets import SignOfLife, ThreadTarget
-from handlers.listeners import Listeners
+from handlers.listeners import ClickHandler, Listeners, Respond
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., Awaitable[None]]
-Respond = Callable[..., Awaitable[Any]]
-
 
 def register(app: Listeners, services: Services) -> None:
-    for action_id in logic.all_action_ids():
-        app.action(action_id)(on_click_for(services))
+    app.clicks(logic.all_action_ids(), on_click_for(services))
 
 
-def on_click_for(services: Services) -> Callable[..., Awaitable[None]]:
-    async def on_click(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
-        await ack()
+def on_click_for(services: Services) -> ClickHandler:
+    async def on_click(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         click = logic.read_click(str(action.get("value") or ""))
         user = _dict(body.get("user")).get("id")
         if click is None or not isinstance(user, str) or services.actions is None:

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import blocks, formatting
 from bot.services import Services
 from bot.turn import read_feedback_reference
-from handlers.listeners import Listeners
+from handlers.listeners import ClickHandler, Listeners, Respond
 
 log = logging.getLogger(__name__)
-
-Ack = Callable[..., Awaitable[None]]
-Respond = Callable[..., Awaitable[Any]]
 
 
 def register(app: Listeners, services: Services) -> None:
     # feedback_buttons (one action_id, the vote in the value) and the 👍/👎 buttons of answers
     # posted before them (the vote in the action_id), which stay clickable in Slack.
-    for action_id in (blocks.FEEDBACK_ACTION, *formatting.FEEDBACK_ACTIONS):
-        app.action(action_id)(on_feedback_for(services))
+    actions = (blocks.FEEDBACK_ACTION, *formatting.FEEDBACK_ACTIONS)
+    app.clicks(actions, on_feedback_for(services))
 
 
-def on_feedback_for(services: Services) -> Callable[..., Awaitable[None]]:
-    async def on_feedback(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
-        await ack()
+def on_feedback_for(services: Services) -> ClickHandler:
+    async def on_feedback(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         user = (body.get("user") or {}).get("id")
         vote, raw = blocks.read_vote(action) or ("", "")
         rated = read_feedback_reference(raw)

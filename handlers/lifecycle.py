@@ -39,25 +39,27 @@ def register(app: Listeners, services: Services) -> None:
                 "workspace conversations deleted", extra={"team": context.team_id, "keys": deleted}
             )
 
-    @app.event("app_uninstalled")
-    async def on_uninstalled(context: AsyncBoltContext) -> None:
+    async def forget_installation(
+        context: AsyncBoltContext, *, bot_only: bool, warning: str, done: str
+    ) -> None:
+        """The token stopped working: its installation (all of it, or the bot's) is deleted."""
         ids = {"enterprise_id": context.enterprise_id, "team": context.team_id}
         if store is None:
-            log.warning("the app was uninstalled: SLACK_BOT_TOKEN no longer works", extra=ids)
+            log.warning(f"{warning}: SLACK_BOT_TOKEN no longer works", extra=ids)
             return
-        await store.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
-        log.info("app uninstalled: installation deleted", extra=ids)
+        delete = store.async_delete_bot if bot_only else store.async_delete_all
+        await delete(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        log.info(f"{done}: installation deleted", extra=ids)
         await forget_conversations(context)
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(context: AsyncBoltContext) -> None:
+        warning, done = "the app was uninstalled", "app uninstalled"
+        await forget_installation(context, bot_only=False, warning=warning, done=done)
 
     @app.event("tokens_revoked")
     async def on_tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        tokens = event.get("tokens") or {}
-        ids = {"enterprise_id": context.enterprise_id, "team": context.team_id}
-        if not tokens.get("bot"):
+        if not (event.get("tokens") or {}).get("bot"):
             return  # user tokens only: this app stores none
-        if store is None:
-            log.warning("the bot token was revoked: SLACK_BOT_TOKEN no longer works", extra=ids)
-            return
-        await store.async_delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
-        log.info("bot token revoked: installation deleted", extra=ids)
-        await forget_conversations(context)
+        warning, done = "the bot token was revoked", "bot token revoked"
+        await forget_installation(context, bot_only=True, warning=warning, done=done)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+
+Ack = Callable[..., Awaitable[None]]
+Respond = Callable[..., Awaitable[Any]]
+# A button's handler: the interaction payload, the clicked action, and Bolt's `respond`.
+ClickHandler = Callable[[dict[str, Any], dict[str, Any], Respond], Awaitable[None]]
 
 
 class Listeners:
@@ -31,3 +36,16 @@ class Listeners:
     def action(self, action_id: str) -> Callable[..., Any]:
         self.actions.add(action_id)
         return self.app.action(action_id)
+
+    def clicks(self, action_ids: Iterable[str], handler: ClickHandler) -> None:
+        """`handler` for each of these buttons, after the click is acknowledged (Slack shows
+        the user an error for a click not acknowledged within three seconds)."""
+
+        async def on_click(
+            ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ) -> None:
+            await ack()
+            await handler(body, action, respond)
+
+        for action_id in action_ids:
+            self.action(action_id)(on_click)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot import formatting
 from bot.services import Services
-from bot.slack_events import Question, is_from_person, parse_question
-from handlers.common import answer_in_thread
+from bot.slack_events import Question
+from handlers.common import Delivery, answer_in_thread, on_question
 from handlers.listeners import Listeners
 
 log = logging.getLogger(__name__)
@@ -20,25 +17,12 @@ NOT_ALLOWED_NOTE_TTL = 86_400  # one note per person and channel a day
 
 def register(app: Listeners, services: Services) -> None:
     @app.event("app_mention")
-    async def on_mention(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        if not is_from_person(event, bot_user_id=context.bot_user_id):
-            return
-        question = parse_question(event, body)
-        if question is None:
-            log.info("malformed app_mention ignored")
-            return
+    @on_question
+    async def on_mention(question: Question, delivery: Delivery) -> None:
         if not services.settings.channel_allowed(question.channel_id):
             await note_not_allowed(services, question)
             return
-        await answer_in_thread(
-            services,
-            question,
-            event_id=body.get("event_id"),
-            bot_user_id=context.bot_user_id,
-            surface="mention",
-        )
+        await answer_in_thread(services, question, delivery, surface="mention")
 
 
 async def note_not_allowed(services: Services, question: Question) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slack_bolt.context.async_context import AsyncBoltContext
-
 from bot import agent_view, formatting
 from bot.keys import conversation_key
 from bot.services import Services
-from bot.slack_events import is_from_person, parse_question
+from bot.slack_events import Question
 from bot.slack_targets import SignOfLife
-from handlers.common import answer_question
+from handlers.common import Delivery, answer_question, on_question
 from handlers.listeners import Listeners
 
 
@@ -22,25 +20,18 @@ async def _in_a_dm(event: dict[str, Any]) -> bool:
 
 def register(app: Listeners, services: Services) -> None:
     @app.event("message", as_in_manifest=("message.im",), matchers=[_in_a_dm])
-    async def on_direct_message(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        if not is_from_person(event, bot_user_id=context.bot_user_id):
-            return
-        question = parse_question(event, body)
-        if question is None:
-            return
+    @on_question
+    async def on_direct_message(question: Question, delivery: Delivery) -> None:
         # A top-level message opens a thread of its own (a new conversation and session);
         # a reply in that thread continues it. Memory, sessions and feedback follow the thread.
         thread = question.reply_thread
         answer = answer_question(
             services,
             question,
+            delivery,
             surface="dm",
             thread_ts=thread,
             conversation=conversation_key(question.team_id, question.channel_id, thread),
-            event_id=body.get("event_id"),
-            bot_user_id=context.bot_user_id,
             sign_of_life=SignOfLife.STATUS,
             loading_messages=formatting.LOADING_MESSAGES,
             empty_hint=formatting.DM_EMPTY_HINT,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.context.async_context import AsyncBoltContext
-
 from bot.keys import conversation_key
 from bot.services import Services
-from bot.slack_events import is_from_person, mentions_bot, parse_question
-from handlers.common import answer_in_thread
+from bot.slack_events import Question, mentions_bot
+from handlers.common import Delivery, answer_in_thread, on_question
 from handlers.listeners import Listeners
 
 
@@ -21,26 +19,15 @@ def register(app: Listeners, services: Services) -> None:
     @app.event(
         "message", as_in_manifest=("message.channels", "message.groups"), matchers=[_in_a_channel]
     )
-    async def on_channel_message(
-        event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext
-    ) -> None:
-        bot_user_id = context.bot_user_id
-        if not is_from_person(event, bot_user_id=bot_user_id):
-            return
-        question = parse_question(event, body)
-        if question is None or not question.in_thread:
+    @on_question
+    async def on_channel_message(question: Question, delivery: Delivery) -> None:
+        if not question.in_thread:
             return  # top-level channel chatter is none of our business
-        if mentions_bot(question.text, bot_user_id):
+        if mentions_bot(question.text, delivery.bot_user_id):
             return  # the app_mention event for this same message answers it
         if not services.settings.channel_allowed(question.channel_id):
             return
         key = conversation_key(question.team_id, question.channel_id, question.reply_thread)
         if not await services.memory.knows(key):
             return  # a thread the bot was never asked in
-        await answer_in_thread(
-            services,
-            question,
-            event_id=body.get("event_id"),
-            bot_user_id=bot_user_id,
-            surface="thread",
-        )
+        await answer_in_thread(services, question, delivery, surface="thread")

@@ -8,15 +8,30 @@ import boto3
 from botocore.config import Config
 
 from bot.agents.agentcore import AgentCoreBackend
-from bot.agents.base import AgentBackend, RetryPolicy
+from bot.agents.base import AgentBackend, Plumbing, RetryPolicy
 from bot.agents.bedrock_agents import BedrockAgentsBackend
 from bot.agents.harness import HarnessBackend
+from bot.agents.hints import hints_for
 from bot.agents.knowledge_base import DmRouter, KnowledgeBaseBackend, RecentTurns
 from bot.rag_sessions import RagSessions
 from bot.settings import AgentBackend as BackendName
 from bot.settings import HistoryReplay, Settings
 
-__all__ = ["AgentBackend", "RetryPolicy", "build_backend", "build_knowledge_base", "route_dms"]
+__all__ = [
+    "AgentBackend",
+    "RetryPolicy",
+    "build_backend",
+    "build_knowledge_base",
+    "hints_for",
+    "route_dms",
+]
+
+# The boto3 service each backend's API belongs to.
+_SERVICES = {
+    BackendName.BEDROCK_AGENTS: "bedrock-agent-runtime",
+    BackendName.AGENTCORE: "bedrock-agentcore",
+    BackendName.HARNESS: "bedrock-agentcore",
+}
 
 
 def _config(settings: Settings) -> Config:
@@ -30,9 +45,21 @@ def _config(settings: Settings) -> Config:
     )
 
 
-def _retry(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        attempts=settings.agent_retry_attempts, base_delay=settings.agent_retry_base_seconds
+def _plumbing(settings: Settings, service: str, *, threads: str) -> Plumbing:
+    """A backend's client, worker pool, timeouts and retries, as the settings say."""
+    client = boto3.session.Session().client(
+        service, region_name=settings.aws_region, config=_config(settings)
+    )
+    return Plumbing(
+        client=client,
+        executor=ThreadPoolExecutor(
+            max_workers=settings.agent_max_workers, thread_name_prefix=threads
+        ),
+        idle_timeout=settings.agent_idle_timeout_seconds,
+        retry=RetryPolicy(
+            attempts=settings.agent_retry_attempts, base_delay=settings.agent_retry_base_seconds
+        ),
+        replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
     )
 
 
@@ -40,20 +67,12 @@ def build_knowledge_base(
     settings: Settings, *, sessions: RagSessions | None = None, recent: RecentTurns | None = None
 ) -> KnowledgeBaseBackend:
     """The DM answerer of DM_KNOWLEDGE_BASE_ID / DM_MODEL_ARN (RetrieveAndGenerateStream)."""
-    client = boto3.session.Session().client(
-        "bedrock-agent-runtime", region_name=settings.aws_region, config=_config(settings)
-    )
     return KnowledgeBaseBackend(
-        client=client,
         knowledge_base_id=settings.dm_knowledge_base_id or "",
         model_arn=settings.dm_model_arn or "",
         sessions=sessions,
         recent=recent,
-        executor=ThreadPoolExecutor(
-            max_workers=settings.agent_max_workers, thread_name_prefix="kb"
-        ),
-        idle_timeout=settings.agent_idle_timeout_seconds,
-        retry=_retry(settings),
+        **_plumbing(settings, "bedrock-agent-runtime", threads="kb"),
     )
 
 
@@ -68,43 +87,21 @@ def build_backend(settings: Settings) -> AgentBackend:
         from bot.playground.demo_agent import DemoAgent  # no AWS: nothing below is needed
 
         return DemoAgent()
-    executor = ThreadPoolExecutor(
-        max_workers=settings.agent_max_workers, thread_name_prefix="agent"
-    )
-    config = _config(settings)
-    retry = _retry(settings)
+    plumbing = _plumbing(settings, _SERVICES[settings.agent_backend], threads="agent")
     if settings.agent_backend is BackendName.BEDROCK_AGENTS:
-        client = boto3.session.Session().client(
-            "bedrock-agent-runtime", region_name=settings.aws_region, config=config
-        )
         return BedrockAgentsBackend(
-            client=client,
             agent_id=settings.bedrock_agent_id or "",
             alias_id=settings.bedrock_agent_alias_id or "",
-            replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
-            executor=executor,
-            idle_timeout=settings.agent_idle_timeout_seconds,
-            retry=retry,
+            **plumbing,
         )
-    client = boto3.session.Session().client(
-        "bedrock-agentcore", region_name=settings.aws_region, config=config
-    )
     if settings.agent_backend is BackendName.HARNESS:
         return HarnessBackend(
-            client=client,
             harness_arn=settings.agentcore_harness_arn or "",
             qualifier=settings.agentcore_harness_qualifier,
-            replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
-            executor=executor,
-            idle_timeout=settings.agent_idle_timeout_seconds,
-            retry=retry,
+            **plumbing,
         )
     return AgentCoreBackend(
-        client=client,
         runtime_arn=settings.agentcore_runtime_arn or "",
         qualifier=settings.agentcore_qualifier,
-        replay_as_preamble=settings.history_replay is HistoryReplay.INPUT_PREAMBLE,
-        executor=executor,
-        idle_timeout=settings.agent_idle_timeout_seconds,
-        retry=retry,
+        **plumbing,
     )

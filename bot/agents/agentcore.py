@@ -22,71 +22,52 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, Unpack
 
 from bot.agents.agentcore_answers import AnswerParser as AnswerParser
 from bot.agents.agentcore_answers import answer_events
 from bot.agents.agentcore_answers import failure_from_error as failure_from_error
 from bot.agents.agentcore_answers import json_events as json_events
-from bot.agents.base import (
-    Emit,
-    RetryPolicy,
-    StreamHandle,
-    ThreadedBackend,
-    abort_stream,
-)
+from bot.agents.base import Api, Plumbing, ThreadedBackend
 from bot.agents.bedrock_agents import history_preamble
+from bot.agents.hints import OperatorHints
 from bot.agents.interrupts import interrupt_responses
-from bot.events import (
-    AgentFailure,
-    AgentRequest,
-    FailureKind,
+from bot.agents.streams import Emit, StreamHandle, emit_broken
+from bot.events import AgentFailure, AgentRequest
+
+# Sent with every call (runtimeUserId), so it needs its own permission beside the invoke one.
+RUNTIME_USER_PERMISSION = (
+    "bedrock-agentcore:InvokeAgentRuntimeForUser (the bot sends runtimeUserId)"
 )
 
 
 class AgentCoreBackend(ThreadedBackend):
     """Calls `bedrock-agentcore` InvokeAgentRuntime for one runtime endpoint (qualifier)."""
 
-    def __init__(
-        self,
-        *,
-        client: Any,
-        runtime_arn: str,
-        qualifier: str,
-        executor: ThreadPoolExecutor,
-        idle_timeout: float,
-        retry: RetryPolicy,
-        replay_as_preamble: bool = False,
-    ) -> None:
-        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
-        self._client = client
+    # A StreamingBody, not an event stream: it keeps the urllib3 response in `_raw_stream` too.
+    api = Api("invoke_agent_runtime", stream="response", classify=failure_from_error)
+    operator_hints = OperatorHints(
+        settings="AGENTCORE_RUNTIME_ARN, AGENTCORE_QUALIFIER",
+        permissions=(
+            f"bedrock-agentcore:InvokeAgentRuntime and {RUNTIME_USER_PERMISSION} on the runtime"
+        ),
+    )
+
+    def __init__(self, *, runtime_arn: str, qualifier: str, **plumbing: Unpack[Plumbing]) -> None:
+        super().__init__(**plumbing)
         self._runtime_arn = runtime_arn
         self._qualifier = qualifier
-        self._replay_as_preamble = replay_as_preamble
 
-    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
+    def _read(self, stream: Any, response: Any, emit: Emit, handle: StreamHandle) -> None:
         try:
-            response = self._client.invoke_agent_runtime(**self.build_params(request))
-        except (ClientError, BotoCoreError) as exc:
-            emit(failure_from_error(exc))
-            return
-        body = response["response"]
-        # StreamingBody keeps the urllib3 response in `_raw_stream`, as event streams do.
-        handle.attach(lambda: abort_stream(body))
-        try:
-            for event in answer_events(body, str(response.get("contentType") or "")):
+            for event in answer_events(stream, str(response.get("contentType") or "")):
                 if handle.cancelled.is_set():
                     return
                 emit(event)
                 if isinstance(event, AgentFailure):
                     return
-        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
-            if not handle.cancelled.is_set():
-                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
-                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+        except Exception as exc:
+            emit_broken(exc, emit, handle)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeAgentRuntime parameters for one request (pure; unit-tested)."""

@@ -12,11 +12,9 @@ from typing import Any
 from botocore.exceptions import IncompleteReadError
 
 from bot.agents import shapes
-from bot.agents.base import (
-    HEARTBEAT,
-)
 from bot.agents.errors import failure_from_exception, failure_kind
 from bot.agents.interrupts import interrupt_request
+from bot.agents.streams import HEARTBEAT
 from bot.events import (
     AgentEvent,
     AgentFailure,

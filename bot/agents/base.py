@@ -8,7 +8,6 @@ retried here with backoff; once text has gone out, nothing is retried (the user 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import threading
@@ -16,15 +15,17 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, NotRequired, Protocol, TypedDict, Unpack
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.agents.hints import OperatorHints
+from bot.agents.streams import HEARTBEAT, Emit, StreamHandle, abort_stream
 from bot.events import AgentEvent, AgentFailure, AgentRequest, FailureKind, TextDelta
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[Any], None]  # an AgentEvent, or HEARTBEAT
+Classify = Callable[[BaseException], AgentFailure]  # an AWS error, as this API's failure
 
 _RETRYABLE = frozenset({FailureKind.UNAVAILABLE, FailureKind.CONFLICT, FailureKind.THROTTLED})
 _END = object()
@@ -32,9 +33,6 @@ _END = object()
 # shows text at most every STREAM_UPDATE_INTERVAL_MS, so a wake-up per chunk (40 a second at
 # model speed, each costing the loop ≈ 40 µs) buys nothing. First text and the end go at once.
 _COALESCE_SECONDS = 0.1
-# Emitted for stream events that carry nothing for the user (rationale, tool calls): the
-# agent is alive, so the idle timeout starts over.
-HEARTBEAT = object()
 
 
 class AgentBackend(Protocol):
@@ -57,62 +55,60 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
-def abort_stream(event_stream: Any) -> None:
-    """Close a botocore event stream so a thread blocked reading it wakes up now.
+class Plumbing(TypedDict):
+    """What every threaded backend is built with, beside what it calls (bot.agents builds it)."""
 
-    Closing a socket does not wake a thread blocked in recv() on Linux; shutting it down does
-    (urllib3 2.x `HTTPResponse.shutdown`, meant for exactly this).
-    """
-    raw = getattr(event_stream, "_raw_stream", None)
-    shutdown = getattr(raw, "shutdown", None)
-    if callable(shutdown):
-        # ValueError/RuntimeError: already released or closed, so nothing is blocked on it.
-        with contextlib.suppress(ValueError, RuntimeError, OSError):
-            shutdown()
-    event_stream.close()
+    client: Any  # the boto3 client of the backend's API
+    executor: ThreadPoolExecutor
+    idle_timeout: float
+    retry: RetryPolicy
+    # HISTORY_REPLAY=input_preamble: a fresh session's history goes into the question's text
+    # rather than the API's own history field (the Knowledge Base has none: always the text).
+    replay_as_preamble: NotRequired[bool]
 
 
-class StreamHandle:
-    """Lets the event loop stop a worker thread that is blocked reading a stream."""
+@dataclass(frozen=True, slots=True)
+class Api:
+    """The call that opens a backend's answers: the client method, the response key holding
+    the answer's stream, and how the API's errors read as failures."""
 
-    def __init__(self) -> None:
-        self.cancelled = threading.Event()
-        self._closer: Callable[[], None] | None = None
-        self._lock = threading.Lock()
-
-    def attach(self, closer: Callable[[], None]) -> None:
-        with self._lock:
-            self._closer = closer
-        if self.cancelled.is_set():
-            self._close()
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        self._close()
-
-    def _close(self) -> None:
-        with self._lock:
-            closer, self._closer = self._closer, None
-        if closer is not None:
-            try:
-                closer()
-            except Exception:  # closing a half-dead socket may raise; the thread ends either way
-                log.debug("closing agent stream failed", exc_info=True)
+    operation: str
+    stream: str
+    classify: Classify
 
 
 class ThreadedBackend(ABC):
     """Runs a blocking `_invoke` in a bounded pool and exposes it as an async event stream."""
 
-    def __init__(
-        self, *, executor: ThreadPoolExecutor, idle_timeout: float, retry: RetryPolicy
-    ) -> None:
-        self._executor = executor
-        self._idle_timeout = idle_timeout
-        self._retry = retry
+    api: ClassVar[Api]
+    operator_hints: ClassVar[OperatorHints]  # what to check when this backend's calls fail
+
+    def __init__(self, **plumbing: Unpack[Plumbing]) -> None:
+        self._client = plumbing["client"]
+        self._executor = plumbing["executor"]
+        self._idle_timeout = plumbing["idle_timeout"]
+        self._retry = plumbing["retry"]
+        self._replay_as_preamble = plumbing.get("replay_as_preamble", False)
 
     @abstractmethod
+    def build_params(self, request: AgentRequest) -> dict[str, Any]:
+        """The API parameters for one request (pure; unit-tested)."""
+
+    @abstractmethod
+    def _read(self, stream: Any, response: Any, emit: Emit, handle: StreamHandle) -> None:
+        """Blocking: emit the events of an answer's stream (`response` holds it) until it ends."""
+
     def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
         """Blocking: call the agent and emit its events; report failures as `AgentFailure`."""
+        call = getattr(self._client, self.api.operation)
+        try:
+            response = call(**self.build_params(request))
+        except (ClientError, BotoCoreError) as exc:
+            emit(self.api.classify(exc))
+            return
+        stream = response[self.api.stream]
+        handle.attach(lambda: abort_stream(stream))  # wakes the read when the loop gives up
+        self._read(stream, response, emit, handle)
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -248,42 +244,3 @@ def _merge_text(batch: list[Any]) -> list[Any]:
 def _log_worker_error(future: asyncio.Future[None]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("agent worker thread failed", exc_info=future.exception())
-
-
-class StreamReader(Protocol):
-    """Turns a typed event stream's raw events into agent events (pure, per answer)."""
-
-    def feed(self, raw: Any) -> list[AgentEvent]: ...
-
-    def close(self) -> list[AgentEvent]: ...
-
-
-def pump_events(
-    stream: Any,
-    reader: StreamReader,
-    emit: Emit,
-    handle: StreamHandle,
-    *,
-    on_error: Callable[[ClientError], AgentFailure],
-) -> None:
-    """Read a botocore event stream in the worker thread, through `reader`, until it ends.
-
-    An exception event after HTTP 200 arrives as a ClientError (EventStreamError); a dropped
-    connection as whatever urllib3/botocore raise: both end the answer as a failure, unless
-    the event loop cancelled the stream itself.
-    """
-    handle.attach(lambda: abort_stream(stream))
-    try:
-        for raw in stream:
-            if handle.cancelled.is_set():
-                return
-            for event in reader.feed(raw) or (HEARTBEAT,):
-                emit(event)
-        for event in reader.close():
-            emit(event)
-    except ClientError as exc:
-        emit(on_error(exc))
-    except Exception as exc:
-        if not handle.cancelled.is_set():
-            kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
-            emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import unquote, urlparse
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from bot.agents import shapes
-from bot.agents.base import (
-    HEARTBEAT,
-    Emit,
-    RetryPolicy,
-    StreamHandle,
-    ThreadedBackend,
-    abort_stream,
-)
+from bot.agents.base import Api, Plumbing, ThreadedBackend
 from bot.agents.errors import failure_from_exception
+from bot.agents.hints import OperatorHints
 from bot.agents.progress import ProgressTracker
 from bot.agents.return_control import action_request, invocation_results
 from bot.agents.shapes import Skips, readable_frames
+from bot.agents.streams import HEARTBEAT, Emit, StreamHandle, emit_broken
 from bot.events import (
     AgentEvent,
-    AgentFailure,
     AgentRequest,
     Citations,
-    FailureKind,
     Source,
     TextDelta,
     Usage,
@@ -38,35 +30,22 @@ from bot.events import (
 class BedrockAgentsBackend(ThreadedBackend):
     """Calls `bedrock-agent-runtime` InvokeAgent for one agent alias."""
 
-    def __init__(
-        self,
-        *,
-        client: Any,
-        agent_id: str,
-        alias_id: str,
-        replay_as_preamble: bool,
-        executor: ThreadPoolExecutor,
-        idle_timeout: float,
-        retry: RetryPolicy,
-    ) -> None:
-        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
-        self._client = client
+    api = Api("invoke_agent", stream="completion", classify=failure_from_exception)
+    operator_hints = OperatorHints(
+        settings="BEDROCK_AGENT_ID, BEDROCK_AGENT_ALIAS_ID",
+        permissions="bedrock:InvokeAgent on the agent alias",
+    )
+
+    def __init__(self, *, agent_id: str, alias_id: str, **plumbing: Unpack[Plumbing]) -> None:
+        super().__init__(**plumbing)
         self._agent_id = agent_id
         self._alias_id = alias_id
-        self._replay_as_preamble = replay_as_preamble
 
-    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
-        try:
-            response = self._client.invoke_agent(**self.build_params(request))
-        except (ClientError, BotoCoreError) as exc:
-            emit(failure_from_exception(exc))
-            return
-        completion = response["completion"]
-        handle.attach(lambda: abort_stream(completion))
+    def _read(self, stream: Any, response: Any, emit: Emit, handle: StreamHandle) -> None:
         # A multi-byte character may straddle two chunks; decode incrementally.
         state = StreamState()
         try:
-            for raw in readable_frames(completion, state.skips):
+            for raw in readable_frames(stream, state.skips):
                 if handle.cancelled.is_set():
                     return
                 events = list(translate_event(raw, state))
@@ -77,10 +56,8 @@ class BedrockAgentsBackend(ThreadedBackend):
                 emit(TextDelta(tail))
         except ClientError as exc:  # EventStreamError: an exception event after HTTP 200
             emit(failure_from_exception(exc))
-        except Exception as exc:  # a dropped connection surfaces as urllib3/botocore errors
-            if not handle.cancelled.is_set():
-                kind = FailureKind.TIMEOUT if "Timeout" in type(exc).__name__ else None
-                emit(AgentFailure(kind or FailureKind.INTERRUPTED, type(exc).__name__))
+        except Exception as exc:
+            emit_broken(exc, emit, handle)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeAgent parameters for one request (pure; unit-tested)."""
@@ -177,39 +154,27 @@ def model_of_trace(node: Any) -> str:
 
 # Trace parts whose `usage` is not a model call of their own: observations restate calls
 # already reported (a collaborator's output sums the collaborator's own model calls, which
-# arrive as its own traces), a guardrail counts text units, a failure nothing new.
-_NOT_MODEL_CALLS = frozenset({"observation", "guardrailTrace", "failureTrace"})
+# arrive as its own traces), a guardrail counts text units, a failure nothing new. A model
+# call's own output holds no further calls.
+_NOT_MODEL_CALLS = frozenset(
+    {"observation", "guardrailTrace", "failureTrace", "modelInvocationOutput"}
+)
 
 
 def usage_from_trace(node: Any) -> Usage:
     """Tokens of the model calls a trace reports, each once: every
     `modelInvocationOutput.metadata.usage` (orchestration, pre/post-processing, routing,
-    memory summarisation; supervisor and collaborators alike). Walked without recursion and
-    to a bounded depth, so a hostile document cannot hit the recursion limit."""
+    memory summarisation; supervisor and collaborators alike)."""
     total = Usage()
-    stack: list[tuple[Any, int]] = [(node, 0)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > _TRACE_DEPTH:
-            continue
-        if isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, Mapping):
-            for key, child in value.items():
-                if key == "modelInvocationOutput":
-                    usage = shapes.dig(child, "metadata", "usage")
-                    if isinstance(usage, Mapping):
-                        counts = (
-                            shapes.count(usage.get("inputTokens")),
-                            shapes.count(usage.get("outputTokens")),
-                        )
-                        total += Usage(*counts)
-                elif key not in _NOT_MODEL_CALLS:
-                    stack.append((child, depth + 1))
+    for part in shapes.objects(node, prune=_NOT_MODEL_CALLS):
+        usage = shapes.dig(part, "modelInvocationOutput", "metadata", "usage")
+        if isinstance(usage, Mapping):
+            counts = (
+                shapes.count(usage.get("inputTokens")),
+                shapes.count(usage.get("outputTokens")),
+            )
+            total += Usage(*counts)
     return total
-
-
-_TRACE_DEPTH = 24  # traces nest a few levels; anything deeper is not worth walking
 
 
 _LOCATION_KEYS = (

@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from bot.agents.agentcore import failure_from_error, runtime_session_id, runtime_user_id
-from bot.agents.base import (
-    Emit,
-    RetryPolicy,
-    StreamHandle,
-    ThreadedBackend,
-    pump_events,
+from bot.agents.agentcore import (
+    RUNTIME_USER_PERMISSION,
+    failure_from_error,
+    runtime_session_id,
+    runtime_user_id,
 )
+from bot.agents.base import Api, Plumbing, ThreadedBackend
 from bot.agents.bedrock_agents import history_preamble
+from bot.agents.hints import OperatorHints
+from bot.agents.streams import Emit, StreamHandle, pump_events
 from bot.events import (
     ActionInput,
     ActionParameter,
@@ -74,30 +72,25 @@ DECLINED_RESULT = "The user declined this action; do not run it."
 class HarnessBackend(ThreadedBackend):
     """Calls `bedrock-agentcore` InvokeHarness for one harness (and endpoint, if named)."""
 
+    api = Api("invoke_harness", stream="stream", classify=failure_from_error)
+    operator_hints = OperatorHints(
+        settings="AGENTCORE_HARNESS_ARN, AGENTCORE_HARNESS_QUALIFIER (an endpoint name)",
+        # AWS's harness security guide: the runtime permissions on the harness ARN too.
+        permissions=(
+            "bedrock-agentcore:InvokeHarness, bedrock-agentcore:InvokeAgentRuntime and "
+            f"{RUNTIME_USER_PERMISSION} on the harness ARN"
+        ),
+    )
+
     def __init__(
-        self,
-        *,
-        client: Any,
-        harness_arn: str,
-        qualifier: str | None,
-        executor: ThreadPoolExecutor,
-        idle_timeout: float,
-        retry: RetryPolicy,
-        replay_as_preamble: bool = False,
+        self, *, harness_arn: str, qualifier: str | None, **plumbing: Unpack[Plumbing]
     ) -> None:
-        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
-        self._client = client
+        super().__init__(**plumbing)
         self._harness_arn = harness_arn
         self._qualifier = qualifier
-        self._replay_as_preamble = replay_as_preamble
 
-    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
-        try:
-            response = self._client.invoke_harness(**self.build_params(request))
-        except (ClientError, BotoCoreError) as exc:
-            emit(failure_from_error(exc))
-            return
-        pump_events(response["stream"], HarnessStream(), emit, handle, on_error=failure_from_error)
+    def _read(self, stream: Any, response: Any, emit: Emit, handle: StreamHandle) -> None:
+        pump_events(stream, HarnessStream(), emit, handle, on_error=failure_from_error)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """The InvokeHarness parameters for one request (pure; unit-tested)."""

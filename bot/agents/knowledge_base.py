@@ -11,23 +11,15 @@ The input is at most 1,000 characters (RetrieveAndGenerateInput), so turns are c
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, Unpack
 
 from bot import formatting
-from bot.agents.base import (
-    AgentBackend,
-    Emit,
-    RetryPolicy,
-    StreamHandle,
-    ThreadedBackend,
-    pump_events,
-)
+from bot.agents.base import AgentBackend, Api, Plumbing, ThreadedBackend
 from bot.agents.bedrock_agents import sources_from_attribution
 from bot.agents.errors import failure_from_exception
+from bot.agents.hints import OperatorHints
+from bot.agents.streams import Emit, StreamHandle, pump_events
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -56,20 +48,25 @@ class IssuedSession:
 class KnowledgeBaseBackend(ThreadedBackend):
     """Answers from one Knowledge Base with one generation model, streamed with citations."""
 
+    api = Api("retrieve_and_generate_stream", stream="stream", classify=failure_from_exception)
+    operator_hints = OperatorHints(
+        settings="DM_KNOWLEDGE_BASE_ID, DM_MODEL_ARN",
+        permissions=(
+            "bedrock:RetrieveAndGenerate and bedrock:Retrieve on the knowledge base and "
+            "bedrock:InvokeModel on DM_MODEL_ARN"
+        ),
+    )
+
     def __init__(
         self,
         *,
-        client: Any,
         knowledge_base_id: str,
         model_arn: str,
         sessions: RagSessions | None,
         recent: RecentTurns | None,
-        executor: ThreadPoolExecutor,
-        idle_timeout: float,
-        retry: RetryPolicy,
+        **plumbing: Unpack[Plumbing],
     ) -> None:
-        super().__init__(executor=executor, idle_timeout=idle_timeout, retry=retry)
-        self._client = client
+        super().__init__(**plumbing)
         self._kb_id = knowledge_base_id
         self._model_arn = model_arn
         self._sessions = sessions
@@ -112,15 +109,9 @@ class KnowledgeBaseBackend(ThreadedBackend):
             return request.history
         return await self._recent(request.conversation)
 
-    def _invoke(self, request: AgentRequest, emit: Emit, handle: StreamHandle) -> None:
-        try:
-            response = self._client.retrieve_and_generate_stream(**self.build_params(request))
-        except (ClientError, BotoCoreError) as exc:
-            emit(failure_from_exception(exc))
-            return
+    def _read(self, stream: Any, response: Any, emit: Emit, handle: StreamHandle) -> None:
         emit(IssuedSession(str(response["sessionId"])))
-        stream, reader = response["stream"], KnowledgeBaseStream()
-        pump_events(stream, reader, emit, handle, on_error=failure_from_exception)
+        pump_events(stream, KnowledgeBaseStream(), emit, handle, on_error=failure_from_exception)
 
     def build_params(self, request: AgentRequest) -> dict[str, Any]:
         """RetrieveAndGenerateStream parameters; `request.session_id` is the RAG session or ""."""
@@ -213,8 +204,11 @@ class DmRouter:
         self._agent = agent
         self._dms = dms
 
+    def pick(self, request: AgentRequest) -> AgentBackend:
+        return self._dms if request.surface == "dm" else self._agent
+
     def stream(self, request: AgentRequest) -> AsyncIterator[AgentEvent]:
-        return (self._dms if request.surface == "dm" else self._agent).stream(request)
+        return self.pick(request).stream(request)
 
     async def aclose(self) -> None:
         await self._agent.aclose()

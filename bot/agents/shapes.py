@@ -54,9 +54,10 @@ def dig(value: Any, *keys: str) -> Any:
     return value
 
 
-def objects(node: Any) -> Iterator[Mapping[str, Any]]:
+def objects(node: Any, *, prune: frozenset[str] = frozenset()) -> Iterator[Mapping[str, Any]]:
     """Every JSON object in `node`, itself included, depth first (bounded depth, no recursion
-    limit to hit on a hostile document)."""
+    limit to hit on a hostile document); what objects hold under a key in `prune` is not
+    walked into."""
     stack: list[tuple[Any, int]] = [(node, 0)]
     while stack:
         value, depth = stack.pop()
@@ -64,7 +65,7 @@ def objects(node: Any) -> Iterator[Mapping[str, Any]]:
             continue
         if isinstance(value, Mapping):
             yield value
-            children: Iterable[Any] = value.values()
+            children: Iterable[Any] = [v for k, v in value.items() if k not in prune]
         elif isinstance(value, list | tuple):
             children = value
         else:
