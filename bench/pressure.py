@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.harness import BotProcess, Conversation, carries_answer_text, mention_event
@@ -26,22 +27,14 @@ TEXT_METHODS = frozenset(
 )
 UPDATES_WINDOW = 6.0
 
+# What every scenario runs on: the bot under test, its two fakes, the agent's scripts.
+Rig = tuple[BotProcess, FakeSlack, FakeBedrockAgentRuntime, Agent]
 
-async def peer(
-    bot: BotProcess,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    agent: Agent,
-    *,
-    count: int,
-    label: str,
-) -> dict[str, Any]:
+
+async def peer(*rig: *Rig, count: int, label: str) -> dict[str, Any]:
     """`count` 400-token answers asked at once, each in its own channel."""
     return await run_conversations(
-        bot,
-        slack,
-        bedrock,
-        agent,
+        *rig,
         count=count,
         channels=count,
         spread=0.0,
@@ -54,17 +47,14 @@ async def peer(
     )
 
 
-async def _one_answer(
-    bot: BotProcess,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    agent: Agent,
-    *,
-    label: str,
-    refuse: Any,
-) -> tuple[Conversation, int]:
-    """One peer-paced answer; `refuse(asked_at)` sets the fault. Returns it and the number of
-    calls the bot made inside a Retry-After window."""
+async def _under_fault(
+    rig: Rig, *, label: str, refuse: Callable[[float], None]
+) -> tuple[Conversation, dict[str, Any]]:
+    """One peer-paced answer; `refuse(asked_at)` sets the fault, cleared once the answer is in
+    (refusals the bot never needed to use up must not leak onward). Returns the conversation
+    and the figures every fault reports: the calls made inside a Retry-After window, the
+    writes, whether the answer is complete."""
+    bot, slack, bedrock, agent = rig
     await asyncio.sleep(2)  # a quiet moment: the previous scenario's tail is not measured here
     question = f"{label} question"
     agent.answer(
@@ -77,70 +67,53 @@ async def _one_answer(
     event = mention_event(question, channel=conversation.channel, ts=conversation.thread_ts)
     conversation.ack_ms = await bot.send(event)
     await settle([conversation], slack, bedrock, within=60)
-    return conversation, slack.calls_inside_retry_after - violations
-
-
-async def window_429(
-    bot: BotProcess,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    agent: Agent,
-    *,
-    seconds: float = 3.0,
-    retry_after: int = 1,
-) -> dict[str, Any]:
-    """Every text method answers 429 for `seconds` from the first token."""
-
-    def refuse(asked_at: float) -> None:
-        start = asked_at + FIRST_TOKEN
-        slack.refuse_window(TEXT_METHODS, start=start, seconds=seconds, retry_after=retry_after)
-
-    conversation, violations = await _one_answer(
-        bot, slack, bedrock, agent, label="window", refuse=refuse
-    )
+    violations = slack.calls_inside_retry_after - violations
     slack.clear_faults()
-    first, chunk = conversation.first_visible_at(), conversation.first_chunk_at
-    shown = [c.at for c in conversation.writes if c.ok and carries_answer_text(c)]
-    later = [at for at in shown if first is not None and first < at <= first + UPDATES_WINDOW]
-    return {
-        "window_seconds": seconds,
-        "retry_after_seconds": retry_after,
-        "first_visible_ms": None if first is None or chunk is None else (first - chunk) * 1000,
-        "updates_in_following_6s": len(later),
+    return conversation, {
         "calls_inside_retry_after": violations,
         "slack_writes": len(conversation.writes),
         "complete": conversation.complete(slack),
     }
 
 
-async def sustained_429(
-    bot: BotProcess,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    agent: Agent,
-    *,
-    times: int = 20,
-    retry_after: int = 1,
-) -> dict[str, Any]:
+def _ms_between(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else (end - start) * 1000
+
+
+async def window_429(*rig: *Rig, seconds: float = 3.0, retry_after: int = 1) -> dict[str, Any]:
+    """Every text method answers 429 for `seconds` from the first token."""
+    _, slack, _, _ = rig
+
+    def refuse(asked_at: float) -> None:
+        start = asked_at + FIRST_TOKEN
+        slack.refuse_window(TEXT_METHODS, start=start, seconds=seconds, retry_after=retry_after)
+
+    conversation, figures = await _under_fault(rig, label="window", refuse=refuse)
+    first = conversation.first_visible_at()
+    shown = [c.at for c in conversation.writes if c.ok and carries_answer_text(c)]
+    later = [at for at in shown if first is not None and first < at <= first + UPDATES_WINDOW]
+    return {
+        "window_seconds": seconds,
+        "retry_after_seconds": retry_after,
+        "first_visible_ms": _ms_between(conversation.first_chunk_at, first),
+        "updates_in_following_6s": len(later),
+        **figures,
+    }
+
+
+async def sustained_429(*rig: *Rig, times: int = 20, retry_after: int = 1) -> dict[str, Any]:
     """Update mode; chat.update answers 429 `times` in a row from the question on."""
+    _, slack, _, _ = rig
 
     def refuse(asked_at: float) -> None:
         slack.rate_limit("chat.update", retry_after=retry_after, times=times)
 
-    conversation, violations = await _one_answer(
-        bot, slack, bedrock, agent, label="sustained", refuse=refuse
-    )
-    slack.clear_faults()  # refusals the bot never needed to use up must not leak onward
+    conversation, figures = await _under_fault(rig, label="sustained", refuse=refuse)
     final, last = conversation.final_at(), conversation.last_chunk_at
-    left = [m for m in slack.thread(conversation.channel, conversation.thread_ts)]
     return {
         "refusals": times,
         "retry_after_seconds": retry_after,
-        "final_after_last_chunk_ms": None
-        if final is None or last is None
-        else (final - last) * 1000,
-        "messages_left_in_thread": len(left),
-        "calls_inside_retry_after": violations,
-        "slack_writes": len(conversation.writes),
-        "complete": conversation.complete(slack),
+        "final_after_last_chunk_ms": _ms_between(last, final),
+        "messages_left_in_thread": len(slack.thread(conversation.channel, conversation.thread_ts)),
+        **figures,
     }

@@ -8,6 +8,7 @@ control plane where it can (status, idle timeout), warning where it is denied.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bot.agents import build_knowledge_base, control
@@ -18,6 +19,7 @@ from bot.agents.knowledge_base import KnowledgeBaseBackend
 
 if TYPE_CHECKING:
     from bot.doctor import Check
+    from bot.events import AgentFailure
     from bot.settings import Settings
 
 # AgentCore Runtime ends a session after this many idle seconds unless configured otherwise
@@ -64,6 +66,18 @@ async def check_agentcore(settings: Settings) -> list[Check]:
     return [invoked, idle_check(limit, settings.session_idle_seconds, source)]
 
 
+def unread(name: str, permission: str, failure: AgentFailure, fixes: Mapping[str, str]) -> Check:
+    """A control-plane read (`permission`, e.g. "bedrock:GetKnowledgeBase") that failed: a
+    warning when only the read is denied (the status is then not checked), else the failure."""
+    from bot.doctor import failed_call, warn
+
+    call = permission.rpartition(":")[2]
+    if failure.code == "AccessDeniedException":
+        fix = f"allow {permission} to see its status here"
+        return warn(name, f"{call} denied; status not checked", fix)
+    return failed_call(name, call, failure, fixes)
+
+
 def harness_status_check(harness: dict[str, object]) -> Check:
     """The harness (and its endpoint, when AGENTCORE_HARNESS_QUALIFIER names one) must be READY."""
     from bot.doctor import fail, ok, warn
@@ -86,16 +100,13 @@ def harness_status_check(harness: dict[str, object]) -> Check:
 
 async def check_harness(settings: Settings) -> list[Check]:
     """GetHarness (+ GetHarnessEndpoint), a dry InvokeHarness, the idle timeout it runs under."""
-    from bot.doctor import FIXES, dry_run, failed_call, warn
+    from bot.doctor import FIXES, dry_run
 
     try:
         status = harness_status_check(await asyncio.to_thread(control.get_harness, settings))
     except ControlPlaneError as exc:
-        if exc.failure.code == "AccessDeniedException":
-            fix = "allow bedrock-agentcore:GetHarness to see its status here"
-            status = warn("agentcore harness", "GetHarness denied; status not checked", fix)
-        else:
-            status = failed_call("agentcore harness", "GetHarness", exc.failure, HARNESS_FIXES)
+        permission = "bedrock-agentcore:GetHarness"
+        status = unread("agentcore harness", permission, exc.failure, HARNESS_FIXES)
     invoked = await dry_run(settings, "harness invoke", FIXES | HARNESS_FIXES)
     source = "AgentCore's idle session timeout"
     ttl = idle_check(AGENTCORE_IDLE_DEFAULT, settings.session_idle_seconds, source)
@@ -104,16 +115,12 @@ async def check_harness(settings: Settings) -> list[Check]:
 
 async def check_knowledge_base(settings: Settings) -> list[Check]:
     """GetKnowledgeBase must say ACTIVE; a dry RetrieveAndGenerateStream must answer."""
-    from bot.doctor import dry_run, fail, failed_call, ok, warn
+    from bot.doctor import dry_run, fail, ok
 
     try:
         kb = await asyncio.to_thread(control.get_knowledge_base, settings)
     except ControlPlaneError as exc:
-        if exc.failure.code == "AccessDeniedException":
-            fix = "allow bedrock:GetKnowledgeBase to see its status here"
-            found = warn("knowledge base", "GetKnowledgeBase denied; status not checked", fix)
-        else:
-            found = failed_call("knowledge base", "GetKnowledgeBase", exc.failure, KB_FIXES)
+        found = unread("knowledge base", "bedrock:GetKnowledgeBase", exc.failure, KB_FIXES)
     else:
         what = f"{kb.get('name')} ({kb.get('knowledgeBaseId')})"
         status = kb.get("status")

@@ -28,53 +28,54 @@ _FAST_BUCKETS += (0.1, 0.25, 1)
 _ANSWER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
+# What each metric counts, by name (the HELP line /metrics shows).
+_HELP = {
+    "slackbot_questions": "Questions",
+    "slackbot_answers": "Answers, by outcome",
+    "slackbot_feedback": "Feedback clicks",
+    "slackbot_agent_tokens": "Agent tokens",
+    "slackbot_agent_cost_usd": "Estimated agent cost (PRICE_*_PER_1K)",
+    "slackbot_slack_rate_limited": "Slack 429 answers",
+    "slackbot_confirmations": (
+        "Confirm / Cancel questions: shown, confirmed, denied, answered (an option), expired"
+    ),
+    "slackbot_active_answers": "Answers in progress",
+    "slackbot_ack_seconds": "From a Slack request arriving to its HTTP acknowledgement",
+    "slackbot_first_visible_text_seconds": (
+        "From the agent's first chunk to the first visible Slack text"
+    ),
+    "slackbot_answer_seconds": "From question to complete answer",
+    "slackbot_event_loop_lag_seconds": (
+        "How late the event loop ran a 20 ms timer (blocking work shows here)"
+    ),
+}
+
+
 class Metrics:
     """Counters and histograms a team running the bot watches."""
 
     def __init__(self, *, prices: PriceBook | None = None) -> None:
         self._prices = prices or PriceBook()
-        self.registry = r = CollectorRegistry()
-        self.questions = Counter("slackbot_questions", "Questions", ["surface"], registry=r)
-        self.answers = Counter("slackbot_answers", "Answers, by outcome", ["outcome"], registry=r)
-        self.feedback_votes = Counter("slackbot_feedback", "Feedback clicks", ["vote"], registry=r)
-        self.tokens = Counter("slackbot_agent_tokens", "Agent tokens", ["direction"], registry=r)
-        self.cost = Counter(
-            "slackbot_agent_cost_usd", "Estimated agent cost (PRICE_*_PER_1K)", registry=r
-        )
-        self.slack_rate_limited = Counter(
-            "slackbot_slack_rate_limited", "Slack 429 answers", ["method"], registry=r
-        )
-        self.confirmations = Counter(
-            "slackbot_confirmations",
-            "Confirm / Cancel questions: shown, confirmed, denied, answered (an option), expired",
-            ["outcome"],
-            registry=r,
-        )
-        self.active_answers = Gauge("slackbot_active_answers", "Answers in progress", registry=r)
-        self.ack = Histogram(
-            "slackbot_ack_seconds",
-            "From a Slack request arriving to its HTTP acknowledgement",
-            buckets=_FAST_BUCKETS,
-            registry=r,
-        )
-        self.first_text = Histogram(
-            "slackbot_first_visible_text_seconds",
-            "From the agent's first chunk to the first visible Slack text",
-            buckets=_ANSWER_BUCKETS,
-            registry=r,
-        )
-        self.answer_time = Histogram(
-            "slackbot_answer_seconds",
-            "From question to complete answer",
-            buckets=_ANSWER_BUCKETS,
-            registry=r,
-        )
-        self.loop_lag = Histogram(
-            "slackbot_event_loop_lag_seconds",
-            "How late the event loop ran a 20 ms timer (blocking work shows here)",
-            buckets=_FAST_BUCKETS,
-            registry=r,
-        )
+        self.registry = CollectorRegistry()
+        self.questions = self._counter("slackbot_questions", "surface")
+        self.answers = self._counter("slackbot_answers", "outcome")
+        self.feedback_votes = self._counter("slackbot_feedback", "vote")
+        self.tokens = self._counter("slackbot_agent_tokens", "direction")
+        self.cost = self._counter("slackbot_agent_cost_usd")
+        self.slack_rate_limited = self._counter("slackbot_slack_rate_limited", "method")
+        self.confirmations = self._counter("slackbot_confirmations", "outcome")
+        name = "slackbot_active_answers"
+        self.active_answers = Gauge(name, _HELP[name], registry=self.registry)
+        self.ack = self._histogram("slackbot_ack_seconds", _FAST_BUCKETS)
+        self.first_text = self._histogram("slackbot_first_visible_text_seconds", _ANSWER_BUCKETS)
+        self.answer_time = self._histogram("slackbot_answer_seconds", _ANSWER_BUCKETS)
+        self.loop_lag = self._histogram("slackbot_event_loop_lag_seconds", _FAST_BUCKETS)
+
+    def _counter(self, name: str, *labels: str) -> Counter:
+        return Counter(name, _HELP[name], labels, registry=self.registry)
+
+    def _histogram(self, name: str, buckets: tuple[float, ...]) -> Histogram:
+        return Histogram(name, _HELP[name], buckets=buckets, registry=self.registry)
 
     def feedback(self, vote: str) -> None:
         self.feedback_votes.labels(vote=vote).inc()

@@ -108,39 +108,32 @@ class TurnWatch:
                 return
 
 
+@dataclasses.dataclass(kw_only=True, eq=False)
 class Sweeper:
     """Finds turns whose replica died, and has them answered again here."""
 
-    def __init__(
-        self,
-        *,
-        memory: Memory,
-        client: AsyncWebClient,
-        budget: WriteBudget,
-        retake: Retake,
-        speak_for: SpeakFor | None = None,
-    ) -> None:
-        self._memory = memory
-        self._client = client
-        self._budget = budget
-        self._retake = retake
-        self._speak_for = speak_for  # OAuth mode: the turn's own workspace client
-        self._bot_user_ids: dict[str, str] = {}  # per team: each workspace has its own bot user
-        self._tasks: set[asyncio.Task[None]] = set()
+    memory: Memory
+    client: AsyncWebClient
+    budget: WriteBudget
+    retake: Retake
+    speak_for: SpeakFor | None = None  # OAuth mode: the turn's own workspace client
+    # Per team: each workspace has its own bot user.
+    _bot_user_ids: dict[str, str] = dataclasses.field(default_factory=dict, init=False)
+    _tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set, init=False)
 
     async def run(self) -> None:
         """Sweep every third of a lease until cancelled."""
         while True:
-            await asyncio.sleep(self._memory.lease_seconds / 3)
+            await asyncio.sleep(self.memory.lease_seconds / 3)
             try:
                 await self.sweep()
             except Exception:  # the sweeper must outlive any single bad record
                 log.exception("takeover sweep failed")
 
     async def sweep(self) -> None:
-        for conversation, turn_id in await self._memory.inflight.overdue():
+        for conversation, turn_id in await self.memory.inflight.overdue():
             owner = secrets.token_hex(8)
-            claimed = await self._memory.inflight.claim(conversation, turn_id, owner=owner)
+            claimed = await self.memory.inflight.claim(conversation, turn_id, owner=owner)
             if claimed is None:
                 continue
             task = asyncio.create_task(self._take_over(claimed.payload, claimed.attempts, owner))
@@ -155,24 +148,24 @@ class Sweeper:
         )
         async with self._speaking(turn) as able:
             if not able:  # uninstalled meanwhile: nobody may speak in that workspace any more
-                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                await self.memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
                 return
             await self._clean_up(target)
             if attempts > MAX_TAKEOVERS:
                 log.error("turn given up after repeated takeovers", extra={"turn": turn.turn_id})
-                await self._memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
+                await self.memory.inflight.finish(turn.conversation, turn.turn_id, owner=owner)
                 return
-            await self._retake(turn, target, owner)
+            await self.retake(turn, target, owner)
 
     def _speaking(self, turn: Turn) -> AbstractAsyncContextManager[bool]:
         """OAuth mode: no request carries a token here; use the turn's own workspace's."""
-        if self._speak_for is None:
+        if self.speak_for is None:
             return nullcontext(True)
-        return self._speak_for(turn.team_id, turn.attributes.get("slackEnterpriseId"))
+        return self.speak_for(turn.team_id, turn.attributes.get("slackEnterpriseId"))
 
     async def _clean_up(self, target: ThreadTarget) -> None:
         """End what the dead replica left: its sign of life, its open stream or message."""
-        slack = SlackCaller(client=self._client, budget=self._budget, team_id=target.team_id)
+        slack = SlackCaller(client=self.client, budget=self.budget, team_id=target.team_id)
         if target.sign_of_life is SignOfLife.REACTION and target.question_ts:
             await slack.best_effort(
                 "reactions.remove",
@@ -205,14 +198,14 @@ class Sweeper:
         try:
             bot_user_id = self._bot_user_ids.get(target.team_id)
             if bot_user_id is None:
-                bot_user_id = str((await self._client.auth_test()).get("user_id"))
+                bot_user_id = str((await self.client.auth_test()).get("user_id"))
                 self._bot_user_ids[target.team_id] = bot_user_id
             if target.thread_ts:
-                found = await self._client.conversations_replies(
+                found = await self.client.conversations_replies(
                     channel=target.channel, ts=target.thread_ts, oldest=target.question_ts
                 )
             else:  # the conversation's lock kept every other answer out of it meanwhile
-                found = await self._client.conversations_history(
+                found = await self.client.conversations_history(
                     channel=target.channel, oldest=target.question_ts
                 )
         except Exception as exc:  # clean-up is best effort; the new answer matters more

@@ -11,6 +11,7 @@ token that still works is refreshed in the background, so the event's ack never 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -52,26 +53,20 @@ def expired(bot: Bot, *, now: float) -> bool:
     return expires is not None and expires <= now + 5  # a few seconds of slack for the call
 
 
+@dataclasses.dataclass(kw_only=True, eq=False)
 class TokenRefresher:
     """One refresh per installation at a time, across replicas."""
 
-    def __init__(
-        self,
-        *,
-        store: RedisInstallationStore,
-        rotator: AsyncTokenRotator,
-        minutes_before: int = REFRESH_MINUTES_BEFORE_EXPIRY,
-        lock_seconds: float = REFRESH_LOCK_SECONDS,
-        wait_seconds: float = REFRESH_WAIT_SECONDS,
-    ) -> None:
-        self._store = store
-        self._rotator = rotator
-        self._minutes = minutes_before
-        self._lock_seconds = lock_seconds
-        self._wait_seconds = wait_seconds
-        self._pending: dict[str, asyncio.Task[Bot | None]] = {}
-        self._refused_until: dict[str, float] = {}
-        self.refreshed = 0
+    store: RedisInstallationStore
+    rotator: AsyncTokenRotator
+    minutes_before: int = REFRESH_MINUTES_BEFORE_EXPIRY
+    lock_seconds: float = REFRESH_LOCK_SECONDS
+    wait_seconds: float = REFRESH_WAIT_SECONDS
+    refreshed: int = dataclasses.field(default=0, init=False)
+    _pending: dict[str, asyncio.Task[Bot | None]] = dataclasses.field(
+        default_factory=dict, init=False
+    )
+    _refused_until: dict[str, float] = dataclasses.field(default_factory=dict, init=False)
 
     async def fresh(self, bot: Bot) -> Bot | None:
         """`bot` with a token that works now, or None when none can be had.
@@ -79,7 +74,7 @@ class TokenRefresher:
         A token that is still valid is used as it is and refreshed behind the answer, so no
         ack waits on Slack's refresh; only an expired one waits for its refresh."""
         now = time.time()
-        if not needs_refresh(bot, now=now, minutes_before=self._minutes):
+        if not needs_refresh(bot, now=now, minutes_before=self.minutes_before):
             return bot
         if not expired(bot, now=now):
             self._refresh_later(bot)
@@ -100,10 +95,10 @@ class TokenRefresher:
     async def _refresh_now(self, bot: Bot) -> Bot | None:
         inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         lock = Lock(
-            self._store.redis,
-            self._store.key(inst, "refreshing"),
-            timeout=self._lock_seconds,
-            blocking_timeout=self._wait_seconds,
+            self.store.redis,
+            self.store.key(inst, "refreshing"),
+            timeout=self.lock_seconds,
+            blocking_timeout=self.wait_seconds,
         )
         try:
             if await lock.acquire(blocking=False):
@@ -115,25 +110,25 @@ class TokenRefresher:
                 return bot  # another replica is refreshing; this token still works meanwhile
             if await lock.acquire():  # wait for that replica, then read what it stored
                 await _release(lock)
-            current = await self._store.read_bot(inst)
+            current = await self.store.read_bot(inst)
             if current is not None:
-                self._store.remember(inst, current)
+                self.store.remember(inst, current)
             return current
         except (RedisError, OSError, BoltError, aiohttp.ClientError, TimeoutError) as exc:
             log.warning("token refresh not possible now", extra={"error": type(exc).__name__})
             return None if expired(bot, now=time.time()) else bot
 
     async def _refresh(self, inst: str) -> Bot | None:
-        current = await self._store.read_bot(inst)  # another replica may have just refreshed
+        current = await self.store.read_bot(inst)  # another replica may have just refreshed
         if current is None or not needs_refresh(
-            current, now=time.time(), minutes_before=self._minutes
+            current, now=time.time(), minutes_before=self.minutes_before
         ):
             if current is not None:
-                self._store.remember(inst, current)  # this replica's cache catches up
+                self.store.remember(inst, current)  # this replica's cache catches up
             return current
         try:
-            rotated = await self._rotator.perform_bot_token_rotation(
-                bot=current, minutes_before_expiration=self._minutes
+            rotated = await self.rotator.perform_bot_token_rotation(
+                bot=current, minutes_before_expiration=self.minutes_before
             )
         except SlackTokenRotationError as exc:
             reference = formatting.new_reference()
@@ -146,7 +141,7 @@ class TokenRefresher:
             return None
         if rotated is None:
             return current
-        await self._store.async_save_bot(rotated)
+        await self.store.async_save_bot(rotated)
         self.refreshed += 1
         log.info("bot token refreshed", extra={"installation": inst})
         return rotated

@@ -18,6 +18,7 @@ see it within `cache_seconds` (rotated tokens stay valid long past that).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -48,51 +49,40 @@ def installation_id(enterprise_id: str | None, team_id: str | None, org_wide: bo
     return f"{enterprise_id or _NONE}:{team}"
 
 
+@dataclasses.dataclass(eq=False)
 class RedisInstallationStore(AsyncInstallationStore):
-    def __init__(
-        self,
-        redis: RedisClient,
-        *,
-        prefix: str,
-        sealer: Sealer,
-        cache_seconds: float = CACHE_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._redis = redis
-        self._prefix = prefix
-        self._sealer = sealer
-        self._cache_seconds = cache_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Bot]] = {}
-        self.lookups = 0  # Redis reads made by find_bot (the cache's misses)
+    redis: RedisClient
+    _: dataclasses.KW_ONLY
+    prefix: str
+    sealer: Sealer
+    cache_seconds: float = CACHE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    lookups: int = dataclasses.field(default=0, init=False)  # Redis reads made by find_bot
+    _cache: dict[str, tuple[float, Bot]] = dataclasses.field(default_factory=dict, init=False)
 
     @property
     def logger(self) -> logging.Logger:
         return log
 
-    @property
-    def redis(self) -> RedisClient:
-        return self._redis
-
     # -- keys ---------------------------------------------------------------------------------
 
     def key(self, inst: str, what: str) -> str:
-        return f"{self._prefix}{{inst:{inst}}}:{what}"
+        return f"{self.prefix}{{inst:{inst}}}:{what}"
 
     @property
     def index_key(self) -> str:
-        return f"{self._prefix}installations"
+        return f"{self.prefix}installations"
 
     # -- records ------------------------------------------------------------------------------
 
     def _seal(self, record: Any) -> bytes:
-        return self._sealer.seal(json.dumps(vars(record), separators=(",", ":")).encode())
+        return self.sealer.seal(json.dumps(vars(record), separators=(",", ":")).encode())
 
     def _open(self, sealed: bytes | str | None) -> dict[str, Any] | None:
         if sealed is None:
             return None
         try:
-            return dict(json.loads(self._sealer.open(_as_bytes(sealed))))
+            return dict(json.loads(self.sealer.open(_as_bytes(sealed))))
         except InvalidToken:
             log.error(
                 "an installation record cannot be opened: INSTALLATION_ENCRYPTION_KEY lacks the "
@@ -109,14 +99,14 @@ class RedisInstallationStore(AsyncInstallationStore):
         sealed = self._seal(installation)
         user = installation.user_id or _NONE
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:  # one slot: one hash tag
+            async with self.redis.pipeline(transaction=True) as pipe:  # one slot: one hash tag
                 if installation.bot_token is not None:
                     pipe.set(self.key(inst, "bot"), self._seal(installation.to_bot()))
                 pipe.set(self.key(inst, "installer"), sealed)
                 pipe.set(self.key(inst, f"installer:{user}"), sealed)
                 pipe.sadd(self.key(inst, "users"), user)
                 await pipe.execute()
-            await self._redis.sadd(self.index_key, inst)
+            await self.redis.sadd(self.index_key, inst)
         except _STORE_ERRORS as exc:
             # BoltError is what Bolt's OAuth flow turns into its "installation failed" page.
             raise BoltError(f"could not store the installation ({type(exc).__name__})") from exc
@@ -125,8 +115,8 @@ class RedisInstallationStore(AsyncInstallationStore):
     async def async_save_bot(self, bot: Bot) -> None:
         inst = installation_id(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         try:
-            await self._redis.set(self.key(inst, "bot"), self._seal(bot))
-            await self._redis.sadd(self.index_key, inst)
+            await self.redis.set(self.key(inst, "bot"), self._seal(bot))
+            await self.redis.sadd(self.index_key, inst)
         except _STORE_ERRORS as exc:
             raise BoltError(f"could not store the bot token ({type(exc).__name__})") from exc
         self._remember(inst, bot)
@@ -142,7 +132,7 @@ class RedisInstallationStore(AsyncInstallationStore):
     ) -> Bot | None:
         inst = installation_id(enterprise_id, team_id, is_enterprise_install)
         cached = self._cache.get(inst)
-        if cached is not None and cached[0] > self._clock():
+        if cached is not None and cached[0] > self.clock():
             return cached[1]
         try:
             bot = await self.read_bot(inst)
@@ -156,7 +146,7 @@ class RedisInstallationStore(AsyncInstallationStore):
     async def read_bot(self, inst: str) -> Bot | None:
         """The bot record straight from Redis (no cache); raises Redis errors."""
         self.lookups += 1
-        record = self._open(await self._redis.get(self.key(inst, "bot")))
+        record = self._open(await self.redis.get(self.key(inst, "bot")))
         return Bot(**record) if record is not None else None
 
     async def async_find_installation(
@@ -170,7 +160,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         inst = installation_id(enterprise_id, team_id, is_enterprise_install)
         what = f"installer:{user_id}" if user_id else "installer"
         try:
-            record = self._open(await self._redis.get(self.key(inst, what)))
+            record = self._open(await self.redis.get(self.key(inst, what)))
         except _STORE_ERRORS as exc:
             log.warning("installation store unreachable", extra={"error": type(exc).__name__})
             return None
@@ -203,10 +193,10 @@ class RedisInstallationStore(AsyncInstallationStore):
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         for inst in self._ids(enterprise_id, team_id):
             try:
-                users = await self._redis.smembers(self.key(inst, "users"))
+                users = await self.redis.smembers(self.key(inst, "users"))
                 installers = [f"installer:{_as_bytes(u).decode()}" for u in users]
                 await self._delete(inst, ["bot", "installer", "users", *installers])
-                await self._redis.srem(self.index_key, inst)
+                await self.redis.srem(self.index_key, inst)
             except _STORE_ERRORS as exc:
                 self._delete_failed(inst, exc)
 
@@ -221,7 +211,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         if "bot" in parts:
             self._cache.pop(inst, None)
         try:
-            await self._redis.delete(*(self.key(inst, part) for part in parts))
+            await self.redis.delete(*(self.key(inst, part) for part in parts))
         except _STORE_ERRORS as exc:
             self._delete_failed(inst, exc)
 
@@ -240,7 +230,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         if bot is None:
             self._cache.pop(inst, None)
         else:
-            self._cache[inst] = (self._clock() + self._cache_seconds, bot)
+            self._cache[inst] = (self.clock() + self.cache_seconds, bot)
 
     def remember(self, inst: str, bot: Bot) -> None:
         """Cache `bot`, just read from Redis by the caller."""
@@ -261,7 +251,7 @@ class RedisInstallationStore(AsyncInstallationStore):
 
     async def reseal_all(self) -> int:
         """Re-seal every record with the first key (INSTALLATION_ENCRYPTION_KEY rotation)."""
-        return await operators.reseal_all(self, self._sealer)
+        return await operators.reseal_all(self, self.sealer)
 
 
 def _as_bytes(value: bytes | str) -> bytes:
