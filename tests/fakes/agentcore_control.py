@@ -6,53 +6,30 @@ botocore's restJson model of that service; errors carry `x-amzn-ErrorType` like 
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from .server import ControlPlane
 
 _STAMP = "2026-07-01T12:00:00Z"
 
 
-class FakeAgentCoreControl:
+class FakeAgentCoreControl(ControlPlane):
     """aiohttp server on 127.0.0.1; `deny = True` answers every call with AccessDenied."""
 
     def __init__(self) -> None:
-        self.url = ""
-        self.deny = False
+        super().__init__()
         self.idle_timeout: int | None = 900  # None: the runtime reports no lifecycle
         self.harness_status = "READY"
         self.endpoint_status = "READY"
-        self.requests: list[str] = []
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/runtimes/{runtimeId}/", self._get_runtime)
-        app.router.add_get("/harnesses/{harnessId}", self._get_harness)
-        app.router.add_get("/harnesses/{harnessId}/endpoints/{endpointName}", self._get_endpoint)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def _denied(self, request: web.Request) -> web.Response | None:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
-        return None
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/runtimes/{runtimeId}/", self._get_runtime),
+            web.get("/harnesses/{harnessId}", self._get_harness),
+            web.get("/harnesses/{harnessId}/endpoints/{endpointName}", self._get_endpoint),
+        ]
 
     async def _get_runtime(self, request: web.Request) -> web.Response:
         if denied := self._denied(request):
@@ -104,8 +81,3 @@ class FakeAgentCoreControl:
             "updatedAt": _STAMP,
         }
         return web.json_response({"endpoint": endpoint})
-
-
-def _error(status: int, error_type: str, message: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.json_response({"message": message}, status=status, headers=headers)

@@ -6,11 +6,12 @@ per botocore's `bedrock-agent` model; errors carry `x-amzn-ErrorType` like AWS's
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from .server import ControlPlane, aws_error
 
 _STAMP = "2026-07-01T12:00:00Z"
 _ACCOUNT = "123456789012"
@@ -28,52 +29,31 @@ class FakeAgent:
     alias_version: str = "1"
 
 
-class FakeBedrockAgentControl:
+class FakeBedrockAgentControl(ControlPlane):
     """aiohttp server on 127.0.0.1; `deny = True` answers every call with AccessDenied."""
 
     def __init__(self, region: str = "us-east-1") -> None:
-        self.url = ""
+        super().__init__()
         self.region = region
         self.agents: dict[str, FakeAgent] = {"AGENT12345": FakeAgent()}
-        self.deny = False
-        self.requests: list[str] = []  # request paths, in arrival order
         self.knowledge_bases: dict[str, str] = {"KB12345678": "ACTIVE"}  # id → status
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        """Listen on a free port and set `url`."""
-        app = web.Application()
-        app.router.add_get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias)
-        app.router.add_get("/agents/{agentId}/", self._get_agent)
-        app.router.add_get("/knowledgebases/{knowledgeBaseId}", self._get_knowledge_base)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        """Close the server."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias),
+            web.get("/agents/{agentId}/", self._get_agent),
+            web.get("/knowledgebases/{knowledgeBaseId}", self._get_knowledge_base),
+        ]
 
     def _arn(self, kind: str, *ids: str) -> str:
         return f"arn:aws:bedrock:{self.region}:{_ACCOUNT}:{kind}/{'/'.join(ids)}"
 
     def _find(self, request: web.Request) -> FakeAgent | web.Response:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
+        if denied := self._denied(request):
+            return denied
         agent = self.agents.get(request.match_info["agentId"])
         if agent is None:
-            return _error(404, "ResourceNotFoundException", "Agent not found.")
+            return aws_error(404, "ResourceNotFoundException", "Agent not found.")
         return agent
 
     async def _get_alias(self, request: web.Request) -> web.Response:
@@ -82,7 +62,7 @@ class FakeBedrockAgentControl:
             return agent
         alias_id = request.match_info["agentAliasId"]
         if alias_id != agent.alias_id:
-            return _error(404, "ResourceNotFoundException", f"Agent alias {alias_id} not found.")
+            return aws_error(404, "ResourceNotFoundException", f"Agent alias {alias_id} not found.")
         alias: dict[str, Any] = {
             "agentId": agent.agent_id,
             "agentAliasId": alias_id,
@@ -114,12 +94,11 @@ class FakeBedrockAgentControl:
         return web.json_response({"agent": body})
 
     async def _get_knowledge_base(self, request: web.Request) -> web.Response:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
+        if denied := self._denied(request):
+            return denied
         kb_id = request.match_info["knowledgeBaseId"]
         if kb_id not in self.knowledge_bases:
-            return _error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
+            return aws_error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
         body = {
             "knowledgeBaseId": kb_id,
             "name": "handbook",
@@ -131,8 +110,3 @@ class FakeBedrockAgentControl:
             "updatedAt": _STAMP,
         }
         return web.json_response({"knowledgeBase": body})
-
-
-def _error(status: int, error_type: str, message: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.json_response({"message": message}, status=status, headers=headers)
