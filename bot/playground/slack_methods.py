@@ -3,7 +3,6 @@ applies them (errors included), every change published on the page's feed."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from bot.playground.model import (
     stream_pieces,
     text_arg,
 )
+from bot.playground.slack_rules import decode_json_fields, react
 
 if TYPE_CHECKING:
     from bot.playground.workspace import Workspace
@@ -39,8 +39,8 @@ class SlackMethods:
             "chat.startStream": self._start_stream,
             "chat.appendStream": self._append_stream,
             "chat.stopStream": self._stop_stream,
-            "reactions.add": self._reaction_add,
-            "reactions.remove": self._reaction_remove,
+            "reactions.add": lambda args: self._react(args, add=True),
+            "reactions.remove": lambda args: self._react(args, add=False),
             "assistant.threads.setStatus": self._set_status,
             "assistant.threads.setSuggestedPrompts": self._set_prompts,
             "assistant.threads.setTitle": self._set_title,
@@ -53,13 +53,8 @@ class SlackMethods:
         handler = self._methods.get(method)
         if handler is None:
             raise ApiError("unknown_method")
-        for name in JSON_FIELDS:
-            value = args.get(name)
-            if isinstance(value, str) and value.strip():
-                try:
-                    args[name] = json.loads(value)
-                except ValueError:
-                    raise ApiError("invalid_arguments") from None
+        if decode_json_fields(args, JSON_FIELDS) is not None:
+            raise ApiError("invalid_arguments")
         return handler(args)
 
     def _auth_test(self, _: Json) -> Json:
@@ -136,25 +131,13 @@ class SlackMethods:
         message.chunks.extend(chunks)
         self._ws.changed(message)
 
-    def _reaction_target(self, args: Json) -> tuple[Message, str]:
+    def _react(self, args: Json, *, add: bool) -> Json:
+        """reactions.add (`add`) or reactions.remove on a message of the workspace."""
         message = self._ws.messages.get((text_arg(args, "channel"), text_arg(args, "timestamp")))
         if message is None or message.deleted:
             raise ApiError("message_not_found")
-        return message, text_arg(args, "name").strip(":")
-
-    def _reaction_add(self, args: Json) -> Json:
-        message, name = self._reaction_target(args)
-        if name in message.reactions:
-            raise ApiError("already_reacted")
-        message.reactions.append(name)
-        self._ws.changed(message)
-        return {"ok": True}
-
-    def _reaction_remove(self, args: Json) -> Json:
-        message, name = self._reaction_target(args)
-        if name not in message.reactions:
-            raise ApiError("no_reaction")
-        message.reactions.remove(name)
+        if error := react(message.reactions, text_arg(args, "name").strip(":"), add=add):
+            raise ApiError(error)
         self._ws.changed(message)
         return {"ok": True}
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .server import ControlPlane
+from .server import ACCOUNT, STAMP, STAMPS, ControlPlane
 
-_STAMP = "2026-07-01T12:00:00Z"
+_ARN = f"arn:aws:bedrock-agentcore:us-east-1:{ACCOUNT}"
 
 
 class FakeAgentCoreControl(ControlPlane):
@@ -26,23 +26,21 @@ class FakeAgentCoreControl(ControlPlane):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/runtimes/{runtimeId}/", self._get_runtime),
-            web.get("/harnesses/{harnessId}", self._get_harness),
-            web.get("/harnesses/{harnessId}/endpoints/{endpointName}", self._get_endpoint),
+            self.described("/runtimes/{runtimeId}/", self._runtime),
+            self.described("/harnesses/{harnessId}", self._harness),
+            self.described("/harnesses/{harnessId}/endpoints/{endpointName}", self._endpoint),
         ]
 
-    async def _get_runtime(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
+    def _runtime(self, request: web.Request) -> dict[str, Any]:
         runtime_id = request.match_info["runtimeId"]
         body: dict[str, Any] = {
-            "agentRuntimeArn": f"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime_id}",
+            "agentRuntimeArn": f"{_ARN}:runtime/{runtime_id}",
             "agentRuntimeName": runtime_id.rsplit("-", 1)[0],
             "agentRuntimeId": runtime_id,
             "agentRuntimeVersion": "1",
-            "createdAt": _STAMP,
-            "lastUpdatedAt": _STAMP,
-            "roleArn": "arn:aws:iam::123456789012:role/AgentRuntimeRole",
+            "createdAt": STAMP,
+            "lastUpdatedAt": STAMP,
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/AgentRuntimeRole",
             "status": "READY",
         }
         if self.idle_timeout is not None:
@@ -50,34 +48,25 @@ class FakeAgentCoreControl(ControlPlane):
                 "idleRuntimeSessionTimeout": self.idle_timeout,
                 "maxLifetime": 28800,
             }
-        return web.json_response(body)
+        return body
 
-    async def _get_harness(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
+    def _harness(self, request: web.Request) -> dict[str, Any]:
         harness_id = request.match_info["harnessId"]
         harness = {
             "harnessId": harness_id,
             "harnessName": harness_id.rsplit("-", 1)[0],
-            "arn": f"arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/{harness_id}",
+            "arn": f"{_ARN}:harness/{harness_id}",
             "status": self.harness_status,
             "harnessVersion": "3",
-            "executionRoleArn": "arn:aws:iam::123456789012:role/HarnessRole",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
+            "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/HarnessRole",
         }
-        return web.json_response({"harness": harness})
+        return {"harness": harness | STAMPS}
 
-    async def _get_endpoint(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
-        name = request.match_info["endpointName"]
+    def _endpoint(self, request: web.Request) -> dict[str, Any]:
         endpoint = {
             "harnessId": request.match_info["harnessId"],
-            "endpointName": name,
+            "endpointName": request.match_info["endpointName"],
             "status": self.endpoint_status,
             "liveVersion": "3",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
         }
-        return web.json_response({"endpoint": endpoint})
+        return {"endpoint": endpoint | STAMPS}

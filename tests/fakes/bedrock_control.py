@@ -11,10 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .server import ControlPlane, aws_error
-
-_STAMP = "2026-07-01T12:00:00Z"
-_ACCOUNT = "123456789012"
+from .server import ACCOUNT, STAMPS, ControlPlane, aws_error
 
 
 @dataclass
@@ -40,23 +37,21 @@ class FakeBedrockAgentControl(ControlPlane):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias),
-            web.get("/agents/{agentId}/", self._get_agent),
-            web.get("/knowledgebases/{knowledgeBaseId}", self._get_knowledge_base),
+            self.described("/agents/{agentId}/agentaliases/{agentAliasId}/", self._alias),
+            self.described("/agents/{agentId}/", self._agent),
+            self.described("/knowledgebases/{knowledgeBaseId}", self._knowledge_base),
         ]
 
     def _arn(self, kind: str, *ids: str) -> str:
-        return f"arn:aws:bedrock:{self.region}:{_ACCOUNT}:{kind}/{'/'.join(ids)}"
+        return f"arn:aws:bedrock:{self.region}:{ACCOUNT}:{kind}/{'/'.join(ids)}"
 
     def _find(self, request: web.Request) -> FakeAgent | web.Response:
-        if denied := self._denied(request):
-            return denied
         agent = self.agents.get(request.match_info["agentId"])
         if agent is None:
             return aws_error(404, "ResourceNotFoundException", "Agent not found.")
         return agent
 
-    async def _get_alias(self, request: web.Request) -> web.Response:
+    def _alias(self, request: web.Request) -> dict[str, Any] | web.Response:
         agent = self._find(request)
         if isinstance(agent, web.Response):
             return agent
@@ -69,14 +64,12 @@ class FakeBedrockAgentControl(ControlPlane):
             "agentAliasName": "live",
             "agentAliasArn": self._arn("agent-alias", agent.agent_id, alias_id),
             "routingConfiguration": [{"agentVersion": agent.alias_version}],
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
             "agentAliasStatus": agent.alias_status,
             "aliasInvocationState": "ACCEPT_INVOCATIONS",
         }
-        return web.json_response({"agentAlias": alias})
+        return {"agentAlias": alias | STAMPS}
 
-    async def _get_agent(self, request: web.Request) -> web.Response:
+    def _agent(self, request: web.Request) -> dict[str, Any] | web.Response:
         agent = self._find(request)
         if isinstance(agent, web.Response):
             return agent
@@ -87,15 +80,11 @@ class FakeBedrockAgentControl(ControlPlane):
             "agentVersion": "DRAFT",
             "agentStatus": agent.agent_status,
             "idleSessionTTLInSeconds": agent.idle_ttl,
-            "agentResourceRoleArn": f"arn:aws:iam::{_ACCOUNT}:role/AmazonBedrockExecutionRole",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
+            "agentResourceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/AmazonBedrockExecutionRole",
         }
-        return web.json_response({"agent": body})
+        return {"agent": body | STAMPS}
 
-    async def _get_knowledge_base(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
+    def _knowledge_base(self, request: web.Request) -> dict[str, Any] | web.Response:
         kb_id = request.match_info["knowledgeBaseId"]
         if kb_id not in self.knowledge_bases:
             return aws_error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
@@ -103,10 +92,8 @@ class FakeBedrockAgentControl(ControlPlane):
             "knowledgeBaseId": kb_id,
             "name": "handbook",
             "knowledgeBaseArn": self._arn("knowledge-base", kb_id),
-            "roleArn": f"arn:aws:iam::{_ACCOUNT}:role/KnowledgeBaseRole",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/KnowledgeBaseRole",
             "knowledgeBaseConfiguration": {"type": "VECTOR"},
             "status": self.knowledge_bases[kb_id],
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
         }
-        return web.json_response({"knowledgeBase": body})
+        return {"knowledgeBase": body | STAMPS}

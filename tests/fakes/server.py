@@ -4,7 +4,8 @@ restJson error answer."""
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar, Self
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -48,6 +49,14 @@ class LocalServer:
         await self.stop()
 
 
+# The control planes' account, and the time every resource was created and last updated.
+ACCOUNT = "123456789012"
+STAMP = "2026-07-01T12:00:00Z"
+STAMPS = {"createdAt": STAMP, "updatedAt": STAMP}
+
+Describe = Callable[[web.Request], dict[str, Any] | web.Response]
+
+
 class ControlPlane(LocalServer):
     """An AWS control-plane fake: records request paths; ``deny = True`` refuses every call."""
 
@@ -56,12 +65,19 @@ class ControlPlane(LocalServer):
         self.deny = False
         self.requests: list[str] = []  # request paths, in arrival order
 
-    def _denied(self, request: web.Request) -> web.Response | None:
-        """Record the request; the AccessDenied answer when ``deny`` is set, else None."""
-        self.requests.append(request.path)
-        if self.deny:
-            return aws_error(403, "AccessDeniedException", "User is not authorized to perform this")
-        return None
+    def described(self, path: str, describe: Describe) -> web.RouteDef:
+        """A GET route that records the call and answers AccessDenied while ``deny`` is set,
+        else what ``describe`` says: a JSON document, or an error answer."""
+
+        async def handle(request: web.Request) -> web.Response:
+            self.requests.append(request.path)
+            if self.deny:
+                message = "User is not authorized to perform this"
+                return aws_error(403, "AccessDeniedException", message)
+            found = describe(request)
+            return found if isinstance(found, web.Response) else web.json_response(found)
+
+        return web.get(path, handle)
 
 
 def aws_error(status: int, error_type: str, message: str) -> web.Response:
