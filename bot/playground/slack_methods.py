@@ -19,10 +19,12 @@ from bot.playground.model import (
     stream_pieces,
     text_arg,
 )
-from bot.playground.slack_rules import decode_json_fields, react
+from bot.playground.slack_rules import auth_test, decode_json_fields, react
 
 if TYPE_CHECKING:
     from bot.playground.workspace import Workspace
+
+URL = "https://playground.slack.invalid/"  # the workspace's address, as auth.test reports it
 
 
 class SlackMethods:
@@ -31,7 +33,9 @@ class SlackMethods:
     def __init__(self, workspace: Workspace) -> None:
         self._ws = workspace
         self._methods: dict[str, Callable[[Json], Json]] = {
-            "auth.test": self._auth_test,
+            "auth.test": lambda _: auth_test(
+                TEAM_ID, BOT_USER_ID, BOT_ID, team="Playground", user="bedrock-agent", url=URL
+            ),
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
@@ -56,18 +60,6 @@ class SlackMethods:
         if decode_json_fields(args, JSON_FIELDS) is not None:
             raise ApiError("invalid_arguments")
         return handler(args)
-
-    def _auth_test(self, _: Json) -> Json:
-        return {
-            "ok": True,
-            "url": "https://playground.slack.invalid/",
-            "team": "Playground",
-            "user": "bedrock-agent",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
 
     def _post_message(self, args: Json) -> Json:
         message = self._ws.bot_message(args)

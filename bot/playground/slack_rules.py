@@ -11,6 +11,22 @@ from collections.abc import Iterable
 from typing import Any
 
 
+def auth_test(
+    team_id: str, user_id: str, bot_id: str, *, team: str, user: str, url: str
+) -> dict[str, Any]:
+    """auth.test's answer to a bot token of one workspace (not an org-wide install)."""
+    return {
+        "ok": True,
+        "url": url,
+        "team": team,
+        "user": user,
+        "team_id": team_id,
+        "user_id": user_id,
+        "bot_id": bot_id,
+        "is_enterprise_install": False,
+    }
+
+
 def decode_json_fields(args: dict[str, Any], names: Iterable[str]) -> str | None:
     """Decode, in place, the fields Slack accepts as JSON-encoded strings (as form bodies send
     them); the name of the first one that is not valid JSON, or None."""

@@ -15,10 +15,11 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
-from bot.playground.slack_rules import decode_json_fields, react
+from bot.playground.slack_rules import auth_test, decode_json_fields, react
 
 Json = dict[str, Any]
 
+URL = "https://fake-workspace.slack.com/"  # the workspace's address, as auth.test reports it
 MAX_TEXT = 40_000  # chat.postMessage / chat.postEphemeral `text`
 MAX_UPDATE_TEXT = 4_000  # chat.update `text` (real Slack truncates; the fake refuses)
 MAX_MARKDOWN = 12_000  # `markdown_text` and each markdown_text chunk, in every method
@@ -416,16 +417,8 @@ class SlackState:
     # -- Web API methods ---------------------------------------------------------------------
 
     def _m_auth__test(self, args: Json) -> Json:
-        return {
-            "ok": True,
-            "url": "https://fake-workspace.slack.com/",
-            "team": "Fake Workspace",
-            "user": "bot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
+        ids = (self.team_id, self.bot_user_id, self.bot_id)
+        return auth_test(*ids, team="Fake Workspace", user="bot", url=URL)
 
     def _m_chat__postMessage(self, args: Json) -> Json:
         msg = self._post(args)
