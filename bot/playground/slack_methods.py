@@ -4,12 +4,14 @@ applies them (errors included), every change published on the page's feed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.playground.model import (
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
+    CHANNEL_ID,
+    DM_ID,
     JSON_FIELDS,
     TEAM_ID,
     ApiError,
@@ -62,15 +64,42 @@ class SlackMethods:
         return handler(args)
 
     def _post_message(self, args: Json) -> Json:
-        message = self._ws.bot_message(args)
+        message = self._bot_message(args)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.api()}
 
     def _post_ephemeral(self, args: Json) -> Json:
-        message = self._ws.bot_message(args, ephemeral=True)
+        message = self._bot_message(args, ephemeral=True)
         return {"ok": True, "message_ts": message.ts}
 
+    def _own(self, args: Json) -> Message:
+        """The bot's own (not ephemeral) message that `channel` and `ts` name."""
+        message = self._ws.messages.get((text_arg(args, "channel"), text_arg(args, "ts")))
+        if message is None or message.deleted or message.author != "bot" or message.ephemeral:
+            raise ApiError("message_not_found")
+        return message
+
+    def _bot_message(self, args: Json, **extra: Any) -> Message:
+        """Post the bot's message that `args` describe, as chat.postMessage checks them."""
+        channel = text_arg(args, "channel")
+        if channel not in (CHANNEL_ID, DM_ID):
+            raise ApiError("channel_not_found")
+        text, markdown = text_arg(args, "text"), text_arg(args, "markdown_text")
+        blocks = blocks_arg(args.get("blocks"))
+        if not (text or markdown or blocks or extra.get("streaming")):
+            raise ApiError("no_text")
+        thread_ts = text_arg(args, "thread_ts") or None
+        message = Message(
+            channel, self._ws.next_ts(), "bot", thread_ts, text, markdown, blocks, **extra
+        )
+        self._ws.store(message)
+        if thread_ts and not message.ephemeral:
+            self._ws.clear_status(
+                channel, thread_ts
+            )  # Slack clears the status when the bot replies
+        return message
+
     def _update(self, args: Json) -> Json:
-        message = self._ws.own(args)
+        message = self._own(args)
         if message.streaming:
             raise ApiError("streaming_state_conflict")
         text, markdown = text_arg(args, "text"), text_arg(args, "markdown_text")
@@ -84,7 +113,7 @@ class SlackMethods:
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": text}
 
     def _delete(self, args: Json) -> Json:
-        message = self._ws.own(args)
+        message = self._own(args)
         message.deleted = True
         self._ws.changed(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -93,7 +122,7 @@ class SlackMethods:
         if not text_arg(args, "thread_ts"):
             raise ApiError("invalid_arguments")
         markdown, chunks = stream_pieces(args)
-        message = self._ws.bot_message(
+        message = self._bot_message(
             args | {"markdown_text": markdown}, streaming=True, streamed=True, chunks=chunks
         )
         return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -112,7 +141,7 @@ class SlackMethods:
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.api()}
 
     def _streaming(self, args: Json) -> Message:
-        message = self._ws.own(args)
+        message = self._own(args)
         if not message.streaming:
             raise ApiError("message_not_in_streaming_state")
         return message
