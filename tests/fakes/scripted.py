@@ -134,7 +134,7 @@ class ScriptedServer(LocalServer, Generic[InvocationT]):
             self._handlers.discard(task)
 
 
-async def refusal(script: Script, invalid: Callable[[], str] = lambda: "") -> web.Response | None:
+async def refusal(script: Script, invalid: Callable[[], str]) -> web.Response | None:
     """What AWS answers instead of a stream: the script's HttpError (after its delay), else a
     ValidationException when `invalid()` names what the real API rejects in the request (""
     when nothing), else None."""
