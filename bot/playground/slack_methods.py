@@ -3,14 +3,15 @@ applies them (errors included), every change published on the page's feed."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.playground.model import (
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
+    CHANNEL_ID,
+    DM_ID,
     JSON_FIELDS,
     TEAM_ID,
     ApiError,
@@ -20,9 +21,12 @@ from bot.playground.model import (
     stream_pieces,
     text_arg,
 )
+from bot.playground.slack_rules import auth_test, decode_json_fields, react
 
 if TYPE_CHECKING:
     from bot.playground.workspace import Workspace
+
+URL = "https://playground.slack.invalid/"  # the workspace's address, as auth.test reports it
 
 
 class SlackMethods:
@@ -31,7 +35,9 @@ class SlackMethods:
     def __init__(self, workspace: Workspace) -> None:
         self._ws = workspace
         self._methods: dict[str, Callable[[Json], Json]] = {
-            "auth.test": self._auth_test,
+            "auth.test": lambda _: auth_test(
+                TEAM_ID, BOT_USER_ID, BOT_ID, team="Playground", user="bedrock-agent", url=URL
+            ),
             "chat.postMessage": self._post_message,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.update": self._update,
@@ -39,8 +45,8 @@ class SlackMethods:
             "chat.startStream": self._start_stream,
             "chat.appendStream": self._append_stream,
             "chat.stopStream": self._stop_stream,
-            "reactions.add": self._reaction_add,
-            "reactions.remove": self._reaction_remove,
+            "reactions.add": lambda args: self._react(args, add=True),
+            "reactions.remove": lambda args: self._react(args, add=False),
             "assistant.threads.setStatus": self._set_status,
             "assistant.threads.setSuggestedPrompts": self._set_prompts,
             "assistant.threads.setTitle": self._set_title,
@@ -53,37 +59,47 @@ class SlackMethods:
         handler = self._methods.get(method)
         if handler is None:
             raise ApiError("unknown_method")
-        for name in JSON_FIELDS:
-            value = args.get(name)
-            if isinstance(value, str) and value.strip():
-                try:
-                    args[name] = json.loads(value)
-                except ValueError:
-                    raise ApiError("invalid_arguments") from None
+        if decode_json_fields(args, JSON_FIELDS) is not None:
+            raise ApiError("invalid_arguments")
         return handler(args)
 
-    def _auth_test(self, _: Json) -> Json:
-        return {
-            "ok": True,
-            "url": "https://playground.slack.invalid/",
-            "team": "Playground",
-            "user": "bedrock-agent",
-            "team_id": TEAM_ID,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
-        }
-
     def _post_message(self, args: Json) -> Json:
-        message = self._ws.bot_message(args)
+        message = self._bot_message(args)
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.api()}
 
     def _post_ephemeral(self, args: Json) -> Json:
-        message = self._ws.bot_message(args, ephemeral=True)
+        message = self._bot_message(args, ephemeral=True)
         return {"ok": True, "message_ts": message.ts}
 
+    def _own(self, args: Json) -> Message:
+        """The bot's own (not ephemeral) message that `channel` and `ts` name."""
+        message = self._ws.messages.get((text_arg(args, "channel"), text_arg(args, "ts")))
+        if message is None or message.deleted or message.author != "bot" or message.ephemeral:
+            raise ApiError("message_not_found")
+        return message
+
+    def _bot_message(self, args: Json, **extra: Any) -> Message:
+        """Post the bot's message that `args` describe, as chat.postMessage checks them."""
+        channel = text_arg(args, "channel")
+        if channel not in (CHANNEL_ID, DM_ID):
+            raise ApiError("channel_not_found")
+        text, markdown = text_arg(args, "text"), text_arg(args, "markdown_text")
+        blocks = blocks_arg(args.get("blocks"))
+        if not (text or markdown or blocks or extra.get("streaming")):
+            raise ApiError("no_text")
+        thread_ts = text_arg(args, "thread_ts") or None
+        message = Message(
+            channel, self._ws.next_ts(), "bot", thread_ts, text, markdown, blocks, **extra
+        )
+        self._ws.store(message)
+        if thread_ts and not message.ephemeral:
+            self._ws.clear_status(
+                channel, thread_ts
+            )  # Slack clears the status when the bot replies
+        return message
+
     def _update(self, args: Json) -> Json:
-        message = self._ws.own(args)
+        message = self._own(args)
         if message.streaming:
             raise ApiError("streaming_state_conflict")
         text, markdown = text_arg(args, "text"), text_arg(args, "markdown_text")
@@ -97,7 +113,7 @@ class SlackMethods:
         return {"ok": True, "channel": message.channel, "ts": message.ts, "text": text}
 
     def _delete(self, args: Json) -> Json:
-        message = self._ws.own(args)
+        message = self._own(args)
         message.deleted = True
         self._ws.changed(message)
         return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -106,7 +122,7 @@ class SlackMethods:
         if not text_arg(args, "thread_ts"):
             raise ApiError("invalid_arguments")
         markdown, chunks = stream_pieces(args)
-        message = self._ws.bot_message(
+        message = self._bot_message(
             args | {"markdown_text": markdown}, streaming=True, streamed=True, chunks=chunks
         )
         return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -125,7 +141,7 @@ class SlackMethods:
         return {"ok": True, "channel": message.channel, "ts": message.ts, "message": message.api()}
 
     def _streaming(self, args: Json) -> Message:
-        message = self._ws.own(args)
+        message = self._own(args)
         if not message.streaming:
             raise ApiError("message_not_in_streaming_state")
         return message
@@ -136,25 +152,13 @@ class SlackMethods:
         message.chunks.extend(chunks)
         self._ws.changed(message)
 
-    def _reaction_target(self, args: Json) -> tuple[Message, str]:
+    def _react(self, args: Json, *, add: bool) -> Json:
+        """reactions.add (`add`) or reactions.remove on a message of the workspace."""
         message = self._ws.messages.get((text_arg(args, "channel"), text_arg(args, "timestamp")))
         if message is None or message.deleted:
             raise ApiError("message_not_found")
-        return message, text_arg(args, "name").strip(":")
-
-    def _reaction_add(self, args: Json) -> Json:
-        message, name = self._reaction_target(args)
-        if name in message.reactions:
-            raise ApiError("already_reacted")
-        message.reactions.append(name)
-        self._ws.changed(message)
-        return {"ok": True}
-
-    def _reaction_remove(self, args: Json) -> Json:
-        message, name = self._reaction_target(args)
-        if name not in message.reactions:
-            raise ApiError("no_reaction")
-        message.reactions.remove(name)
+        if error := react(message.reactions, text_arg(args, "name").strip(":"), add=add):
+            raise ApiError(error)
         self._ws.changed(message)
         return {"ok": True}
 

@@ -9,19 +9,9 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from typing import Any
 
 from bot.playground.feed import Feed
-from bot.playground.model import (
-    CHANNEL_ID,
-    DM_ID,
-    ApiError,
-    Json,
-    Message,
-    ResponseTarget,
-    blocks_arg,
-    text_arg,
-)
+from bot.playground.model import Json, Message, ResponseTarget, blocks_arg
 from bot.playground.slack_methods import SlackMethods
 
 
@@ -110,29 +100,6 @@ class Workspace:
 
     def changed(self, message: Message) -> None:
         self.feed.publish("message", message.page())
-
-    def own(self, args: Json) -> Message:
-        message = self.messages.get((text_arg(args, "channel"), text_arg(args, "ts")))
-        if message is None or message.deleted or message.author != "bot" or message.ephemeral:
-            raise ApiError("message_not_found")
-        return message
-
-    def bot_message(self, args: Json, **extra: Any) -> Message:
-        channel = text_arg(args, "channel")
-        if channel not in (CHANNEL_ID, DM_ID):
-            raise ApiError("channel_not_found")
-        text, markdown = text_arg(args, "text"), text_arg(args, "markdown_text")
-        blocks = blocks_arg(args.get("blocks"))
-        if not (text or markdown or blocks or extra.get("streaming")):
-            raise ApiError("no_text")
-        thread_ts = text_arg(args, "thread_ts") or None
-        message = Message(
-            channel, self.next_ts(), "bot", thread_ts, text, markdown, blocks, **extra
-        )
-        self.store(message)
-        if thread_ts and not message.ephemeral:
-            self.clear_status(channel, thread_ts)  # Slack clears the status when the bot replies
-        return message
 
     def clear_status(self, channel: str, thread_ts: str) -> None:
         if self.statuses.get((channel, thread_ts)):

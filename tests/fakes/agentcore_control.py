@@ -6,66 +6,41 @@ botocore's restJson model of that service; errors carry `x-amzn-ErrorType` like 
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
-_STAMP = "2026-07-01T12:00:00Z"
+from .server import ACCOUNT, STAMP, STAMPS, ControlPlane
+
+_ARN = f"arn:aws:bedrock-agentcore:us-east-1:{ACCOUNT}"
 
 
-class FakeAgentCoreControl:
+class FakeAgentCoreControl(ControlPlane):
     """aiohttp server on 127.0.0.1; `deny = True` answers every call with AccessDenied."""
 
     def __init__(self) -> None:
-        self.url = ""
-        self.deny = False
+        super().__init__()
         self.idle_timeout: int | None = 900  # None: the runtime reports no lifecycle
         self.harness_status = "READY"
         self.endpoint_status = "READY"
-        self.requests: list[str] = []
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get("/runtimes/{runtimeId}/", self._get_runtime)
-        app.router.add_get("/harnesses/{harnessId}", self._get_harness)
-        app.router.add_get("/harnesses/{harnessId}/endpoints/{endpointName}", self._get_endpoint)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.described("/runtimes/{runtimeId}/", self._runtime),
+            self.described("/harnesses/{harnessId}", self._harness),
+            self.described("/harnesses/{harnessId}/endpoints/{endpointName}", self._endpoint),
+        ]
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def _denied(self, request: web.Request) -> web.Response | None:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
-        return None
-
-    async def _get_runtime(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
+    def _runtime(self, request: web.Request) -> dict[str, Any]:
         runtime_id = request.match_info["runtimeId"]
         body: dict[str, Any] = {
-            "agentRuntimeArn": f"arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/{runtime_id}",
+            "agentRuntimeArn": f"{_ARN}:runtime/{runtime_id}",
             "agentRuntimeName": runtime_id.rsplit("-", 1)[0],
             "agentRuntimeId": runtime_id,
             "agentRuntimeVersion": "1",
-            "createdAt": _STAMP,
-            "lastUpdatedAt": _STAMP,
-            "roleArn": "arn:aws:iam::123456789012:role/AgentRuntimeRole",
+            "createdAt": STAMP,
+            "lastUpdatedAt": STAMP,
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/AgentRuntimeRole",
             "status": "READY",
         }
         if self.idle_timeout is not None:
@@ -73,39 +48,25 @@ class FakeAgentCoreControl:
                 "idleRuntimeSessionTimeout": self.idle_timeout,
                 "maxLifetime": 28800,
             }
-        return web.json_response(body)
+        return body
 
-    async def _get_harness(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
+    def _harness(self, request: web.Request) -> dict[str, Any]:
         harness_id = request.match_info["harnessId"]
         harness = {
             "harnessId": harness_id,
             "harnessName": harness_id.rsplit("-", 1)[0],
-            "arn": f"arn:aws:bedrock-agentcore:us-east-1:123456789012:harness/{harness_id}",
+            "arn": f"{_ARN}:harness/{harness_id}",
             "status": self.harness_status,
             "harnessVersion": "3",
-            "executionRoleArn": "arn:aws:iam::123456789012:role/HarnessRole",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
+            "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/HarnessRole",
         }
-        return web.json_response({"harness": harness})
+        return {"harness": harness | STAMPS}
 
-    async def _get_endpoint(self, request: web.Request) -> web.Response:
-        if denied := self._denied(request):
-            return denied
-        name = request.match_info["endpointName"]
+    def _endpoint(self, request: web.Request) -> dict[str, Any]:
         endpoint = {
             "harnessId": request.match_info["harnessId"],
-            "endpointName": name,
+            "endpointName": request.match_info["endpointName"],
             "status": self.endpoint_status,
             "liveVersion": "3",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
         }
-        return web.json_response({"endpoint": endpoint})
-
-
-def _error(status: int, error_type: str, message: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.json_response({"message": message}, status=status, headers=headers)
+        return {"endpoint": endpoint | STAMPS}

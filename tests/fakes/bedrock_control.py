@@ -6,14 +6,12 @@ per botocore's `bedrock-agent` model; errors carry `x-amzn-ErrorType` like AWS's
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
-_STAMP = "2026-07-01T12:00:00Z"
-_ACCOUNT = "123456789012"
+from .server import ACCOUNT, STAMPS, ControlPlane, aws_error
 
 
 @dataclass
@@ -28,75 +26,50 @@ class FakeAgent:
     alias_version: str = "1"
 
 
-class FakeBedrockAgentControl:
+class FakeBedrockAgentControl(ControlPlane):
     """aiohttp server on 127.0.0.1; `deny = True` answers every call with AccessDenied."""
 
     def __init__(self, region: str = "us-east-1") -> None:
-        self.url = ""
+        super().__init__()
         self.region = region
         self.agents: dict[str, FakeAgent] = {"AGENT12345": FakeAgent()}
-        self.deny = False
-        self.requests: list[str] = []  # request paths, in arrival order
         self.knowledge_bases: dict[str, str] = {"KB12345678": "ACTIVE"}  # id → status
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        """Listen on a free port and set `url`."""
-        app = web.Application()
-        app.router.add_get("/agents/{agentId}/agentaliases/{agentAliasId}/", self._get_alias)
-        app.router.add_get("/agents/{agentId}/", self._get_agent)
-        app.router.add_get("/knowledgebases/{knowledgeBaseId}", self._get_knowledge_base)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def stop(self) -> None:
-        """Close the server."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.described("/agents/{agentId}/agentaliases/{agentAliasId}/", self._alias),
+            self.described("/agents/{agentId}/", self._agent),
+            self.described("/knowledgebases/{knowledgeBaseId}", self._knowledge_base),
+        ]
 
     def _arn(self, kind: str, *ids: str) -> str:
-        return f"arn:aws:bedrock:{self.region}:{_ACCOUNT}:{kind}/{'/'.join(ids)}"
+        return f"arn:aws:bedrock:{self.region}:{ACCOUNT}:{kind}/{'/'.join(ids)}"
 
     def _find(self, request: web.Request) -> FakeAgent | web.Response:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
         agent = self.agents.get(request.match_info["agentId"])
         if agent is None:
-            return _error(404, "ResourceNotFoundException", "Agent not found.")
+            return aws_error(404, "ResourceNotFoundException", "Agent not found.")
         return agent
 
-    async def _get_alias(self, request: web.Request) -> web.Response:
+    def _alias(self, request: web.Request) -> dict[str, Any] | web.Response:
         agent = self._find(request)
         if isinstance(agent, web.Response):
             return agent
         alias_id = request.match_info["agentAliasId"]
         if alias_id != agent.alias_id:
-            return _error(404, "ResourceNotFoundException", f"Agent alias {alias_id} not found.")
+            return aws_error(404, "ResourceNotFoundException", f"Agent alias {alias_id} not found.")
         alias: dict[str, Any] = {
             "agentId": agent.agent_id,
             "agentAliasId": alias_id,
             "agentAliasName": "live",
             "agentAliasArn": self._arn("agent-alias", agent.agent_id, alias_id),
             "routingConfiguration": [{"agentVersion": agent.alias_version}],
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
             "agentAliasStatus": agent.alias_status,
             "aliasInvocationState": "ACCEPT_INVOCATIONS",
         }
-        return web.json_response({"agentAlias": alias})
+        return {"agentAlias": alias | STAMPS}
 
-    async def _get_agent(self, request: web.Request) -> web.Response:
+    def _agent(self, request: web.Request) -> dict[str, Any] | web.Response:
         agent = self._find(request)
         if isinstance(agent, web.Response):
             return agent
@@ -107,32 +80,20 @@ class FakeBedrockAgentControl:
             "agentVersion": "DRAFT",
             "agentStatus": agent.agent_status,
             "idleSessionTTLInSeconds": agent.idle_ttl,
-            "agentResourceRoleArn": f"arn:aws:iam::{_ACCOUNT}:role/AmazonBedrockExecutionRole",
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
+            "agentResourceRoleArn": f"arn:aws:iam::{ACCOUNT}:role/AmazonBedrockExecutionRole",
         }
-        return web.json_response({"agent": body})
+        return {"agent": body | STAMPS}
 
-    async def _get_knowledge_base(self, request: web.Request) -> web.Response:
-        self.requests.append(request.path)
-        if self.deny:
-            return _error(403, "AccessDeniedException", "User is not authorized to perform this")
+    def _knowledge_base(self, request: web.Request) -> dict[str, Any] | web.Response:
         kb_id = request.match_info["knowledgeBaseId"]
         if kb_id not in self.knowledge_bases:
-            return _error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
+            return aws_error(404, "ResourceNotFoundException", f"Knowledge base {kb_id} not found.")
         body = {
             "knowledgeBaseId": kb_id,
             "name": "handbook",
             "knowledgeBaseArn": self._arn("knowledge-base", kb_id),
-            "roleArn": f"arn:aws:iam::{_ACCOUNT}:role/KnowledgeBaseRole",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/KnowledgeBaseRole",
             "knowledgeBaseConfiguration": {"type": "VECTOR"},
             "status": self.knowledge_bases[kb_id],
-            "createdAt": _STAMP,
-            "updatedAt": _STAMP,
         }
-        return web.json_response({"knowledgeBase": body})
-
-
-def _error(status: int, error_type: str, message: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.json_response({"message": message}, status=status, headers=headers)
+        return {"knowledgeBase": body | STAMPS}

@@ -14,16 +14,11 @@ name, its parameters as input) and stopReason ``tool_use``; the resume's ``toolR
 are recorded in ``Invocation.tool_results``.
 """
 
-# ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
-
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -31,16 +26,16 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from .agentcore import SESSION_HEADER, USER_HEADER
-from .bedrock import Drop, HttpError, Pause, RaiseInStream, ReturnControl, Script, Text, Trace
+from .agentcore import SESSION_HEADER, USER_HEADER, FakeAgentCoreRuntime
 from .eventstream import encode_event, encode_exception
-from .scripted import ScriptedServer
+from .scripted import EVENT_STREAM, Recorded, ScriptedServer, json_body, open_stream, stream
+from .steps import RaiseInStream, ReturnControl, Script, Text, Timed, Trace
 
 __all__ = ["FakeHarness", "Hook", "Invocation", "Stop", "Tokens", "ToolUse"]
 
 
 @dataclass(frozen=True)
-class ToolUse:
+class ToolUse(Timed):
     """A tool use block; with ``result`` the harness ran it, without it the caller must."""
 
     name: str
@@ -50,41 +45,37 @@ class ToolUse:
     server: str | None = None
     result: str | None = None
     status: str = "success"
-    delay: float = 0.0
 
 
 @dataclass(frozen=True)
-class Hook:
+class Hook(Timed):
     """A ``hookEvent``: a configured lifecycle hook ran (and maybe denied something)."""
 
     name: str = "policy"
     decision: str | None = "deny"
     type: str = "before_tool_call"
     reason: str = "not allowed"
-    delay: float = 0.0
 
 
 @dataclass(frozen=True)
-class Tokens:
+class Tokens(Timed):
     """A ``metadata`` event with prompt-cache counts beside input and output tokens."""
 
     input: int
     output: int
     cache_read: int = 0
     cache_write: int = 0
-    delay: float = 0.0
 
 
 @dataclass(frozen=True)
-class Stop:
+class Stop(Timed):
     """The stopReason of the final ``messageStop`` (default ``end_turn``)."""
 
     reason: str
-    delay: float = 0.0
 
 
 @dataclass
-class Invocation:
+class Invocation(Recorded):
     """One InvokeHarness request as the fake saw it."""
 
     harness_arn: str
@@ -92,16 +83,6 @@ class Invocation:
     session_id: str  # the runtimeSessionId header
     user_id: str | None
     body: dict[str, Any]
-    headers: dict[str, str]  # lower-cased names
-    started_at: float
-    finished_at: float | None = None
-    chunk_times: list[float] = field(default_factory=list)
-    disconnected: bool = False
-    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
-
-    async def wait_finished(self, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            await self._finished.wait()
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -130,10 +111,6 @@ class Invocation:
         return {key.strip(): unquote(value.strip()) for key, value in pairs}
 
 
-def echo_responder(invocation: Invocation) -> Script:
-    return Script([Text(f"You said: {invocation.input_text}")])
-
-
 def _frame(event: str, payload: dict[str, Any]) -> bytes:
     return encode_event(event, payload)
 
@@ -146,6 +123,8 @@ class _Player:
         self.index = 0
         self.text_open = False
         self.paused = False
+        self.reason: str | None = None  # a Stop step's stopReason
+        self.raised = False  # an exception frame ended the stream: no closing frames
 
     def _open(self, role: str = "assistant") -> bytes:
         if self.role == role:
@@ -165,6 +144,9 @@ class _Player:
         return _frame("messageStop", {"stopReason": reason})
 
     def step(self, step: Any) -> bytes:
+        if isinstance(step, Stop):
+            self.reason = step.reason
+            return b""
         if isinstance(step, Text):
             out = self._open()
             self.text_open = True
@@ -194,6 +176,7 @@ class _Player:
                 hook |= {"decision": step.decision, "reason": step.reason}
             return _frame("hookEvent", hook)
         assert isinstance(step, RaiseInStream), f"unexpected step {step!r}"
+        self.raised = True
         return encode_exception(step.exception_type, step.message)
 
     def _tool(self, step: ToolUse) -> bytes:
@@ -220,8 +203,10 @@ class _Player:
         out += _frame("contentBlockStop", {"contentBlockIndex": 0})
         return out + self._stop("tool_result")
 
-    def end(self, reason: str | None) -> bytes:
-        reason = reason or ("tool_use" if self.paused else "end_turn")
+    def end(self) -> bytes:
+        if self.raised:
+            return b""
+        reason = self.reason or ("tool_use" if self.paused else "end_turn")
         return self._open() + self._close_text() + self._stop(reason)
 
 
@@ -240,72 +225,27 @@ def inline_tools(step: ReturnControl) -> list[ToolUse]:
 class FakeHarness(ScriptedServer[Invocation]):
     """aiohttp server on 127.0.0.1 serving InvokeHarness from scripts."""
 
-    session_id_pattern: ClassVar[re.Pattern[str]] = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{32,99}")
+    session_id_pattern: ClassVar[re.Pattern[str]] = FakeAgentCoreRuntime.session_id_pattern
 
-    def __init__(self) -> None:
-        super().__init__(echo_responder)
-
-    async def start(self) -> None:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        app.router.add_post("/harnesses/invoke", self._handle)
-        await self._serve(app)
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/harnesses/invoke", self._handle)]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
         inv = Invocation(
             harness_arn=request.query.get("harnessArn", ""),
             qualifier=request.query.get("qualifier"),
             session_id=request.headers.get(SESSION_HEADER, ""),
             user_id=request.headers.get(USER_HEADER),
-            body=json.loads(raw) if raw else {},
-            headers={k.lower(): v for k, v in request.headers.items()},
-            started_at=time.monotonic(),
+            body=await json_body(request),
         )
-        return await self._recorded(inv, lambda script: self._play(request, inv, script))
+        return await self._recorded(request, inv, self._play, _invalid)
 
     async def _play(
         self, request: web.Request, inv: Invocation, script: Script
     ) -> web.StreamResponse:
-        request_id = str(uuid.uuid4())
-        if script.steps and isinstance(first := script.steps[0], HttpError):
-            await asyncio.sleep(first.delay)
-            return _error(first.status, first.error_type, first.message, request_id)
-        problem = _invalid(inv)
-        if problem:  # as AWS validates: a clean 400, never a stream
-            return _error(400, "ValidationException", problem, request_id)
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "application/vnd.amazon.eventstream"
-        resp.headers["x-amzn-RequestId"] = request_id
-        resp.enable_chunked_encoding()
-        player, reason = _Player(), None
-        try:
-            await resp.prepare(request)
-            for step in script.steps:
-                if isinstance(step, Pause):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for((step.until or asyncio.Event()).wait(), step.seconds)
-                    continue
-                await asyncio.sleep(step.delay)
-                if isinstance(step, Drop):
-                    await request.writer.drain()
-                    if request.transport is not None:
-                        request.transport.abort()
-                    return resp
-                if isinstance(step, Stop):
-                    reason = step.reason
-                    continue
-                await resp.write(player.step(step))
-                await request.writer.drain()
-                if isinstance(step, Text):
-                    inv.chunk_times.append(time.monotonic())
-                if isinstance(step, RaiseInStream):
-                    await resp.write_eof()
-                    return resp
-            await resp.write(player.end(reason))
-            await resp.write_eof()
-        except ConnectionError:
-            inv.disconnected = True
-        return resp
+        player = _Player()
+        resp = open_stream(EVENT_STREAM)
+        return await stream(request, inv, resp, script.steps, player.step, player.end)
 
 
 # botocore's bedrock-agentcore model, shape ActorId (the actors of AgentCore Memory).
@@ -353,8 +293,3 @@ def _invalid_tool_block(block: dict[str, Any]) -> str:
         if result.get("status", "success") not in ("success", "error"):
             return "toolResult status must be success or error"
     return ""
-
-
-def _error(status: int, error_type: str, message: str, request_id: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id}
-    return web.json_response({"message": message}, status=status, headers=headers)

@@ -8,31 +8,18 @@ exception frame, ``HttpError`` → a restJson error; ``Guardrail`` → a ``guard
 Bedrock issues the session id (response header); ``expire`` makes it forget one.
 """
 
-# ruff: noqa: ASYNC109  # waits take a timeout on purpose: a broken test fails, never hangs
-
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from .bedrock import (
-    Drop,
-    FakeBedrockAgentRuntime,
-    HttpError,
-    Pause,
-    RaiseInStream,
-    Script,
-    Text,
-    Trace,
-)
+from .bedrock import FakeBedrockAgentRuntime
 from .eventstream import encode_event, encode_exception
+from .scripted import EVENT_STREAM, Recorded, json_body, open_stream, stream
+from .steps import RaiseInStream, Script, Text, Timed, Trace
 
 SESSION_HEADER = "x-amzn-bedrock-knowledge-base-session-id"
 _HEAD = "Earlier in this conversation:\n"
@@ -40,29 +27,18 @@ _TAIL = "\n\nNow the user asks:\n"
 
 
 @dataclass(frozen=True)
-class Guardrail:
+class Guardrail(Timed):
     """A ``guardrail`` event: the KB's guardrail acted on this answer."""
 
     action: str = "INTERVENED"
-    delay: float = 0.0
 
 
 @dataclass
-class KbInvocation:
+class KbInvocation(Recorded):
     """One RetrieveAndGenerateStream request as the fake saw it."""
 
     body: dict[str, Any]
-    headers: dict[str, str]
-    started_at: float
     session_id: str = ""  # the RAG session this call ran in (sent, or issued now)
-    finished_at: float | None = None
-    chunk_times: list[float] = field(default_factory=list)
-    disconnected: bool = False
-    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False, compare=False)
-
-    async def wait_finished(self, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            await self._finished.wait()
 
     @property
     def sent_session_id(self) -> str | None:
@@ -132,67 +108,26 @@ class FakeBedrockWithKnowledgeBase(FakeBedrockAgentRuntime):
     def kb_invocations(self) -> list[KbInvocation]:
         return [i for i in self.invocations if isinstance(i, KbInvocation)]  # type: ignore[misc]
 
-    async def start(self) -> None:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
-        app.router.add_post(
-            "/agents/{agentId}/agentAliases/{agentAliasId}/sessions/{sessionId}/text", self._handle
-        )
-        app.router.add_post("/retrieveAndGenerateStream", self._handle_rag)
-        await self._serve(app)
+    def routes(self) -> list[web.RouteDef]:
+        return [*super().routes(), web.post("/retrieveAndGenerateStream", self._handle_rag)]
 
     async def _handle_rag(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        inv = KbInvocation(
-            body=json.loads(raw) if raw else {},
-            headers={k.lower(): v for k, v in request.headers.items()},
-            started_at=time.monotonic(),
-        )
-        return await self._recorded(inv, lambda script: self._play_rag(request, inv, script))
+        inv = KbInvocation(body=await json_body(request))
+        return await self._recorded(request, inv, self._play_rag, self._invalid)
 
     async def _play_rag(
         self, request: web.Request, inv: KbInvocation, script: Script
     ) -> web.StreamResponse:
-        request_id = str(uuid.uuid4())
-        if script.steps and isinstance(first := script.steps[0], HttpError):
-            await asyncio.sleep(first.delay)
-            return _error(first.status, first.error_type, first.message, request_id)
+        inv.session_id = inv.sent_session_id or str(uuid.uuid4())
+        self.sessions.add(inv.session_id)
+        resp = open_stream(EVENT_STREAM, {SESSION_HEADER: inv.session_id})
+        return await stream(request, inv, resp, script.steps, _frames)
+
+    def _invalid(self, inv: KbInvocation) -> str:
+        """What the real API would reject in this request, or ""."""
         if len(inv.prompt) > 1000:
-            return _error(400, "ValidationException", "input.text exceeds 1000", request_id)
+            return "input.text exceeds 1000"
         sent = inv.sent_session_id
         if sent is not None and sent not in self.sessions:
-            message = f"Session with Id {sent} is not valid. Please check and try again."
-            return _error(400, "ValidationException", message, request_id)
-        inv.session_id = sent or str(uuid.uuid4())
-        self.sessions.add(inv.session_id)
-        resp = web.StreamResponse(status=200)
-        resp.content_type = "application/vnd.amazon.eventstream"
-        resp.headers["x-amzn-RequestId"] = request_id
-        resp.headers[SESSION_HEADER] = inv.session_id
-        resp.enable_chunked_encoding()
-        try:
-            await resp.prepare(request)
-            for step in script.steps:
-                if isinstance(step, Pause):
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for((step.until or asyncio.Event()).wait(), step.seconds)
-                    continue
-                await asyncio.sleep(step.delay)
-                if isinstance(step, Drop):
-                    await request.writer.drain()
-                    if request.transport is not None:
-                        request.transport.abort()
-                    return resp
-                if frame := _frames(step):
-                    await resp.write(frame)
-                    await request.writer.drain()
-                if isinstance(step, Text):
-                    inv.chunk_times.append(time.monotonic())
-            await resp.write_eof()
-        except ConnectionError:
-            inv.disconnected = True
-        return resp
-
-
-def _error(status: int, error_type: str, message: str, request_id: str) -> web.Response:
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": request_id}
-    return web.json_response({"message": message}, status=status, headers=headers)
+            return f"Session with Id {sent} is not valid. Please check and try again."
+        return ""

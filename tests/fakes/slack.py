@@ -16,11 +16,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.server import LocalServer
 from tests.fakes.slack_oauth import FakeOAuth
 from tests.fakes.slack_state import (
     Call,
@@ -67,7 +66,7 @@ class _Bucket:
     updated: float
 
 
-class FakeSlack(SlackState):
+class FakeSlack(SlackState, LocalServer):
     """A fake Slack workspace speaking the Web API at `POST|GET /api/{method}`.
 
     Fault switches: `fail`, `fail_raw` (HTML 5xx pages, empty or cut-off bodies), `rate_limit`,
@@ -84,9 +83,9 @@ class FakeSlack(SlackState):
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
     ) -> None:
-        super().__init__(team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
+        SlackState.__init__(self, team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id)
+        LocalServer.__init__(self)
         self.token = token
-        self.url = ""
         self.calls: list[Call] = []
         self.responses: dict[str, list[Json]] = {}
         self.latency = 0.0
@@ -103,7 +102,6 @@ class FakeSlack(SlackState):
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, asyncio.Future[Json]] = {}
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
         self._windows: list[tuple[frozenset[str], float, float, int]] = []
         self._retry_after_until: dict[tuple[str, str], float] = {}
         self.calls_inside_retry_after = 0  # calls made to a method before its Retry-After passed
@@ -128,33 +126,13 @@ class FakeSlack(SlackState):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._on_api)
-        app.router.add_post("/response/{id}", self._on_response_url)
-        app.router.add_get("/socket", self._on_socket)
-        app.router.add_get("/oauth/v2/authorize", self._on_authorize)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        """Close the server."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.route("*", "/api/{method}", self._on_api),
+            web.post("/response/{id}", self._on_response_url),
+            web.get("/socket", self._on_socket),
+            web.get("/oauth/v2/authorize", self._on_authorize),
+        ]
 
     # -- fault switches ----------------------------------------------------------------------
 

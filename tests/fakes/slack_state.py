@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +15,11 @@ from typing import Any
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
+from bot.playground.slack_rules import auth_test, decode_json_fields, react
+
 Json = dict[str, Any]
 
+URL = "https://fake-workspace.slack.com/"  # the workspace's address, as auth.test reports it
 MAX_TEXT = 40_000  # chat.postMessage / chat.postEphemeral `text`
 MAX_UPDATE_TEXT = 4_000  # chat.update `text` (real Slack truncates; the fake refuses)
 MAX_MARKDOWN = 12_000  # `markdown_text` and each markdown_text chunk, in every method
@@ -345,14 +347,9 @@ class SlackState:
         handler = self._handlers.get(method)
         if handler is None:
             raise SlackError("unknown_method")
-        for name in JSON_FIELDS:
-            value = args.get(name)
-            if isinstance(value, str) and value.strip():
-                try:
-                    args[name] = json.loads(value)
-                except ValueError:
-                    code = "invalid_blocks_format" if name == "blocks" else "invalid_arguments"
-                    raise SlackError(code, detail=f"{name} is not valid JSON") from None
+        if (bad := decode_json_fields(args, JSON_FIELDS)) is not None:
+            code = "invalid_blocks_format" if bad == "blocks" else "invalid_arguments"
+            raise SlackError(code, detail=f"{bad} is not valid JSON")
         return handler(args)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -420,16 +417,8 @@ class SlackState:
     # -- Web API methods ---------------------------------------------------------------------
 
     def _m_auth__test(self, args: Json) -> Json:
-        return {
-            "ok": True,
-            "url": "https://fake-workspace.slack.com/",
-            "team": "Fake Workspace",
-            "user": "bot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
+        ids = (self.team_id, self.bot_user_id, self.bot_id)
+        return auth_test(*ids, team="Fake Workspace", user="bot", url=URL)
 
     def _m_chat__postMessage(self, args: Json) -> Json:
         msg = self._post(args)
@@ -506,7 +495,8 @@ class SlackState:
         msg.snapshot()
         return {"ok": True, "channel": msg.channel, "ts": msg.ts, "message": self._api(msg)}
 
-    def _reaction_target(self, args: Json) -> tuple[Message, str]:
+    def _react(self, args: Json, *, add: bool) -> Json:
+        """reactions.add (`add`) or reactions.remove, on a bot message or a user's."""
         _require(args, "channel", "timestamp", "name")
         key = (_str(args, "channel"), _str(args, "timestamp"))
         msg = self.messages.get(key)
@@ -514,21 +504,15 @@ class SlackState:
             raise SlackError("message_not_found")
         if msg is None:
             msg = self.user_messages.setdefault(key, Message(channel=key[0], ts=key[1]))
-        return msg, _str(args, "name").strip(":")
+        if error := react(msg.reactions, _str(args, "name").strip(":"), add=add):
+            raise SlackError(error)
+        return {"ok": True}
 
     def _m_reactions__add(self, args: Json) -> Json:
-        msg, name = self._reaction_target(args)
-        if name in msg.reactions:
-            raise SlackError("already_reacted")
-        msg.reactions.append(name)
-        return {"ok": True}
+        return self._react(args, add=True)
 
     def _m_reactions__remove(self, args: Json) -> Json:
-        msg, name = self._reaction_target(args)
-        if name not in msg.reactions:
-            raise SlackError("no_reaction")
-        msg.reactions.remove(name)
-        return {"ok": True}
+        return self._react(args, add=False)
 
     def _m_assistant__threads__setStatus(self, args: Json) -> Json:
         _require(args, "channel_id", "thread_ts")
