@@ -194,30 +194,6 @@ async def burst_with_duplicates(
     return figures
 
 
-def left_behind(conversations: list[Conversation], slack: FakeSlack) -> int:
-    """Signs of life still showing: placeholders, 👀 reactions, "is thinking…" statuses."""
-    shown = threads_by_key(slack)
-    return sum(
-        ("Thinking" in shown.get((c.channel, c.thread_ts), ""))
-        + len(slack.reactions_on(c.channel, c.thread_ts))
-        + bool(slack.status(c.channel, c.thread_ts))
-        for c in conversations
-    )
-
-
-async def cleared(
-    conversations: list[Conversation], slack: FakeSlack, *, within: float
-) -> dict[str, Any]:
-    """Wait until no sign of life is left behind (Slack's limits may hold the clean-up back):
-    how long that took after the answers were complete, and what was still left."""
-    started = time.monotonic()
-    left = left_behind(conversations, slack)
-    while left and time.monotonic() - started < within:
-        await asyncio.sleep(0.5)  # polling the fake's state; the bot runs in another process
-        left = left_behind(conversations, slack)
-    return {"signs_left_behind": left, "cleared_after_s": round(time.monotonic() - started, 1)}
-
-
 async def time_to_first_text(
     bot: BotProcess,
     slack: FakeSlack,

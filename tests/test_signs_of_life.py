@@ -84,4 +84,3 @@ async def test_a_429_on_posts_in_one_channel_does_not_hold_back_another(
     two = [c for c in slack.calls_to("chat.postMessage") if c.ok and c.args["channel"] == "C0TWO"]
     assert two[0].at < limited.at + 3, "channel two did not wait for channel one's Retry-After"
     assert all(c.at >= limited.at + 3 for c in one), "channel one waited its own Retry-After"
-
