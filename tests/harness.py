@@ -232,6 +232,30 @@ def mention(
     return event
 
 
+def dm(
+    text: str,
+    *,
+    channel: str = "D0DM",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """A direct message to the bot (`message` event in an `im`), as Slack sends it."""
+    ts = ts or new_ts()
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": "U0USER",
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "team": "T0001",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
 # The fake Slack gives the bot's own messages whole hundreds of microseconds ("1700000000.000100",
 # "….000200", …). People's messages never get one: in one channel, a question and a reply with
 # the same ts would be one message to Slack (its reaction then seemingly gone, say).
