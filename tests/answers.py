@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.fakes.bedrock import Pause, Script, Step, Text
@@ -43,6 +43,18 @@ async def answer_to(
     await wait_finished(slack, finished)
     [message] = slack.thread(event["channel"], event.get("thread_ts") or event["ts"])
     return message
+
+
+async def ask_in_turn(
+    bot: Bot,
+    slack: FakeSlack,
+    *events: dict[str, Any],
+    finished: Callable[[FakeSlack, int], Awaitable[None]] = wait_finished,
+) -> None:
+    """Send each event once the answers before it have finished (counted from the first)."""
+    for count, event in enumerate(events, 1):
+        await bot.send_event(event)
+        await finished(slack, count)
 
 
 async def count_in_three_writes(

@@ -190,9 +190,7 @@ async def test_the_reaction_is_removed_even_when_slack_rate_limits_the_removal(
 async def test_an_append_cut_off_mid_call_never_shows_twice(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    def cut_off() -> None:
-        slack.disconnect_after("chat.appendStream", times=1)
-
+    cut_off = lambda: slack.disconnect_after("chat.appendStream", times=1)  # noqa: E731
     await count_past_a_failing_append(bot, slack, bedrock, cut_off, "three")
     assert [c.ok for c in slack.calls_to("chat.update")] == [True]  # rewritten whole at the end
 

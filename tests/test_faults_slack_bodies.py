@@ -67,9 +67,7 @@ async def test_odd_bodies_on_the_final_write_still_end_in_the_complete_answer(
 async def test_an_html_page_on_an_append_never_shows_text_twice(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    def html_page() -> None:
-        slack.fail_raw("chat.appendStream", status=504)
-
+    html_page = lambda: slack.fail_raw("chat.appendStream", status=504)  # noqa: E731
     await count_past_a_failing_append(bot, slack, bedrock, html_page, "3")
     await next_question_is_answered(bot, slack)
 
