@@ -15,6 +15,7 @@ from tests.fakes.bedrock import HttpError, Script, Text
 from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_state import Message
 from tests.harness import (
     REDIS_URL,
     Bot,
@@ -230,12 +231,11 @@ async def click(bot: Bot, slack: FakeSlack, message: Any, vote: str, *, user: st
     return hook
 
 
-async def feedback_votes(
-    redis_prefix: str, thread_ts: str, channel: str = "C0CHAN"
-) -> dict[bytes, bytes]:
-    """The feedback Redis holds for the thread's conversation: voter → vote."""
+async def feedback_votes(redis_prefix: str, answer: Message) -> dict[bytes, bytes]:
+    """The feedback Redis holds for the conversation of `answer`'s thread: voter → vote."""
     redis = Redis.from_url(REDIS_URL)
-    keys, conversation = thread_keys(redis_prefix, thread_ts, channel)
+    assert answer.thread_ts is not None
+    keys, conversation = thread_keys(redis_prefix, answer.thread_ts, answer.channel)
     votes: dict[bytes, bytes] = await redis.hgetall(keys.feedback(conversation))
     await redis.aclose()
     return votes
@@ -244,8 +244,7 @@ async def feedback_votes(
 async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
     bot: Bot, slack: FakeSlack, redis_prefix: str
 ) -> None:
-    event = mention("rate me")
-    message = await answer_to(bot, slack, event)
+    message = await answer_to(bot, slack, mention("rate me"))
 
     down = await click(bot, slack, message, "negative")
     up = await click(bot, slack, message, "positive", user="U0OTHER")
@@ -253,7 +252,7 @@ async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
     await slack.wait_for(lambda: bool(slack.responses.get(down) and slack.responses.get(up)))
     assert slack.responses[down][0]["text"] == "Thanks for the feedback!"
     assert slack.responses[down][0]["response_type"] == "ephemeral"
-    votes = await feedback_votes(redis_prefix, event["ts"])
+    votes = await feedback_votes(redis_prefix, message)
     by_user = {
         who.decode().rsplit(":", 1)[1]: vote.decode().split(":")[0] for who, vote in votes.items()
     }
@@ -267,13 +266,12 @@ async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
 async def test_feedback_in_a_dm_thread_follows_that_thread(
     bot: Bot, slack: FakeSlack, redis_prefix: str
 ) -> None:
-    event = dm("rate me")
-    message = await answer_to(bot, slack, event)
+    message = await answer_to(bot, slack, dm("rate me"))
 
     hook = await click(bot, slack, message, "positive", user="U0USER")
 
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
-    [vote] = (await feedback_votes(redis_prefix, event["ts"], channel="D0DM")).values()
+    [vote] = (await feedback_votes(redis_prefix, message)).values()
     assert vote.decode().startswith("up:")
     assert message.visible.startswith("You said: rate me")
 

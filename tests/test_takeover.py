@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -50,7 +51,9 @@ class Replica:
         await wait_ready(f"http://127.0.0.1:{self.port}")
 
     async def send(self, event: dict[str, object]) -> None:
-        body = json.dumps(event_envelope(event))
+        await self.post(json.dumps(event_envelope(event)))
+
+    async def post(self, body: str) -> None:
         headers = {"Content-Type": "application/json", **signed_headers(body, SIGNING_SECRET)}
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{self.port}/slack/events"
@@ -77,6 +80,24 @@ class Replica:
 Replicas = Callable[[], Replica]
 
 
+@asynccontextmanager
+async def replicas_with(env: dict[str, str], logs: Path) -> AsyncIterator[Replicas]:
+    """Make replicas with `env` and a short lease, each logging into `logs`; stop them after."""
+    env = env | {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
+    started: list[Replica] = []
+
+    def make() -> Replica:
+        replica = Replica(env, logs / f"replica{len(started)}.log")
+        started.append(replica)
+        return replica
+
+    try:
+        yield make
+    finally:
+        for replica in started:
+            await replica.stop()
+
+
 @pytest.fixture
 async def replicas(
     slack: FakeSlack,
@@ -86,23 +107,16 @@ async def replicas(
     tmp_path: Path,
 ) -> AsyncIterator[Replicas]:
     env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target)
-    env |= {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
-    started: list[Replica] = []
-
-    def make() -> Replica:
-        replica = Replica(env, tmp_path / f"replica{len(started)}.log")
-        started.append(replica)
-        return replica
-
-    yield make
-    for replica in started:
-        await replica.stop()
+    async with replicas_with(env, tmp_path) as make:
+        yield make
 
 
-def complete_answers(slack: FakeSlack, thread_ts: str, text: str) -> list[str]:
+def complete_answers(
+    slack: FakeSlack, thread_ts: str, text: str, channel: str = "C0CHAN"
+) -> list[str]:
     return [
         m.visible
-        for m in slack.thread("C0CHAN", thread_ts)
+        for m in slack.thread(channel, thread_ts)
         if m.visible.startswith(f"You said: {text}") and not m.streaming
     ]
 
@@ -111,16 +125,16 @@ async def assert_taken_over(
     slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, question: dict[str, str]
 ) -> None:
     """One complete answer, nothing left open or shown as working, the agent asked again."""
-    text = question["text"].removeprefix("<@UBOT> ")
+    channel, ts = question["channel"], question["ts"]
+    text = question["text"].split("> ", 1)[1]  # without the mention of the bot
     await slack.wait_for(
         lambda: (
-            bool(complete_answers(slack, question["ts"], text))
-            and not slack.reactions_on("C0CHAN", question["ts"])
+            bool(complete_answers(slack, ts, text, channel)) and not slack.reactions_on(channel, ts)
         ),
         timeout=LEASE + 15,
     )
-    thread = slack.thread("C0CHAN", question["ts"])
-    assert len(complete_answers(slack, question["ts"], text)) == 1
+    thread = slack.thread(channel, ts)
+    assert len(complete_answers(slack, ts, text, channel)) == 1
     assert not any(m.streaming for m in thread)
     for dead in thread[:-1]:
         assert "continued below" in dead.visible
