@@ -111,6 +111,21 @@ async def replicas(
         yield make
 
 
+async def started(*replicas: Replica) -> tuple[Replica, ...]:
+    await asyncio.gather(*(replica.start() for replica in replicas))
+    return replicas
+
+
+async def ask_until_shown(
+    replica: Replica, slack: FakeSlack, text: str, shown: str
+) -> dict[str, str]:
+    """Ask `replica` (in C0CHAN, at ASKED_TS); return the question once its answer shows `shown`."""
+    question = mention(text, ts=ASKED_TS)
+    await replica.send(question)
+    await slack.wait_for(lambda: any(shown in m.visible for m in slack.thread("C0CHAN", ASKED_TS)))
+    return question
+
+
 def complete_answers(
     slack: FakeSlack, thread_ts: str, text: str, channel: str = "C0CHAN"
 ) -> list[str]:
@@ -147,14 +162,9 @@ async def test_a_replica_killed_mid_stream_is_taken_over_and_the_thread_answered
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Text("Partly answered, "), Pause(120)]))
-    dying, survivor = replicas(), replicas()
-    await asyncio.gather(dying.start(), survivor.start())
-    question = mention("what is the leave policy?", ts=ASKED_TS)
+    dying, survivor = await started(replicas(), replicas())
 
-    await dying.send(question)
-    await slack.wait_for(
-        lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    question = await ask_until_shown(dying, slack, "what is the leave policy?", "Partly")
     await dying.kill()
 
     await assert_taken_over(slack, bedrock, question)
@@ -170,8 +180,7 @@ async def test_a_replica_killed_before_its_first_text_is_taken_over(
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Pause(120)]))
-    dying, survivor = replicas(), replicas()
-    await asyncio.gather(dying.start(), survivor.start())
+    dying, _survivor = await started(replicas(), replicas())
     question = mention("where is the handbook?", ts=ASKED_TS)
 
     await dying.send(question)
@@ -186,13 +195,8 @@ async def test_when_every_replica_died_a_restarted_one_takes_the_turn_over(
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Text("Half of it, "), Pause(120)]))
-    only = replicas()
-    await only.start()
-    question = mention("how do expenses work?", ts=ASKED_TS)
-    await only.send(question)
-    await slack.wait_for(
-        lambda: any("Half" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    [only] = await started(replicas())
+    question = await ask_until_shown(only, slack, "how do expenses work?", "Half")
     await only.kill()
 
     await replicas().start()
@@ -207,13 +211,8 @@ async def test_a_frozen_replica_whose_turn_was_taken_over_writes_nothing_more(
     bedrock.enqueue(
         Script([Text("Partly answered, "), Pause(120, until=more_text), Text("late words")])
     )
-    frozen, survivor = replicas(), replicas()
-    await asyncio.gather(frozen.start(), survivor.start())
-    question = mention("what is the dress code?", ts=ASKED_TS)
-    await frozen.send(question)
-    await slack.wait_for(
-        lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    frozen, _survivor = await started(replicas(), replicas())
+    question = await ask_until_shown(frozen, slack, "what is the dress code?", "Partly")
     assert frozen.process is not None
     frozen.process.send_signal(signal.SIGSTOP)  # alive, but silent for longer than a lease
 
