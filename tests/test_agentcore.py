@@ -7,14 +7,10 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -28,6 +24,7 @@ from bot.events import AgentEvent, AgentFailure, FailureKind, TextDelta, Usage
 from bot.settings import load_settings
 from tests.fakes.agentcore import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from tests.fakes.agentcore import FakeAgentCoreRuntime as Fake
+from tests.servers import server_and_client
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/handbook_agent-Ab12Cd34Ef"
 ATTRIBUTES = {"slackTeamId": "T1", "slackChannelId": "C1", "slackUserId": "U1", "orderId": "OR-1"}
@@ -189,19 +186,7 @@ def test_error_mapping(code: str, status: int, kind: FailureKind) -> None:
     assert failure == AgentFailure(kind, code, "m")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    async with Fake() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: Fake) -> Iterator[Any]:
-    # One attempt: botocore's own retries would hide ours and eat the next enqueued script.
-    config = Config(retries={"total_max_attempts": 1})
-    made = boto3.client("bedrock-agentcore", "us-east-1", endpoint_url=fake.url, config=config)
-    with closing(made):  # no ResourceWarnings for sockets of broken streams
-        yield made
+fake, client = server_and_client(Fake, "bedrock-agentcore")
 
 
 async def collect(agent: Any, req: ev.AgentRequest | None = None) -> list[AgentEvent]:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from bot import events as ev
 from bot.agents.agentcore import runtime_session_id as rsid
@@ -28,6 +24,7 @@ from bot.events import (
 from tests.fakes.bedrock import RaiseInStream, Script, Text, Trace
 from tests.fakes.harness import FakeHarness, Hook, Stop, Tokens, ToolUse
 from tests.harness import HARNESS_ARN
+from tests.servers import server_and_client
 
 ATTRIBUTES = {"slackTeamId": "T1", "slackChannelId": "C1", "slackUserId": "U1"}
 SESSION = "T1:C1:1700000000.000100:g2"
@@ -51,18 +48,7 @@ def backend(client: Any, *, qualifier: str | None = None, preamble: bool = False
     )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeHarness]:
-    async with FakeHarness() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: FakeHarness) -> Iterator[Any]:
-    config = Config(retries={"total_max_attempts": 1})
-    made = boto3.client("bedrock-agentcore", "us-east-1", endpoint_url=fake.url, config=config)
-    with closing(made):
-        yield made
+fake, client = server_and_client(FakeHarness, "bedrock-agentcore")
 
 
 async def collect(agent: HarnessBackend, req: ev.AgentRequest | None = None) -> list[AgentEvent]:
