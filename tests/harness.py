@@ -355,3 +355,25 @@ async def stored_turns(
     turns: list[bytes] = await client.lrange(keys.turns(conversation), 0, -1)
     await client.aclose()
     return turns
+
+
+@dataclass(frozen=True)
+class BotRedis:
+    """The Redis of a test (server or cluster) and the key prefix the test's bots use in it."""
+
+    target: RedisTarget
+    prefix: str
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.prefix)
+
+    def client(self) -> Client:
+        return self.target.client()
+
+    async def make_idle(self, thread_ts: str) -> None:
+        """Pretend the conversation of thread `thread_ts` (in C0CHAN) last answered long ago."""
+        await make_idle(self.prefix, thread_ts, redis=self.target)
+
+    async def stored_turns(self, thread_ts: str, channel: str = "C0CHAN") -> list[bytes]:
+        return await stored_turns(self.prefix, thread_ts, redis=self.target, channel=channel)

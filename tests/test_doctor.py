@@ -6,9 +6,8 @@ import asyncio
 import io
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -338,7 +337,7 @@ async def test_agentcore_doctor_asks_as_a_real_question_does_and_reads_the_idle_
 ) -> None:
     agentcore_control.idle_timeout = 600
     async with FakeAgentCoreRuntime() as runtime:
-        code, lines = await run_doctor(runtime_env(env, runtime, agentcore_control))
+        code, lines = await run_doctor(agentcore_env(env, runtime, agentcore_control))
         [invocation] = runtime.invocations
 
     # Before: no runtimeUserId, so a missing InvokeAgentRuntimeForUser passed doctor.
@@ -352,53 +351,46 @@ async def test_agentcore_doctor_asks_as_a_real_question_does_and_reads_the_idle_
     )
 
 
-def runtime_env(env: Env, runtime: FakeAgentCoreRuntime, control: FakeAgentCoreControl) -> Env:
-    return env | {
-        "AGENT_BACKEND": "agentcore",
-        "AGENTCORE_RUNTIME_ARN": RUNTIME,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": runtime.url,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
-    }
-
-
-def harness_env(env: Env, harness: FakeHarness, control: FakeAgentCoreControl) -> Env:
-    return env | {
-        "AGENT_BACKEND": "harness",
-        "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": harness.url,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
-    }
+def agentcore_env(
+    env: Env, agent: FakeAgentCoreRuntime | FakeHarness, control: FakeAgentCoreControl
+) -> Env:
+    """`env` pointed at an AgentCore runtime or harness, and at the AgentCore control plane."""
+    if isinstance(agent, FakeHarness):
+        backend = {"AGENT_BACKEND": "harness", "AGENTCORE_HARNESS_ARN": HARNESS_ARN}
+    else:
+        backend = {"AGENT_BACKEND": "agentcore", "AGENTCORE_RUNTIME_ARN": RUNTIME}
+    return (
+        env
+        | backend
+        | {
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
+        }
+    )
 
 
 # An AgentCore agent that refuses the doctor's question: which check says so, naming what.
 DENIED = {
     "agentcore": (
         FakeAgentCoreRuntime,
-        runtime_env,
         "agentcore runtime",
         ["bedrock-agentcore:InvokeAgentRuntime ", "bedrock-agentcore:InvokeAgentRuntimeForUser"],
     ),
-    "harness": (
-        FakeHarness,
-        harness_env,
-        "harness invoke",
-        ["→ allow bedrock-agentcore:InvokeHarness"],
-    ),
+    "harness": (FakeHarness, "harness invoke", ["→ allow bedrock-agentcore:InvokeHarness"]),
 }
 
 
-@pytest.mark.parametrize(("fake", "env_for", "check", "named"), DENIED.values(), ids=DENIED)
+@pytest.mark.parametrize(("fake", "check", "named"), DENIED.values(), ids=DENIED)
 async def test_a_denied_agentcore_question_names_the_missing_permissions(
     env: Env,
     agentcore_control: FakeAgentCoreControl,
     fake: type[FakeAgentCoreRuntime | FakeHarness],
-    env_for: Callable[[Env, Any, FakeAgentCoreControl], Env],
     check: str,
     named: list[str],
 ) -> None:
     async with fake() as agent:
         agent.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
-        code, lines = await run_doctor(env_for(env, agent, agentcore_control))
+        code, lines = await run_doctor(agentcore_env(env, agent, agentcore_control))
     assert code == 1
     for permission in named:
         assert permission in lines[check]
@@ -410,7 +402,7 @@ async def test_the_harness_is_checked_on_the_control_plane_and_with_a_real_invoc
     del env["SESSION_IDLE_SECONDS"]  # the harness default: 900
     async with FakeHarness() as harness:
         code, lines = await run_doctor(
-            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+            agentcore_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
         )
         [invocation] = harness.invocations
 
@@ -431,7 +423,7 @@ async def test_a_harness_endpoint_that_is_not_ready_fails(
     agentcore_control.endpoint_status = "UPDATE_FAILED"
     async with FakeHarness() as harness:
         code, lines = await run_doctor(
-            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+            agentcore_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
         )
     assert code == 1
     assert lines["agentcore harness"].startswith(

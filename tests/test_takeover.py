@@ -19,7 +19,7 @@ from tests.fakes.__main__ import wait_ready
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention
+from tests.harness import SIGNING_SECRET, mention
 
 LEASE = 2  # TURN_LEASE_SECONDS for these tests: a takeover within a few seconds
 # The question's ts: earlier than every ts the fake Slack gives the bot's replies, as in Slack,
@@ -99,15 +99,8 @@ async def replicas_with(env: dict[str, str], logs: Path) -> AsyncIterator[Replic
 
 
 @pytest.fixture
-async def replicas(
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
-    tmp_path: Path,
-) -> AsyncIterator[Replicas]:
-    env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target)
-    async with replicas_with(env, tmp_path) as make:
+async def replicas(bot_environment: dict[str, str], tmp_path: Path) -> AsyncIterator[Replicas]:
+    async with replicas_with(os.environ | bot_environment, tmp_path) as make:
         yield make
 
 

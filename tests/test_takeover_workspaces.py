@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, ReturnControl, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import RedisTarget, bot_env, mention, wait_finished
+from tests.harness import mention, wait_finished
 from tests.test_actions import CANCEL_ORDER
 from tests.test_installations import A, B, event_for, install, oauth_env, token_of
 from tests.test_takeover import ASKED_TS, Replicas, assert_taken_over, replicas_with
@@ -31,13 +31,9 @@ class Browsed:
 
 @pytest.fixture
 async def oauth_replicas(
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
-    tmp_path: Path,
+    bot_environment: dict[str, str], slack: FakeSlack, tmp_path: Path
 ) -> AsyncIterator[Replicas]:
-    env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target) | oauth_env(slack)
+    env = os.environ | bot_environment | oauth_env(slack)
     async with replicas_with(env, tmp_path) as make:
         yield make
 
