@@ -32,6 +32,7 @@ from tests.harness import (
     start_bot,
     unique_prefix,
 )
+from tests.private_redis import PrivateRedis, free_port
 
 # botocore resolves credentials at the first call, long after a test patched its environment.
 os.environ.update(AWS_ENV)
@@ -103,6 +104,15 @@ def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
     if target.cluster:
         request.getfixturevalue("redis_cluster")
     return target
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    """A redis-server of this test's own, so it can be stopped and started again."""
+    server = PrivateRedis(free_port())
+    await server.start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture
