@@ -21,6 +21,7 @@ from bot.app import Runtime
 from bot.keys import Keys, conversation_key
 from bot.memory import Client
 from bot.settings import load_settings
+from bot.turn import Turn
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.harness import FakeHarness
@@ -254,6 +255,15 @@ def dm(
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event
+
+
+def question_turn(
+    text: str, *, channel: str = "D0DM", thread_ts: str | None = None, **more: Any
+) -> Turn:
+    """The turn a handler makes of U0USER's question in `channel` (a DM, else a mention)."""
+    surface = "dm" if channel.startswith("D") else "mention"
+    conversation = conversation_key("T0001", channel, thread_ts)
+    return Turn(surface, "T0001", channel, "U0USER", text, conversation, **more)
 
 
 # The fake Slack gives the bot's own messages whole hundreds of microseconds ("1700000000.000100",

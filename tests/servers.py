@@ -1,4 +1,5 @@
-"""A fake AWS agent server and a real boto3 client talking to it, as a pair of fixtures."""
+"""A fake AWS agent server and a real boto3 client talking to it, as a pair of fixtures; what
+a backend built on that client answers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from botocore.client import BaseClient
 from botocore.config import Config
 
+from bot.agents.base import AgentBackend
+from bot.events import AgentEvent, AgentRequest
 from tests.fakes.scripted import ScriptedServer
 
 Server = TypeVar("Server", bound=ScriptedServer[Any])
@@ -53,3 +56,11 @@ def server_and_client(
             yield made
 
     return fake_fixture, client_fixture
+
+
+async def collect(agent: AgentBackend, request: AgentRequest) -> list[AgentEvent]:
+    """Everything `agent` answers to `request`; the agent is closed afterwards."""
+    try:
+        return [event async for event in agent.stream(request)]
+    finally:
+        await agent.aclose()

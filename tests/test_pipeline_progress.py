@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 import fakeredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import Pipeline, Turn
+from bot.conversation import Pipeline
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -24,7 +24,7 @@ from bot.slack_budget import WriteBudget
 from bot.slack_stream import AnswerStream
 from bot.slack_targets import ThreadTarget
 from tests.fakes.slack import FakeSlack
-from tests.harness import new_ts
+from tests.harness import new_ts, question_turn
 
 
 class ScriptedAgent:
@@ -60,14 +60,7 @@ async def answer(slack: FakeSlack, events: Sequence[AgentEvent]) -> str:
         mode=StreamingMode.NATIVE,
         budget=WriteBudget(base_interval=0.01),
     )
-    turn = Turn(
-        surface="mention",
-        team_id="T0001",
-        channel_id="C0PIPE",
-        user_id="U0USER",
-        text="what is the refund policy?",
-        conversation=f"T0001:C0PIPE:{thread}",
-    )
+    turn = question_turn("what is the refund policy?", channel="C0PIPE", thread_ts=thread)
     await pipeline.handle(turn, sink)
     return thread
 
