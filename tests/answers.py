@@ -6,10 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import StreamingMode
+from bot.slack_budget import WriteBudget
+from bot.slack_stream import AnswerStream
+from bot.slack_targets import ThreadTarget
 from tests.fakes.bedrock import Pause, Script, Step, Text
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_state import Message
-from tests.harness import Bot, FakeAgent, mention, wait_finished
+from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
 # Where Knowledge-Base citations point: a web page with a title, and a PDF in S3 without one.
 WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
@@ -28,6 +34,31 @@ def held_answer(agent: FakeAgent, *parts: str, seconds: float = 5) -> list[async
         steps += [Pause(seconds, until=hold), Text(part)]
     agent.enqueue(Script(steps))
     return holds
+
+
+def answer_writer(
+    client: AsyncWebClient,
+    channel: str,
+    *,
+    mode: StreamingMode,
+    budget: WriteBudget,
+    show_progress: bool = True,
+    user_team_id: str | None = None,
+) -> tuple[AnswerStream, str]:
+    """The bot's writer of an answer to U0USER in a new thread of `channel`; and the thread."""
+    thread = new_ts()
+    target = ThreadTarget(
+        team_id="T0001",
+        channel=channel,
+        thread_ts=thread,
+        user_id="U0USER",
+        question_ts=thread,
+        user_team_id=user_team_id,
+    )
+    writer = AnswerStream(
+        client=client, target=target, mode=mode, budget=budget, show_progress=show_progress
+    )
+    return writer, thread
 
 
 def thread_text(slack: FakeSlack, thread_ts: str, channel: str = "C0CHAN") -> list[str]:

@@ -21,10 +21,9 @@ from bot.memory import Memory
 from bot.metrics import Metrics
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
-from bot.slack_stream import AnswerStream
-from bot.slack_targets import ThreadTarget
+from tests.answers import answer_writer
 from tests.fakes.slack import FakeSlack
-from tests.harness import new_ts, question_turn
+from tests.harness import question_turn
 
 
 class ScriptedAgent:
@@ -50,15 +49,9 @@ async def answer(slack: FakeSlack, events: Sequence[AgentEvent]) -> str:
         ttl_seconds=3600,
     )
     pipeline = Pipeline(agent=ScriptedAgent(events), memory=memory, metrics=Metrics())
-    thread = new_ts()
-    target = ThreadTarget(
-        team_id="T0001", channel="C0PIPE", thread_ts=thread, user_id="U0USER", question_ts=thread
-    )
-    sink = AnswerStream(
-        client=AsyncWebClient(token=slack.token, base_url=slack.api_url),
-        target=target,
-        mode=StreamingMode.NATIVE,
-        budget=WriteBudget(base_interval=0.01),
+    client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+    sink, thread = answer_writer(
+        client, "C0PIPE", mode=StreamingMode.NATIVE, budget=WriteBudget(base_interval=0.01)
     )
     turn = question_turn("what is the refund policy?", channel="C0PIPE", thread_ts=thread)
     await pipeline.handle(turn, sink)

@@ -15,9 +15,8 @@ from bot.events import Progress, Source, StepStatus
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_stream import AnswerStream
-from bot.slack_targets import ThreadTarget
+from tests.answers import answer_writer
 from tests.fakes.slack import FakeSlack
-from tests.harness import new_ts
 
 CHANNEL = "C0WRITE"
 
@@ -38,21 +37,13 @@ async def begun(
     user_team_id: str | None = None,
 ) -> tuple[AnswerStream, str]:
     """An answer writer for a new thread, begun: (the writer, the thread's ts)."""
-    thread = new_ts()
-    target = ThreadTarget(
-        team_id="T0001",
-        channel=channel,
-        thread_ts=thread,
-        user_id="U0USER",
-        question_ts=thread,
-        user_team_id=user_team_id,
-    )
-    stream = AnswerStream(
-        client=client,
-        target=target,
+    stream, thread = answer_writer(
+        client,
+        channel,
         mode=mode,
         budget=budget or WriteBudget(base_interval=0.05),
         show_progress=show_progress,
+        user_team_id=user_team_id,
     )
     await stream.begin()
     return stream, thread
