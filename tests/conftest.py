@@ -25,12 +25,14 @@ from tests.harness import (
     STANDALONE,
     VARIANTS,
     Bot,
+    BotRedis,
     FakeAgent,
     RedisTarget,
     bot_env,
     start_bot,
     unique_prefix,
 )
+from tests.private_redis import PrivateRedis, free_port
 
 # botocore resolves credentials at the first call, long after a test patched its environment.
 os.environ.update(AWS_ENV)
@@ -105,6 +107,15 @@ def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
 
 
 @pytest.fixture
+async def private_redis() -> AsyncIterator[PrivateRedis]:
+    """A redis-server of this test's own, so it can be stopped and started again."""
+    server = PrivateRedis(free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 async def slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
     await fake.start()
@@ -130,20 +141,31 @@ async def redis_prefix(redis_target: RedisTarget) -> AsyncIterator[str]:
     await client.aclose()
 
 
+@pytest.fixture
+def bot_redis(redis_target: RedisTarget, redis_prefix: str) -> BotRedis:
+    """This test's Redis and key prefix together, for tests that look at what the bot stored."""
+    return BotRedis(redis_target, redis_prefix)
+
+
+@pytest.fixture
+def bot_environment(
+    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, redis_target: RedisTarget
+) -> dict[str, str]:
+    """The settings of this test's bots: its fake Slack and agent, its Redis and key prefix."""
+    return bot_env(slack, bedrock, redis_prefix, redis_target)
+
+
 StartBot = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def start(
-    slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, redis_target: RedisTarget
-) -> AsyncIterator[StartBot]:
+async def start(bot_environment: dict[str, str]) -> AsyncIterator[StartBot]:
     """`await start(SLACK_STREAMING="update", ...)` → a running bot; all are stopped at the end."""
     runtimes: list[Runtime] = []
     http = aiohttp.ClientSession()
 
     async def _start(**overrides: str) -> Bot:
-        env = bot_env(slack, bedrock, redis_prefix, redis_target) | overrides
-        runtime = await start_bot(env)
+        runtime = await start_bot(bot_environment | overrides)
         runtimes.append(runtime)
         return Bot(runtime=runtime, http=http)
 

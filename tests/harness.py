@@ -21,6 +21,7 @@ from bot.app import Runtime
 from bot.keys import Keys, conversation_key
 from bot.memory import Client
 from bot.settings import load_settings
+from bot.turn import Turn
 from tests.fakes.agentcore import FakeAgentCoreRuntime
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.harness import FakeHarness
@@ -232,6 +233,39 @@ def mention(
     return event
 
 
+def dm(
+    text: str,
+    *,
+    channel: str = "D0DM",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+) -> dict[str, Any]:
+    """A direct message to the bot (`message` event in an `im`), as Slack sends it."""
+    ts = ts or new_ts()
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": "U0USER",
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "team": "T0001",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def question_turn(
+    text: str, *, channel: str = "D0DM", thread_ts: str | None = None, **more: Any
+) -> Turn:
+    """The turn a handler makes of U0USER's question in `channel` (a DM, else a mention)."""
+    surface = "dm" if channel.startswith("D") else "mention"
+    conversation = conversation_key("T0001", channel, thread_ts)
+    return Turn(surface, "T0001", channel, "U0USER", text, conversation, **more)
+
+
 # The fake Slack gives the bot's own messages whole hundreds of microseconds ("1700000000.000100",
 # "….000200", …). People's messages never get one: in one channel, a question and a reply with
 # the same ts would be one message to Slack (its reaction then seemingly gone, say).
@@ -331,3 +365,25 @@ async def stored_turns(
     turns: list[bytes] = await client.lrange(keys.turns(conversation), 0, -1)
     await client.aclose()
     return turns
+
+
+@dataclass(frozen=True)
+class BotRedis:
+    """The Redis of a test (server or cluster) and the key prefix the test's bots use in it."""
+
+    target: RedisTarget
+    prefix: str
+
+    @property
+    def keys(self) -> Keys:
+        return Keys(self.prefix)
+
+    def client(self) -> Client:
+        return self.target.client()
+
+    async def make_idle(self, thread_ts: str) -> None:
+        """Pretend the conversation of thread `thread_ts` (in C0CHAN) last answered long ago."""
+        await make_idle(self.prefix, thread_ts, redis=self.target)
+
+    async def stored_turns(self, thread_ts: str, channel: str = "C0CHAN") -> list[bytes]:
+        return await stored_turns(self.prefix, thread_ts, redis=self.target, channel=channel)

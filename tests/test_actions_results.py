@@ -6,7 +6,6 @@ Local handlers come from `tests/actions_module.py`, named by ACTION_HANDLERS_MOD
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,22 +16,28 @@ from tests.fakes.bedrock import HttpError, ReturnControl, Script, api_input, fun
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, wait_finished
-from tests.test_faults_runtime import PrivateRedis, free_port
+from tests.private_redis import PrivateRedis
 
 CANCEL_ORDER = function_input("orders", "cancelOrder", {"orderId": "ORD-88421"})
 HANDLERS = "tests.actions_module"
+LOOKUP = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
+result_return_of_control = pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
 
 
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+@pytest.fixture
+async def handlers_bot(start: StartBot) -> Bot:
+    """A bot with the local handlers of `tests/actions_module.py`."""
+    return await start(ACTION_HANDLERS_MODULE=HANDLERS)
+
+
+@result_return_of_control
 async def test_result_return_control_runs_the_registered_handler_and_returns_its_body(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+    handlers_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
-    bedrock.enqueue(Script([ReturnControl("inv-7", [lookup])]), Script.answer("ORD-7 shipped."))
+    bedrock.enqueue(Script([ReturnControl("inv-7", [LOOKUP])]), Script.answer("ORD-7 shipped."))
     event = mention("where is ORD-7?")
 
-    await bot.send_event(event)
+    await handlers_bot.send_event(event)
 
     _, resumed = await bedrock.wait_for_invocations(2)
     await wait_finished(slack)
@@ -51,13 +56,12 @@ async def test_result_return_control_runs_the_registered_handler_and_returns_its
     )
 
 
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+@result_return_of_control
 async def test_result_without_a_handler_returns_a_failure_the_agent_can_explain(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
     bedrock.enqueue(
-        Script([ReturnControl("inv-8", [lookup])]), Script.answer("I can't look orders up.")
+        Script([ReturnControl("inv-8", [LOOKUP])]), Script.answer("I can't look orders up.")
     )
     event = mention("where is ORD-7?")
 
@@ -72,15 +76,14 @@ async def test_result_without_a_handler_returns_a_failure_the_agent_can_explain(
     assert answer.visible.startswith("I can't look orders up.")
 
 
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+@result_return_of_control
 async def test_a_handler_that_raises_returns_a_short_failure_reason_without_its_secrets(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
+    handlers_bot: Bot, slack: FakeSlack, bedrock: FakeAgent, caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
     boom = function_input("ops", "explode", kind="RESULT")
     bedrock.enqueue(Script([ReturnControl("inv-9", [boom])]), Script.answer("That failed."))
 
-    await bot.send_event(mention("blow up"))
+    await handlers_bot.send_event(mention("blow up"))
 
     _, resumed = await bedrock.wait_for_invocations(2)
     [result] = resumed.return_control_results
@@ -93,9 +96,8 @@ async def test_a_handler_that_raises_returns_a_short_failure_reason_without_its_
 
 @pytest.mark.bedrock_only("USER_CONFIRMATION_AND_RESULT is Bedrock Agents' return of control")
 async def test_confirmation_and_result_asks_first_then_runs_the_handler(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+    handlers_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
     refund = api_input(
         "payments",
         "POST",
@@ -104,10 +106,14 @@ async def test_confirmation_and_result_asks_first_then_runs_the_handler(
         body={"amount": "12.50"},
         kind="USER_CONFIRMATION_AND_RESULT",
     )
-    _, message = await ask_in_channel(bot, slack, bedrock, ReturnControl("inv-10", [refund]))
+    _, message = await ask_in_channel(
+        handlers_bot, slack, bedrock, ReturnControl("inv-10", [refund])
+    )
     bedrock.enqueue(Script.answer("Refunded."))
 
-    await press(bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts)
+    await press(
+        handlers_bot, slack, blocks=message.blocks, label="Confirm", channel="C0CHAN", ts=message.ts
+    )
 
     _, resumed = await bedrock.wait_for_invocations(2)
     [result] = resumed.return_control_results
@@ -116,14 +122,6 @@ async def test_confirmation_and_result_asks_first_then_runs_the_handler(
         "application/json": {"body": "refunded 12.50 on ORD-9"}
     }
     assert result["apiResult"]["httpStatusCode"] == 200
-
-
-@pytest.fixture
-async def private_redis() -> AsyncIterator[PrivateRedis]:
-    server = PrivateRedis(free_port())
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_during_a_redis_outage_a_pause_says_nothing_was_done_and_a_click_says_try_again(
@@ -145,16 +143,14 @@ async def test_during_a_redis_outage_a_pause_says_nothing_was_done_and_a_click_s
     assert len(bedrock.invocations) == 2 and len(buttons(shown.blocks)) == 2
 
 
-@pytest.mark.bedrock_only("RESULT return of control is Bedrock Agents'")
+@result_return_of_control
 async def test_an_agent_that_keeps_asking_for_local_results_ends_with_a_visible_error(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+    handlers_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    bot = await start(ACTION_HANDLERS_MODULE=HANDLERS)
-    lookup = function_input("orders", "lookupOrder", {"orderId": "ORD-7"}, kind="RESULT")
-    bedrock.responder = lambda _: Script([ReturnControl("inv-loop", [lookup])])
+    bedrock.responder = lambda _: Script([ReturnControl("inv-loop", [LOOKUP])])
     event = mention("loop forever")
 
-    await bot.send_event(event)
+    await handlers_bot.send_event(event)
 
     await wait_finished(slack)
     [answer] = slack.thread("C0CHAN", event["ts"])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
+from tests.answers import held_answer
 from tests.conftest import StartBot
-from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
 from tests.harness import FakeAgent, mention, wait_finished
 
@@ -17,8 +15,7 @@ async def test_a_question_beyond_the_limit_shows_its_sign_of_life_and_waits_its_
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(MAX_ACTIVE_ANSWERS="1")
-    go_on = asyncio.Event()
-    bedrock.enqueue(Script([Text("First, "), Pause(60, until=go_on), Text("done.")]))
+    [go_on] = held_answer(bedrock, "First, ", "done.", seconds=60)
     first, second = mention("first question"), mention("second question", channel="C0OTHER")
 
     await bot.send_event(first)

@@ -7,14 +7,10 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -28,6 +24,7 @@ from bot.events import AgentEvent, AgentFailure, FailureKind, TextDelta, Usage
 from bot.settings import load_settings
 from tests.fakes.agentcore import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from tests.fakes.agentcore import FakeAgentCoreRuntime as Fake
+from tests.servers import collect, server_and_client
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/handbook_agent-Ab12Cd34Ef"
 ATTRIBUTES = {"slackTeamId": "T1", "slackChannelId": "C1", "slackUserId": "U1", "orderId": "OR-1"}
@@ -189,26 +186,7 @@ def test_error_mapping(code: str, status: int, kind: FailureKind) -> None:
     assert failure == AgentFailure(kind, code, "m")
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    async with Fake() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: Fake) -> Iterator[Any]:
-    # One attempt: botocore's own retries would hide ours and eat the next enqueued script.
-    config = Config(retries={"total_max_attempts": 1})
-    made = boto3.client("bedrock-agentcore", "us-east-1", endpoint_url=fake.url, config=config)
-    with closing(made):  # no ResourceWarnings for sockets of broken streams
-        yield made
-
-
-async def collect(agent: Any, req: ev.AgentRequest | None = None) -> list[AgentEvent]:
-    try:
-        return [event async for event in agent.stream(req or request())]
-    finally:
-        await agent.aclose()
+fake, client = server_and_client(Fake, "bedrock-agentcore")
 
 
 async def test_text_streams_in_order_as_written(fake: Fake, client: Any) -> None:
@@ -242,13 +220,13 @@ async def test_json_body_answer(fake: Fake, client: Any) -> None:
     fake.json_body = True
     fake.enqueue(Script.answer("One whole answer, é and all.", chunk_size=4, usage=(7, 8)))
     expected = [TextDelta("One whole answer, é and all."), Usage(7, 8)]
-    assert await collect(backend(client)) == expected
+    assert await collect(backend(client), request()) == expected
 
 
 async def test_error_in_stream_keeps_the_text_and_is_not_retried(fake: Fake, client: Any) -> None:
     fake.enqueue(Script([Text("partial "), RaiseInStream("throttlingException", "Rate exceeded")]))
     failure = AgentFailure(THROTTLED, "throttlingException", "Rate exceeded")
-    assert await collect(backend(client)) == [TextDelta("partial "), failure]
+    assert await collect(backend(client), request()) == [TextDelta("partial "), failure]
     assert len(fake.invocations) == 1
 
 
@@ -264,7 +242,7 @@ async def test_http_errors(
     fake: Fake, client: Any, status: int, code: str, kind: FailureKind, calls: int
 ) -> None:
     fake.responder = lambda inv: Script([HttpError(status, code, "nope")])
-    assert await collect(backend(client)) == [AgentFailure(kind, code, "nope")]
+    assert await collect(backend(client), request()) == [AgentFailure(kind, code, "nope")]
     assert len(fake.invocations) == calls  # retried before any text unless it cannot help
 
 
@@ -274,7 +252,7 @@ async def test_drop_mid_answer_is_interrupted_and_keeps_the_text(
 ) -> None:
     fake.json_body = json_body
     fake.enqueue(Script([Text("half an ans"), Drop()]))
-    *text, failure = await collect(backend(client))
+    *text, failure = await collect(backend(client), request())
     assert text == ([] if json_body else [TextDelta("half an ans")])
     assert isinstance(failure, AgentFailure) and failure.kind is FailureKind.INTERRUPTED
 
@@ -286,7 +264,7 @@ async def test_idle_timeout_frees_the_worker(fake: Fake, client: Any) -> None:
     events = [event async for event in agent.stream(request())]
     assert events == [TextDelta("partial"), AgentFailure(FailureKind.TIMEOUT, "idle_timeout")]
     # Its one worker thread answers again: the blocked read was woken, not left hanging.
-    assert await collect(agent) == [TextDelta("You said: hello")]
+    assert await collect(agent, request()) == [TextDelta("You said: hello")]
     release.set()
     await fake.invocations[0].wait_finished()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from tests.conftest import StartBot
 from tests.fakes.bedrock import RaiseInStream, Script, Text
 from tests.fakes.slack import FakeSlack
 from tests.fakes.slack_state import Message, validate_blocks
-from tests.harness import Bot, FakeAgent, mention, wait_finished
+from tests.harness import FakeAgent, mention, wait_finished
 
 TABLE = "| Plan | Days | Notes |\n|:-----|-----:|:-----:|\n| Basic | 20 | |\n| Senior | 25 | after 5 years |\n"
 ANSWER = f"Here are the plans:\n\n{TABLE}\nAsk HR for **more**."
@@ -107,37 +109,32 @@ async def answer_shown(slack: FakeSlack, event: dict[str, str]) -> Message:
     return message
 
 
-async def test_a_table_answer_is_shown_as_a_table_block(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    bedrock.enqueue(Script.answer(ANSWER, chunk_size=9))
-    event = mention("which plans are there?")
-
-    await bot.send_event(event)
-
+async def answer_finished(slack: FakeSlack, event: dict[str, str]) -> Message:
+    """The answer in the question's thread once it is finished."""
     await wait_finished(slack)  # the 👀 goes once the final edit is done
     [message] = slack.thread("C0CHAN", event["ts"])
-    assert [b["type"] for b in message.blocks] == [
-        "markdown",
-        "table",
-        "markdown",
-        "context_actions",
-    ]
-    assert "Senior | 25 | after 5 years" in message.visible
-    assert "|:-----|" not in message.visible  # no raw Markdown table left on screen
-    assert message.text.startswith("Here are the plans:") and "**" not in message.text
+    return message
 
 
-async def test_in_update_mode_a_table_answer_is_shown_as_a_table_block(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [({}, answer_finished), ({"SLACK_STREAMING": "update"}, answer_shown)],
+    ids=["native", "in-update-mode"],
+)
+async def test_a_table_answer_is_shown_as_a_table_block(
+    start: StartBot,
+    slack: FakeSlack,
+    bedrock: FakeAgent,
+    settings: dict[str, str],
+    shown: Callable[[FakeSlack, dict[str, str]], Awaitable[Message]],
 ) -> None:
-    bot = await start(SLACK_STREAMING="update")
+    bot = await start(**settings)
     bedrock.enqueue(Script.answer(ANSWER, chunk_size=9))
     event = mention("which plans are there?")
 
     await bot.send_event(event)
 
-    message = await answer_shown(slack, event)
+    message = await shown(slack, event)
     kinds = [b["type"] for b in message.blocks]
     assert kinds == ["markdown", "table", "markdown", "context_actions"]
     assert "Senior | 25 | after 5 years" in message.visible

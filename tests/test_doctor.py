@@ -337,13 +337,7 @@ async def test_agentcore_doctor_asks_as_a_real_question_does_and_reads_the_idle_
 ) -> None:
     agentcore_control.idle_timeout = 600
     async with FakeAgentCoreRuntime() as runtime:
-        code, lines = await run_doctor(
-            env,
-            AGENT_BACKEND="agentcore",
-            AGENTCORE_RUNTIME_ARN=RUNTIME,
-            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=runtime.url,
-            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=agentcore_control.url,
-        )
+        code, lines = await run_doctor(agentcore_env(env, runtime, agentcore_control))
         [invocation] = runtime.invocations
 
     # Before: no runtimeUserId, so a missing InvokeAgentRuntimeForUser passed doctor.
@@ -357,31 +351,49 @@ async def test_agentcore_doctor_asks_as_a_real_question_does_and_reads_the_idle_
     )
 
 
-async def test_a_denied_agentcore_question_names_both_permissions(
-    env: Env, agentcore_control: FakeAgentCoreControl
+def agentcore_env(
+    env: Env, agent: FakeAgentCoreRuntime | FakeHarness, control: FakeAgentCoreControl
+) -> Env:
+    """`env` pointed at an AgentCore runtime or harness, and at the AgentCore control plane."""
+    if isinstance(agent, FakeHarness):
+        backend = {"AGENT_BACKEND": "harness", "AGENTCORE_HARNESS_ARN": HARNESS_ARN}
+    else:
+        backend = {"AGENT_BACKEND": "agentcore", "AGENTCORE_RUNTIME_ARN": RUNTIME}
+    return (
+        env
+        | backend
+        | {
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": agent.url,
+            "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
+        }
+    )
+
+
+# An AgentCore agent that refuses the doctor's question: which check says so, naming what.
+DENIED = {
+    "agentcore": (
+        FakeAgentCoreRuntime,
+        "agentcore runtime",
+        ["bedrock-agentcore:InvokeAgentRuntime ", "bedrock-agentcore:InvokeAgentRuntimeForUser"],
+    ),
+    "harness": (FakeHarness, "harness invoke", ["→ allow bedrock-agentcore:InvokeHarness"]),
+}
+
+
+@pytest.mark.parametrize(("fake", "check", "named"), DENIED.values(), ids=DENIED)
+async def test_a_denied_agentcore_question_names_the_missing_permissions(
+    env: Env,
+    agentcore_control: FakeAgentCoreControl,
+    fake: type[FakeAgentCoreRuntime | FakeHarness],
+    check: str,
+    named: list[str],
 ) -> None:
-    async with FakeAgentCoreRuntime() as runtime:
-        runtime.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
-        code, lines = await run_doctor(
-            env,
-            AGENT_BACKEND="agentcore",
-            AGENTCORE_RUNTIME_ARN=RUNTIME,
-            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE=runtime.url,
-            AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL=agentcore_control.url,
-        )
+    async with fake() as agent:
+        agent.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
+        code, lines = await run_doctor(agentcore_env(env, agent, agentcore_control))
     assert code == 1
-    line = lines["agentcore runtime"]
-    assert "bedrock-agentcore:InvokeAgentRuntime " in line
-    assert "bedrock-agentcore:InvokeAgentRuntimeForUser" in line
-
-
-def harness_env(env: Env, harness: FakeHarness, control: FakeAgentCoreControl) -> Env:
-    return env | {
-        "AGENT_BACKEND": "harness",
-        "AGENTCORE_HARNESS_ARN": HARNESS_ARN,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": harness.url,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE_CONTROL": control.url,
-    }
+    for permission in named:
+        assert permission in lines[check]
 
 
 async def test_the_harness_is_checked_on_the_control_plane_and_with_a_real_invocation(
@@ -390,7 +402,7 @@ async def test_the_harness_is_checked_on_the_control_plane_and_with_a_real_invoc
     del env["SESSION_IDLE_SECONDS"]  # the harness default: 900
     async with FakeHarness() as harness:
         code, lines = await run_doctor(
-            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+            agentcore_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
         )
         [invocation] = harness.invocations
 
@@ -411,22 +423,12 @@ async def test_a_harness_endpoint_that_is_not_ready_fails(
     agentcore_control.endpoint_status = "UPDATE_FAILED"
     async with FakeHarness() as harness:
         code, lines = await run_doctor(
-            harness_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
+            agentcore_env(env, harness, agentcore_control), AGENTCORE_HARNESS_QUALIFIER="prod"
         )
     assert code == 1
     assert lines["agentcore harness"].startswith(
         "✗ agentcore harness — endpoint prod is UPDATE_FAILED"
     )
-
-
-async def test_a_denied_harness_invocation_names_the_harness_permissions(
-    env: Env, agentcore_control: FakeAgentCoreControl
-) -> None:
-    async with FakeHarness() as harness:
-        harness.enqueue(Script([HttpError(403, "AccessDeniedException", "not authorized")]))
-        code, lines = await run_doctor(harness_env(env, harness, agentcore_control))
-    assert code == 1
-    assert "→ allow bedrock-agentcore:InvokeHarness" in lines["harness invoke"]
 
 
 async def test_knowledge_base_dms_are_checked_for_status_and_with_a_real_question(

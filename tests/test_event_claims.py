@@ -7,11 +7,10 @@ import asyncio
 
 import pytest
 
-from bot.keys import Keys
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
 from tests.fakes.slack import FakeSlack
-from tests.harness import RedisTarget, mention, wait_finished
+from tests.harness import BotRedis, mention, wait_finished
 
 LEASE = 2
 
@@ -22,11 +21,7 @@ pytestmark = [
 
 
 async def test_a_redelivery_after_a_replica_died_between_claim_and_record_is_answered(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, bot_redis: BotRedis
 ) -> None:
     bot = await start(TURN_LEASE_SECONDS=str(LEASE))
     question = mention("anyone there?")
@@ -36,7 +31,7 @@ async def test_a_redelivery_after_a_replica_died_between_claim_and_record_is_ans
     message = f"message:T0001:C0CHAN:{question['ts']}"
     assert await memory.claim_event("EvDied", in_progress=True)
     assert await memory.claim_event(message, in_progress=True)
-    redis, keys = redis_target.client(), Keys(redis_prefix)
+    redis, keys = bot_redis.client(), bot_redis.keys
     try:
         assert 0 < await redis.ttl(keys.event("EvDied")) <= LEASE
         async with asyncio.timeout(LEASE + 5):  # Slack retries after a minute; the claim is gone
@@ -56,11 +51,7 @@ async def test_a_redelivery_after_a_replica_died_between_claim_and_record_is_ans
 
 
 async def test_once_the_turn_is_recorded_its_claim_is_done_and_a_redelivery_is_dropped(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, bot_redis: BotRedis
 ) -> None:
     go_on = asyncio.Event()
     bedrock.enqueue(Script([Text("Working on it, "), Pause(60, until=go_on)]))
@@ -69,7 +60,7 @@ async def test_once_the_turn_is_recorded_its_claim_is_done_and_a_redelivery_is_d
     await bot.send_event(question, event_id="EvSlow")
     await bedrock.wait_for_invocations(1)  # the in-flight record exists before the agent runs
 
-    redis, keys = redis_target.client(), Keys(redis_prefix)
+    redis, keys = bot_redis.client(), bot_redis.keys
     try:
         assert await redis.get(keys.event("EvSlow")) == b"done"
         assert await redis.ttl(keys.event("EvSlow")) > 60 * LEASE  # the full hour, not a lease

@@ -6,52 +6,27 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from itertools import pairwise
 from typing import Any
 
 import aiohttp
-import boto3
 import pytest
 import urllib3.exceptions
 from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.eventstream import ChecksumMismatch, EventStreamBuffer
 from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
 
 from tests.fakes.bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from tests.fakes.bedrock import FakeBedrockAgentRuntime as Fake
 from tests.fakes.eventstream import encode_event, encode_exception
+from tests.servers import make_client, server_and_client
 
 SESSION_ID = "C123:1700000000.000100"  # Slack-style ids need the ":" percent-encoded
 PARAMS = {"agentId": "AGENT1", "agentAliasId": "ALIAS1", "sessionId": SESSION_ID}
 
 
-def make_client(endpoint_url: str | None) -> BaseClient:
-    # botocore retries 429/5xx with random backoff of up to seconds; a single attempt keeps
-    # tests fast and stops a retry from silently consuming the next enqueued script.
-    return boto3.client(
-        "bedrock-agent-runtime",
-        region_name="us-east-1",
-        endpoint_url=endpoint_url,
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[Fake]:
-    async with Fake() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: Fake) -> Iterator[BaseClient]:
-    # Closing the pool avoids ResourceWarnings for sockets left by broken streams.
-    with closing(make_client(fake.url)) as boto_client:
-        yield boto_client
+fake, client = server_and_client(Fake, "bedrock-agent-runtime")
 
 
 def invoke(

@@ -10,15 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import StartBot
-from tests.fakes.bedrock import (
-    Drop,
-    HttpError,
-    Pause,
-    RaiseInStream,
-    Script,
-    Text,
-    Trace,
-)
+from tests.fakes.bedrock import Drop, HttpError, Pause, RaiseInStream, Script, Text, Trace
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
     Bot,

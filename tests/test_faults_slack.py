@@ -2,71 +2,79 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 
+import pytest
+
+from tests.answers import (
+    count_in_three_writes,
+    count_past_a_failing_append,
+    held_answer,
+    thread_text,
+)
 from tests.conftest import StartBot
-from tests.fakes.bedrock import HttpError, Pause, Script, Text
+from tests.fakes.bedrock import HttpError, Script
 from tests.fakes.slack import FakeSlack
-from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
+from tests.harness import Bot, FakeAgent, dm, mention, new_ts
 
 LONG = "\n\n".join(f"Paragraph {n}: " + "lorem ipsum dolor sit amet " * 12 for n in range(40))
-
-
-def thread_text(slack: FakeSlack, thread_ts: str) -> list[str]:
-    return [m.visible for m in slack.thread("C0CHAN", thread_ts)]
 
 
 async def test_a_429_is_honoured_and_the_answer_still_completes_in_order(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    started, release = asyncio.Event(), asyncio.Event()
-    steps = [
-        Text("one "),
-        Pause(5, until=started),
-        Text("two "),
-        Pause(5, until=release),
-        Text("three"),
-    ]
-    bedrock.enqueue(Script(steps))
     slack.rate_limit("chat.appendStream", retry_after=1, times=1)
-    event = mention("count")
-
-    await bot.send_event(event)
-    await slack.wait_for_calls("chat.startStream")
+    ts, started, release = await count_in_three_writes(bot, slack, bedrock)
     started.set()
     await slack.wait_for(lambda: slack.rate_limited == 1)
     release.set()
     await slack.wait_for_calls("chat.stopStream")
 
-    assert thread_text(slack, event["ts"]) == ["one two three"]
+    assert thread_text(slack, ts) == ["one two three"]
     [limited] = [c for c in slack.calls_to("chat.appendStream") if c.status == 429]
     later = [c for c in slack.calls_to("chat.appendStream") if c.at > limited.at]
     assert all(c.at - limited.at >= 0.99 for c in later), "nothing before Retry-After passed"
-    [message] = slack.thread("C0CHAN", event["ts"])
+    [message] = slack.thread("C0CHAN", ts)
     assert all(a in b for a, b in zip(message.versions, message.versions[1:], strict=False))
 
 
-async def test_a_rate_limited_final_write_waits_and_lands(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("final")]))
+def rate_limited_final_write(slack: FakeSlack) -> None:
     slack.rate_limit("chat.stopStream", retry_after=1, times=1)
-    event = mention("final")
+
+
+def transient_errors(slack: FakeSlack) -> None:
+    slack.fail("chat.stopStream", "internal_error", times=2)
+    slack.fail("reactions.add", "internal_error", times=1)
+
+
+@pytest.mark.parametrize(
+    ("word", "faults"),
+    [("final", rate_limited_final_write), ("flaky", transient_errors)],
+    ids=["a-rate-limited-final-write-waits", "transient-errors-are-retried"],
+)
+async def test_a_final_write_slack_refuses_for_a_while_still_lands(
+    bot: Bot,
+    slack: FakeSlack,
+    bedrock: FakeAgent,
+    word: str,
+    faults: Callable[[FakeSlack], None],
+) -> None:
+    [release] = held_answer(bedrock, "You said: ", word)
+    faults(slack)
+    event = mention(word)
 
     await bot.send_event(event)
     await slack.wait_for_calls("chat.startStream")
     release.set()
 
     await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
-    assert thread_text(slack, event["ts"]) == ["You said: final"]
+    assert thread_text(slack, event["ts"]) == [f"You said: {word}"]
 
 
 async def test_an_expired_stream_continues_on_the_same_message_with_chat_update(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("Part **one**."), Pause(5, until=release), Text(" Part two.")]))
+    [release] = held_answer(bedrock, "Part **one**.", " Part two.")
     event = mention("long running")
 
     await bot.send_event(event)
@@ -138,23 +146,6 @@ async def test_update_mode_splits_at_slack_s_12000_markdown_characters_and_on_ms
     assert " ".join(m.visible for m in messages).split() == text.split()
 
 
-async def test_transient_slack_errors_are_retried_and_the_answer_lands(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
-) -> None:
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("You said: "), Pause(5, until=release), Text("flaky")]))
-    slack.fail("chat.stopStream", "internal_error", times=2)
-    slack.fail("reactions.add", "internal_error", times=1)
-    event = mention("flaky")
-
-    await bot.send_event(event)
-    await slack.wait_for_calls("chat.startStream")
-    release.set()
-
-    await slack.wait_for(lambda: any(c.ok for c in slack.calls_to("chat.stopStream")))
-    assert thread_text(slack, event["ts"]) == ["You said: flaky"]
-
-
 async def test_the_placeholder_never_stays_behind_when_the_agent_fails(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
@@ -175,19 +166,8 @@ async def test_the_thinking_status_is_cleared_when_the_agent_fails(
     bot = await start(AGENT_RETRY_ATTEMPTS="1")
     bedrock.enqueue(Script([HttpError(500, "InternalServerException", "boom")]))
     root = new_ts()
-    ts = new_ts()
-    dm = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "D0DM",
-        "user": "U0USER",
-        "text": "hi",
-        "ts": ts,
-        "thread_ts": root,
-        "team": "T0001",
-    }
 
-    await bot.send_event(dm)
+    await bot.send_event(dm("hi", thread_ts=root))
 
     await slack.wait_for(lambda: len(slack.calls_to("assistant.threads.setStatus")) == 2)
     assert slack.calls_to("assistant.threads.setStatus")[-1].args["status"] == ""
@@ -210,28 +190,8 @@ async def test_the_reaction_is_removed_even_when_slack_rate_limits_the_removal(
 async def test_an_append_cut_off_mid_call_never_shows_twice(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    started, release = asyncio.Event(), asyncio.Event()
-    steps = [
-        Text("one "),
-        Pause(5, until=started),
-        Text("two "),
-        Pause(5, until=release),
-        Text("three"),
-    ]
-    bedrock.enqueue(Script(steps))
-    slack.disconnect_after("chat.appendStream", times=1)
-    event = mention("count")
-
-    await bot.send_event(event)
-    await slack.wait_for_calls("chat.startStream")
-    started.set()
-    await slack.wait_for_calls("chat.appendStream")
-    release.set()
-
-    await wait_finished(slack)
-    [message] = slack.thread("C0CHAN", event["ts"])
-    assert message.visible.startswith("one two three")
-    assert message.visible.count("two") == 1
+    cut_off = lambda: slack.disconnect_after("chat.appendStream", times=1)  # noqa: E731
+    await count_past_a_failing_append(bot, slack, bedrock, cut_off, "three")
     assert [c.ok for c in slack.calls_to("chat.update")] == [True]  # rewritten whole at the end
 
 
@@ -239,8 +199,7 @@ async def test_a_deleted_answer_continues_in_a_new_message(
     start: StartBot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     bot = await start(SLACK_STREAMING="update")
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("Part one."), Pause(5, until=release), Text(" Part two.")]))
+    [release] = held_answer(bedrock, "Part one.", " Part two.")
     event = mention("keep going")
 
     await bot.send_event(event)

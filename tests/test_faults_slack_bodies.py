@@ -9,16 +9,12 @@ import logging
 
 import pytest
 
+from tests.answers import count_past_a_failing_append, held_answer, thread_text
 from tests.conftest import StartBot
-from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, new_ts, wait_finished
 
 pytestmark = pytest.mark.bedrock_only("Slack's answers do not depend on the agent backend")
-
-
-def thread_text(slack: FakeSlack, thread_ts: str) -> list[str]:
-    return [m.visible for m in slack.thread("C0CHAN", thread_ts)]
 
 
 async def next_question_is_answered(
@@ -35,8 +31,7 @@ async def streamed_answer(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> tuple[str, asyncio.Event]:
     """Ask a question whose answer streams "one " … "two": returns its ts and the release."""
-    release = asyncio.Event()
-    bedrock.enqueue(Script([Text("one "), Pause(5, until=release), Text("two")]))
+    [release] = held_answer(bedrock, "one ", "two")
     event = mention("count")
     await bot.send_event(event)
     await slack.wait_for_calls("chat.startStream")
@@ -72,22 +67,8 @@ async def test_odd_bodies_on_the_final_write_still_end_in_the_complete_answer(
 async def test_an_html_page_on_an_append_never_shows_text_twice(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    release = asyncio.Event()
-    more = asyncio.Event()
-    steps = [Text("one "), Pause(5, until=more), Text("two "), Pause(5, until=release), Text("3")]
-    bedrock.enqueue(Script(steps))
-    event = mention("count")
-    await bot.send_event(event)
-    await slack.wait_for_calls("chat.startStream")
-    slack.fail_raw("chat.appendStream", status=504)
-    more.set()
-    await slack.wait_for_calls("chat.appendStream")
-    release.set()
-
-    await wait_finished(slack)
-    [message] = slack.thread("C0CHAN", event["ts"])
-    assert message.visible.startswith("one two 3")
-    assert message.visible.count("two") == 1
+    html_page = lambda: slack.fail_raw("chat.appendStream", status=504)  # noqa: E731
+    await count_past_a_failing_append(bot, slack, bedrock, html_page, "3")
     await next_question_is_answered(bot, slack)
 
 

@@ -147,11 +147,21 @@ async def test_hostile_signed_bodies_never_get_a_5xx_and_the_bot_keeps_answering
     await answers_next_question(bot, slack)
 
 
+async def connect(bot: Bot) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw TCP connection to the bot's HTTP port."""
+    return await asyncio.open_connection("127.0.0.1", bot.runtime.port)
+
+
+@pytest.fixture
+async def impatient_bot(start: StartBot) -> Bot:
+    """A bot that waits one second for a request to arrive whole."""
+    return await start(HTTP_READ_TIMEOUT_SECONDS="1")
+
+
 async def test_a_body_that_trickles_in_is_cut_off_and_the_bot_keeps_answering(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+    impatient_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    bot = await start(HTTP_READ_TIMEOUT_SECONDS="1")
-    reader, writer = await asyncio.open_connection("127.0.0.1", bot.runtime.port)
+    reader, writer = await connect(impatient_bot)
     body = json.dumps(event_envelope(mention("slowly"))).encode()
     head = (
         "POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\n"
@@ -165,14 +175,13 @@ async def test_a_body_that_trickles_in_is_cut_off_and_the_bot_keeps_answering(
     writer.close()
 
     assert reply.startswith(b"HTTP/1.1 408")
-    await answers_next_question(bot, slack)
+    await answers_next_question(impatient_bot, slack)
 
 
 async def test_headers_that_trickle_in_are_cut_off(
-    start: StartBot, slack: FakeSlack, bedrock: FakeAgent
+    impatient_bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
-    bot = await start(HTTP_READ_TIMEOUT_SECONDS="1")
-    reader, writer = await asyncio.open_connection("127.0.0.1", bot.runtime.port)
+    reader, writer = await connect(impatient_bot)
     writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n")
     await writer.drain()
 
@@ -190,7 +199,7 @@ async def test_headers_that_trickle_in_are_cut_off(
         writer.close()
 
     assert reply == b"", "closed without an answer"
-    await answers_next_question(bot, slack)
+    await answers_next_question(impatient_bot, slack)
 
 
 async def test_only_a_bounded_number_of_slow_connections_stay_open(
@@ -199,7 +208,7 @@ async def test_only_a_bounded_number_of_slow_connections_stay_open(
     bot = await start(HTTP_MAX_SLOW_CONNECTIONS="5", HTTP_READ_TIMEOUT_SECONDS="60")
     connections = []
     for _ in range(12):
-        reader, writer = await asyncio.open_connection("127.0.0.1", bot.runtime.port)
+        reader, writer = await connect(bot)
         writer.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n")
         await writer.drain()
         connections.append((reader, writer))

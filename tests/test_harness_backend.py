@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from bot import events as ev
 from bot.agents.agentcore import runtime_session_id as rsid
@@ -28,6 +24,7 @@ from bot.events import (
 from tests.fakes.bedrock import RaiseInStream, Script, Text, Trace
 from tests.fakes.harness import FakeHarness, Hook, Stop, Tokens, ToolUse
 from tests.harness import HARNESS_ARN
+from tests.servers import collect, server_and_client
 
 ATTRIBUTES = {"slackTeamId": "T1", "slackChannelId": "C1", "slackUserId": "U1"}
 SESSION = "T1:C1:1700000000.000100:g2"
@@ -51,25 +48,7 @@ def backend(client: Any, *, qualifier: str | None = None, preamble: bool = False
     )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeHarness]:
-    async with FakeHarness() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: FakeHarness) -> Iterator[Any]:
-    config = Config(retries={"total_max_attempts": 1})
-    made = boto3.client("bedrock-agentcore", "us-east-1", endpoint_url=fake.url, config=config)
-    with closing(made):
-        yield made
-
-
-async def collect(agent: HarnessBackend, req: ev.AgentRequest | None = None) -> list[AgentEvent]:
-    try:
-        return [event async for event in agent.stream(req or request())]
-    finally:
-        await agent.aclose()
+fake, client = server_and_client(FakeHarness, "bedrock-agentcore")
 
 
 def text_of(events: list[AgentEvent]) -> str:
@@ -125,7 +104,7 @@ async def test_answer_text_comes_only_from_the_assistant_never_from_reasoning_or
             ]
         )
     )
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
 
     assert text_of(events) == "Let me check. You get 25 days."
     steps = [e for e in events if isinstance(e, Progress)]
@@ -143,7 +122,7 @@ async def test_usage_counts_cache_tokens_apart_per_model_call(
     fake.enqueue(
         Script([Tokens(120, 30, cache_read=900, cache_write=50), Text("ok"), Tokens(10, 5)])
     )
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
 
     usages = [e for e in events if isinstance(e, Usage)]
     assert usages == [
@@ -168,7 +147,7 @@ async def test_a_stop_reason_that_is_not_the_end_of_a_turn_ends_the_answer_as_a_
     fake: FakeHarness, client: Any, reason: str, kind: FailureKind
 ) -> None:
     fake.enqueue(Script([Text("Partial answer"), Stop(reason)]))
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
 
     assert text_of(events) == "Partial answer"
     assert events[-1] == AgentFailure(kind, reason)
@@ -177,7 +156,7 @@ async def test_a_stop_reason_that_is_not_the_end_of_a_turn_ends_the_answer_as_a_
 @pytest.mark.parametrize("reason", ["end_turn", "stop_sequence"])
 async def test_a_finished_turn_is_no_failure(fake: FakeHarness, client: Any, reason: str) -> None:
     fake.enqueue(Script([Text("Done."), Stop(reason)]))
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
     assert events == [TextDelta("Done.")]
 
 
@@ -193,7 +172,7 @@ async def test_in_stream_exceptions_map_to_the_failure_kinds_of_the_other_backen
     fake: FakeHarness, client: Any, exception: str, kind: FailureKind
 ) -> None:
     fake.enqueue(Script([Text("Half"), RaiseInStream(exception, "boom")]))
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
     assert text_of(events) == "Half"
     failure = events[-1]
     assert isinstance(failure, AgentFailure) and failure.kind is kind
@@ -203,14 +182,14 @@ async def test_a_denying_hook_shows_as_a_failed_step(fake: FakeHarness, client: 
     fake.enqueue(
         Script([Hook("pii_guard", "deny", reason="contains PII"), Text("I can't do that.")])
     )
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
 
     [step] = [e for e in events if isinstance(e, Progress)]
     assert step.status is StepStatus.ERROR and "pii_guard denied" in step.title
     assert "PII" not in step.title  # the hook's reason is for operators
     allowed = Script([Hook("audit", "allow"), Text("fine")])
     fake.enqueue(allowed)
-    assert not [e for e in await collect(backend(client)) if isinstance(e, Progress)]
+    assert not [e for e in await collect(backend(client), request()) if isinstance(e, Progress)]
 
 
 async def test_an_inline_tool_pauses_for_the_caller_and_resumes_with_its_result(
@@ -225,7 +204,7 @@ async def test_an_inline_tool_pauses_for_the_caller_and_resumes_with_its_result(
         ),
         Script([Text("Cancelled ORD-1.")]),
     )
-    events = await collect(backend(client))
+    events = await collect(backend(client), request())
 
     [pause] = [e for e in events if isinstance(e, ActionRequest)]
     [tool] = pause.inputs
@@ -280,7 +259,7 @@ async def test_a_declined_inline_tool_goes_back_as_an_error_result(
     fake: FakeHarness, client: Any
 ) -> None:
     fake.enqueue(Script([ToolUse("cancel_order", {"orderId": "ORD-1"}, tool_use_id="tu_2")]))
-    [pause] = [e for e in await collect(backend(client)) if isinstance(e, ActionRequest)]
+    [pause] = [e for e in await collect(backend(client), request()) if isinstance(e, ActionRequest)]
 
     declined = ev.ActionResult(pause.inputs[0], confirmed=False)
     await collect(backend(client), request("", resume=(declined,)))

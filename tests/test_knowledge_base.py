@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +11,7 @@ from bot.agents.knowledge_base import INPUT_LIMIT, KnowledgeBaseStream, kb_promp
 from bot.events import Citations, HistoryMessage, Source, TextDelta
 from bot.rag_sessions import rag_session_for
 from bot.settings import ConfigError, load_settings
+from tests.answers import S3, WEB, ask_in_turn
 from tests.fakes.bedrock import Script, Text
 from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase, Guardrail
 from tests.fakes.slack import FakeSlack
@@ -22,24 +21,15 @@ from tests.harness import (
     KNOWLEDGE_BASE,
     REDIS_URL,
     Bot,
+    dm,
     mention,
-    new_ts,
     wait_finished,
 )
 
-WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
-S3 = {"type": "S3", "s3Location": {"uri": "s3://handbook/benefits.pdf"}}
 VACATION = [{"retrievedReferences": [{"location": WEB, "metadata": {"title": "Vacation policy"}}]}]
 BENEFITS = [{"retrievedReferences": [{"location": S3}]}]
 
 kb_fixture = pytest.mark.parametrize("bedrock", [KNOWLEDGE_BASE], indirect=True)
-
-
-def dm(text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
-    ts = new_ts()
-    event = {"type": "message", "channel_type": "im", "channel": "D0DM", "user": "U0USER"}
-    event |= {"text": text, "ts": ts, "event_ts": ts, "team": "T0001"}
-    return event | ({"thread_ts": thread_ts} if thread_ts else {})
 
 
 async def answered(slack: FakeSlack, count: int = 1) -> None:
@@ -96,10 +86,8 @@ async def test_follow_ups_go_back_to_the_session_bedrock_issued(
     bot: Bot, slack: FakeSlack, bedrock: FakeBedrockWithKnowledgeBase, redis_prefix: str
 ) -> None:
     question = dm("first question")
-    await bot.send_event(question)
-    await answered(slack)
-    await bot.send_event(dm("second question", thread_ts=question["ts"]))
-    await answered(slack, 2)
+    follow_up = dm("second question", thread_ts=question["ts"])
+    await ask_in_turn(bot, slack, question, follow_up, finished=answered)
 
     first, second = bedrock.kb_invocations
     assert first.sent_session_id is None

@@ -12,11 +12,10 @@ from tests.fakes.bedrock import Pause, Script, Text
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
     Bot,
+    BotRedis,
     FakeAgent,
-    RedisTarget,
     expected_session,
     finished_answers,
-    make_idle,
     mention,
     new_ts,
     wait_finished,
@@ -116,11 +115,11 @@ async def test_joining_a_thread_late_reads_it_once_as_context(
 
 
 async def test_after_idle_a_new_session_carries_the_history(
-    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, redis_prefix: str, redis_target: RedisTarget
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent, bot_redis: BotRedis
 ) -> None:
     first = mention("my name is Ann")
     await ask(bot, slack, first)
-    await make_idle(redis_prefix, first["ts"], redis=redis_target)
+    await bot_redis.make_idle(first["ts"])
 
     await ask(bot, slack, mention("what is my name?", thread_ts=first["ts"]))
 
@@ -137,16 +136,12 @@ async def test_after_idle_a_new_session_carries_the_history(
 
 
 async def test_history_can_be_replayed_as_an_input_preamble(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeAgent,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, bot_redis: BotRedis
 ) -> None:
     bot = await start(HISTORY_REPLAY="input_preamble")
     first = mention("my name is Ann")
     await ask(bot, slack, first)
-    await make_idle(redis_prefix, first["ts"], redis=redis_target)
+    await bot_redis.make_idle(first["ts"])
 
     await ask(bot, slack, mention("what is my name?", thread_ts=first["ts"]))
 
@@ -173,11 +168,7 @@ async def test_the_session_expires_on_the_real_clock(
 
 
 async def test_a_restart_loses_nothing(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeAgent,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, bot_redis: BotRedis
 ) -> None:
     before = await start()
     first = mention("my name is Ann")
@@ -186,7 +177,7 @@ async def test_a_restart_loses_nothing(
 
     after = await start()
     await ask(after, slack, mention("still there?", thread_ts=first["ts"]))
-    await make_idle(redis_prefix, first["ts"], redis=redis_target)
+    await bot_redis.make_idle(first["ts"])
     await ask(after, slack, channel_message("what is my name?", thread_ts=first["ts"]))
 
     one, two, three = bedrock.invocations

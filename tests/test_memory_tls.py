@@ -7,9 +7,10 @@ import os
 
 import pytest
 
+from tests.answers import ask_in_turn
 from tests.conftest import StartBot
 from tests.fakes.slack import FakeSlack
-from tests.harness import FakeAgent, RedisTarget, mention, stored_turns, wait_finished
+from tests.harness import BotRedis, FakeAgent, RedisTarget, mention
 
 # .ci/redis-cluster starts this node (port 30004) beside the plain cluster, with its certificate.
 TLS_CA = os.path.join(os.environ.get("CI_CLUSTER_DIR", "/tmp/ci-cluster"), "tls", "cert.pem")
@@ -23,25 +24,18 @@ TLS_CLUSTER = RedisTarget(
 @pytest.mark.bedrock_only("the Redis path is the same for every backend")
 @pytest.mark.parametrize("redis_target", [TLS_CLUSTER], indirect=True, ids=["cluster-tls"])
 async def test_over_tls_the_bot_is_ready_remembers_and_answers_follow_ups(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeAgent,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeAgent, bot_redis: BotRedis
 ) -> None:
     bot = await start()
     status, body = await bot.get("/readyz")
     assert status == 200 and json.loads(body)["checks"]["redis"] == "ok"
 
     first = mention("what is the leave policy?")
-    await bot.send_event(first)
-    await wait_finished(slack, 1)
-    await bot.send_event(mention("and for part-timers?", thread_ts=first["ts"]))
-    await wait_finished(slack, 2)
+    await ask_in_turn(bot, slack, first, mention("and for part-timers?", thread_ts=first["ts"]))
 
     one, two = await bedrock.wait_for_invocations(2)
     assert two.session_id == one.session_id  # the session came back from the TLS cluster
-    turns = await stored_turns(redis_prefix, first["ts"], redis=redis_target)
+    turns = await bot_redis.stored_turns(first["ts"])
     assert [json.loads(t)["question"] for t in turns] == [
         "what is the leave policy?",
         "and for part-timers?",

@@ -19,10 +19,15 @@ def replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[str]:
     return [m.visible for m in slack.thread(channel, thread_ts)]
 
 
-async def answered(slack: FakeSlack, channel: str, thread_ts: str, expected: str) -> None:
-    await slack.wait_for(
-        lambda: any(expected in text for text in replies(slack, channel, thread_ts))
-    )
+async def answered(slack: FakeSlack, thread_ts: str, expected: str) -> None:
+    """Wait until a reply in thread `thread_ts` of C0CHAN shows `expected`."""
+    await slack.wait_for(lambda: any(expected in t for t in replies(slack, "C0CHAN", thread_ts)))
+
+
+async def ask_until_shown(bot: Bot, slack: FakeSlack, event: dict[str, str], shown: str) -> None:
+    """Send `event` (in C0CHAN); wait until its thread shows `shown`."""
+    await bot.send_event(event)
+    await answered(slack, event["ts"], shown)
 
 
 async def test_native_stream_shows_partial_text_before_the_agent_finishes(
@@ -93,7 +98,7 @@ async def test_update_mode_turns_the_placeholder_into_the_answer(
 
     await slack.wait_for(lambda: any("2 days" in t for t in replies(slack, "C0CHAN", event["ts"])))
     release.set()
-    await answered(slack, "C0CHAN", event["ts"], "example.com")
+    await answered(slack, event["ts"], "example.com")
     [message] = slack.thread("C0CHAN", event["ts"])
     assert message.versions[0].startswith("⏳")
     # Slack renders the Markdown itself (markdown_text, then a markdown block under which the
@@ -117,9 +122,7 @@ async def test_auto_mode_falls_back_to_updates_when_slack_refuses_streaming(
     bedrock.enqueue(Script.answer("A complete answer in several chunks.", chunk_size=8))
     event = mention("hello")
 
-    await bot.send_event(event)
-
-    await answered(slack, "C0CHAN", event["ts"], "several chunks.")
+    await ask_until_shown(bot, slack, event, "several chunks.")
     assert replies(slack, "C0CHAN", event["ts"]) == ["A complete answer in several chunks."]
     assert [c.error for c in slack.calls_to("chat.startStream")] == ["unknown_method"]
 
@@ -131,9 +134,7 @@ async def test_whole_answer_in_one_chunk_is_delivered(
     bedrock.enqueue(Script.answer("One single chunk with everything.", chunk_size=10_000))
     event = mention("hi")
 
-    await bot.send_event(event)
-
-    await answered(slack, "C0CHAN", event["ts"], "everything.")
+    await ask_until_shown(bot, slack, event, "everything.")
     assert replies(slack, "C0CHAN", event["ts"]) == ["One single chunk with everything."]
 
 
@@ -169,8 +170,7 @@ async def test_session_id_is_valid_and_stable_per_thread(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first = mention("first question")
-    await bot.send_event(first)
-    await answered(slack, "C0CHAN", first["ts"], "first question")
+    await ask_until_shown(bot, slack, first, "first question")
     await bot.send_event(mention("follow-up", thread_ts=first["ts"]))
     await bot.send_event(mention("another thread"))
 
@@ -217,9 +217,7 @@ async def test_an_empty_mention_gets_a_hint_and_no_agent_call(
 ) -> None:
     event = mention("   ")
 
-    await bot.send_event(event)
-
-    await answered(slack, "C0CHAN", event["ts"], "Ask me something")
+    await ask_until_shown(bot, slack, event, "Ask me something")
     assert bedrock.invocations == []
 
 
@@ -231,9 +229,7 @@ async def test_agent_error_in_stream_is_shown_with_a_reference(
     )
     event = mention("question")
 
-    await bot.send_event(event)
-
-    await answered(slack, "C0CHAN", event["ts"], "interrupted")
+    await ask_until_shown(bot, slack, event, "interrupted")
     [text] = replies(slack, "C0CHAN", event["ts"])
     assert text.startswith("Partial answer")
     assert re.search(r"ref `[0-9a-f]{8}`", text)

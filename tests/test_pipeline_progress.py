@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 import fakeredis
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import Pipeline, Turn
+from bot.conversation import Pipeline
 from bot.events import (
     AgentEvent,
     AgentFailure,
@@ -21,10 +21,9 @@ from bot.memory import Memory
 from bot.metrics import Metrics
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
-from bot.slack_stream import AnswerStream
-from bot.slack_targets import ThreadTarget
+from tests.answers import answer_writer
 from tests.fakes.slack import FakeSlack
-from tests.harness import new_ts
+from tests.harness import question_turn
 
 
 class ScriptedAgent:
@@ -50,24 +49,11 @@ async def answer(slack: FakeSlack, events: Sequence[AgentEvent]) -> str:
         ttl_seconds=3600,
     )
     pipeline = Pipeline(agent=ScriptedAgent(events), memory=memory, metrics=Metrics())
-    thread = new_ts()
-    target = ThreadTarget(
-        team_id="T0001", channel="C0PIPE", thread_ts=thread, user_id="U0USER", question_ts=thread
+    client = AsyncWebClient(token=slack.token, base_url=slack.api_url)
+    sink, thread = answer_writer(
+        client, "C0PIPE", mode=StreamingMode.NATIVE, budget=WriteBudget(base_interval=0.01)
     )
-    sink = AnswerStream(
-        client=AsyncWebClient(token=slack.token, base_url=slack.api_url),
-        target=target,
-        mode=StreamingMode.NATIVE,
-        budget=WriteBudget(base_interval=0.01),
-    )
-    turn = Turn(
-        surface="mention",
-        team_id="T0001",
-        channel_id="C0PIPE",
-        user_id="U0USER",
-        text="what is the refund policy?",
-        conversation=f"T0001:C0PIPE:{thread}",
-    )
+    turn = question_turn("what is the refund policy?", channel="C0PIPE", thread_ts=thread)
     await pipeline.handle(turn, sink)
     return thread
 

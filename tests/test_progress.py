@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import closing
 from typing import Any
 
 import pytest
@@ -16,7 +14,8 @@ from bot.events import Progress, Source, StepStatus, TextDelta
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Script, StepTrace, Text
 from tests.fakes.slack import FakeSlack
 from tests.harness import Bot, FakeAgent, mention, wait_finished
-from tests.test_fake_bedrock import invoke, make_client
+from tests.servers import server_and_client
+from tests.test_fake_bedrock import invoke
 
 POLICY = {
     "content": {"text": "25 days"},
@@ -136,16 +135,7 @@ def test_a_failure_trace_or_the_end_closes_what_is_still_open() -> None:
     assert list(tracker.close(failed=True)) == []
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBedrockAgentRuntime]:
-    async with FakeBedrockAgentRuntime() as server:
-        yield server
-
-
-@pytest.fixture
-def client(fake: FakeBedrockAgentRuntime) -> Iterator[BaseClient]:
-    with closing(make_client(fake.url)) as boto_client:
-        yield boto_client
+fake, client = server_and_client(FakeBedrockAgentRuntime, "bedrock-agent-runtime")
 
 
 async def test_traces_from_the_fake_parse_in_real_boto3_into_steps_in_order(

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.slack import FakeSlack
-from tests.harness import RedisTarget, mention, new_ts, stored_turns, wait_finished
+from tests.harness import BotRedis, mention, new_ts, wait_finished
 
 CONVERSATIONS = 100
 
@@ -35,11 +35,7 @@ def follow_up(text: str, *, channel: str, thread_ts: str) -> dict[str, object]:
 
 
 async def test_two_replicas_share_the_work_and_the_memory(
-    start: StartBot,
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
+    start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, bot_redis: BotRedis
 ) -> None:
     replicas = [await start(), await start()]
     threads = [
@@ -74,20 +70,15 @@ async def test_two_replicas_share_the_work_and_the_memory(
     for n, (channel, event) in enumerate(threads):
         answers = [m.visible for m in slack.thread(channel, event["ts"])]
         assert answers == [f"You said: question {n}", f"You said: and then {n}?"]
-    memory = await remembered(redis_prefix, threads, redis_target)
+    memory = await remembered(bot_redis, threads)
     assert memory == [[f"question {n}", f"and then {n}?"] for n in range(CONVERSATIONS)]
 
 
-async def remembered(
-    prefix: str, threads: list[tuple[str, dict[str, str]]], redis: RedisTarget
-) -> list[list[str]]:
+async def remembered(redis: BotRedis, threads: list[tuple[str, dict[str, str]]]) -> list[list[str]]:
     """Each conversation's remembered questions, once both turns are stored (a turn is
     stored right before its answer's last Slack write)."""
     for _ in range(100):  # polls another component's store, for up to 5 s
-        lists = [
-            await stored_turns(prefix, event["ts"], redis=redis, channel=channel)
-            for channel, event in threads
-        ]
+        lists = [await redis.stored_turns(event["ts"], channel) for channel, event in threads]
         if all(len(turns) == 2 for turns in lists):
             break
         await asyncio.sleep(0.05)

@@ -15,9 +15,8 @@ from bot.events import Progress, Source, StepStatus
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_stream import AnswerStream
-from bot.slack_targets import ThreadTarget
+from tests.answers import answer_writer
 from tests.fakes.slack import FakeSlack
-from tests.harness import new_ts
 
 CHANNEL = "C0WRITE"
 
@@ -28,7 +27,7 @@ async def client(slack: FakeSlack) -> AsyncIterator[AsyncWebClient]:
     yield web
 
 
-def writer(
+async def begun(
     client: AsyncWebClient,
     *,
     mode: StreamingMode = StreamingMode.AUTO,
@@ -37,22 +36,16 @@ def writer(
     channel: str = CHANNEL,
     user_team_id: str | None = None,
 ) -> tuple[AnswerStream, str]:
-    thread = new_ts()
-    target = ThreadTarget(
-        team_id="T0001",
-        channel=channel,
-        thread_ts=thread,
-        user_id="U0USER",
-        question_ts=thread,
-        user_team_id=user_team_id,
-    )
-    stream = AnswerStream(
-        client=client,
-        target=target,
+    """An answer writer for a new thread, begun: (the writer, the thread's ts)."""
+    stream, thread = answer_writer(
+        client,
+        channel,
         mode=mode,
         budget=budget or WriteBudget(base_interval=0.05),
         show_progress=show_progress,
+        user_team_id=user_team_id,
     )
+    await stream.begin()
     return stream, thread
 
 
@@ -69,8 +62,7 @@ ACTION = Progress("act-1", "Looking up the order", StepStatus.IN_PROGRESS)
 async def test_steps_show_as_a_plan_of_task_updates_beside_the_text(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client)
-    await stream.begin()
+    stream, thread = await begun(client)
     stream.progress(LOOKUP)
     await slack.wait_for_calls("chat.startStream")
     stream.progress(FOUND)
@@ -95,8 +87,7 @@ async def test_steps_show_as_a_plan_of_task_updates_beside_the_text(
 async def test_a_step_still_open_when_the_answer_fails_is_marked_error(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client)
-    await stream.begin()
+    stream, thread = await begun(client)
     stream.progress(ACTION)
     stream.append("Partial ")
     await slack.wait_for_calls("chat.startStream")
@@ -110,8 +101,7 @@ async def test_a_step_still_open_when_the_answer_fails_is_marked_error(
 
 
 async def test_a_step_that_ended_never_reopens(slack: FakeSlack, client: AsyncWebClient) -> None:
-    stream, thread = writer(client)
-    await stream.begin()
+    stream, thread = await begun(client)
     stream.progress(FOUND)
     stream.progress(LOOKUP)  # a late, out-of-order "in progress" for a finished step
     stream.append("Done.")
@@ -124,8 +114,7 @@ async def test_a_step_that_ended_never_reopens(slack: FakeSlack, client: AsyncWe
 async def test_with_progress_off_only_text_is_streamed(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client, show_progress=False)
-    await stream.begin()
+    stream, thread = await begun(client, show_progress=False)
     stream.progress(LOOKUP)
     stream.append("Just text.")
     await stream.end()
@@ -138,8 +127,7 @@ async def test_with_progress_off_only_text_is_streamed(
 async def test_update_mode_shows_the_newest_step_as_one_status_line(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client, mode=StreamingMode.UPDATE)
-    await stream.begin()
+    stream, thread = await begun(client, mode=StreamingMode.UPDATE)
     stream.progress(ACTION)
     await slack.wait_for(lambda: "Looking up the order" in slack.thread(CHANNEL, thread)[0].visible)
     stream.append("Your order shipped.")
@@ -153,8 +141,7 @@ async def test_update_mode_shows_the_newest_step_as_one_status_line(
 async def test_recipient_team_is_the_asker_s_team_for_slack_connect_users(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, _ = writer(client, user_team_id="T0OTHER")
-    await stream.begin()
+    stream, _ = await begun(client, user_team_id="T0OTHER")
     stream.append("Hello from another org.")
     await slack.wait_for_calls("chat.startStream")
     await stream.end()
@@ -167,9 +154,8 @@ async def test_after_one_429_the_next_write_follows_retry_after_and_shows_what_a
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
     budget = WriteBudget(base_interval=0.05)
-    stream, thread = writer(client, budget=budget)
     slack.rate_limit("chat.startStream", retry_after=1, times=1)
-    await stream.begin()
+    stream, thread = await begun(client, budget=budget)
     stream.append("one ")
     await slack.wait_for(lambda: slack.rate_limited == 1)
     stream.append("two ")
@@ -188,8 +174,7 @@ async def test_after_one_429_the_next_write_follows_retry_after_and_shows_what_a
 async def test_a_final_held_back_by_chat_update_is_posted_anew_and_the_old_message_deleted(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client, mode=StreamingMode.UPDATE)
-    await stream.begin()
+    stream, thread = await begun(client, mode=StreamingMode.UPDATE)
     slack.rate_limit("chat.update", retry_after=1, times=20)
     stream.append("First part. ")
     await slack.wait_for(lambda: slack.rate_limited >= 2, 5)  # refused twice in a row
@@ -211,8 +196,7 @@ async def test_a_refused_stream_is_remembered_for_that_channel_only(
     budget = WriteBudget(base_interval=0.05)
     slack.streaming_enabled = False
     for count, channel in enumerate(("C0ONE", "C0ONE", "C0TWO"), start=1):
-        stream, thread = writer(client, budget=budget, channel=channel)
-        await stream.begin()
+        stream, thread = await begun(client, budget=budget, channel=channel)
         stream.append(f"answer {count}")
         if channel == "C0TWO":
             await slack.wait_for_calls("chat.startStream", 2)
@@ -228,9 +212,8 @@ async def test_a_refused_stream_is_remembered_for_that_channel_only(
 async def test_closing_blocks_go_under_the_last_message_only(
     slack: FakeSlack, client: AsyncWebClient
 ) -> None:
-    stream, thread = writer(client)
     paragraph = "lorem ipsum dolor sit amet " * 20 + "\n\n"
-    await stream.begin()
+    stream, thread = await begun(client)
     for _ in range(50):  # ≈ 27,000 characters: three native messages
         stream.append(paragraph)
     feedback = [{"type": "actions", "block_id": "b", "elements": []}]

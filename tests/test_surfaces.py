@@ -9,26 +9,24 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bot.keys import Keys
+from tests.answers import S3, WEB, answer_to, ask_in_turn
 from tests.conftest import StartBot
 from tests.fakes.bedrock import HttpError, Script, Text
 from tests.fakes.knowledge_base import FakeBedrockWithKnowledgeBase
 from tests.fakes.signing import FORM_CONTENT_TYPE, interaction_body, slash_command_body
 from tests.fakes.slack import FakeSlack
+from tests.fakes.slack_state import Message
 from tests.harness import (
     REDIS_URL,
     Bot,
     FakeAgent,
+    dm,
     expected_session,
     mention,
-    new_ts,
     thread_keys,
-    wait_finished,
     with_knowledge_base,
 )
 
-WEB = {"type": "WEB", "webLocation": {"url": "https://wiki.example.com/hr/vacation"}}
-S3 = {"type": "S3", "s3Location": {"uri": "s3://handbook/benefits.pdf"}}
 CITATIONS = [
     {"retrievedReferences": [{"location": WEB, "metadata": {"title": "Vacation policy"}}]},
     {
@@ -48,23 +46,6 @@ async def slash(bot: Bot, slack: FakeSlack, text: str, **kwargs: Any) -> tuple[i
     )
     response = await bot.post_signed(body, content_type=FORM_CONTENT_TYPE)
     return response.status, await response.text(), hook
-
-
-def dm(text: str, *, thread_ts: str | None = None, channel: str = "D0DM") -> dict[str, Any]:
-    ts = new_ts()
-    event = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": channel,
-        "user": "U0USER",
-        "text": text,
-        "ts": ts,
-        "event_ts": ts,
-        "team": "T0001",
-    }
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
 
 
 async def test_order_command_answers_privately_through_response_url(
@@ -134,10 +115,8 @@ async def test_a_top_level_dm_is_answered_in_its_own_thread_with_status_and_load
 ) -> None:
     event = dm("how many vacation days do I get?\nI joined in May.")
 
-    await bot.send_event(event)
+    answer = await answer_to(bot, slack, event)
 
-    await wait_finished(slack)
-    [answer] = slack.thread("D0DM", event["ts"])
     assert answer.visible.startswith("You said: how many vacation days do I get?")
     assert not [m for m in slack.messages.values() if m.channel == "D0DM" and not m.thread_ts]
     [thinking, cleared] = slack.calls_to("assistant.threads.setStatus")
@@ -154,12 +133,9 @@ async def test_a_reply_in_a_dm_thread_continues_that_conversation(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first = dm("how many vacation days do I get?")
-    await bot.send_event(first)
-    await wait_finished(slack)
 
-    await bot.send_event(dm("and sick days?", thread_ts=first["ts"]))
+    await ask_in_turn(bot, slack, first, dm("and sick days?", thread_ts=first["ts"]))
 
-    await wait_finished(slack, 2)
     one, two = bedrock.invocations
     assert two.session_id == one.session_id
     assert [m.visible.splitlines()[0] for m in slack.thread("D0DM", first["ts"])] == [
@@ -173,12 +149,9 @@ async def test_a_new_top_level_dm_starts_a_new_conversation_and_session(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     first, second = dm("vacation days?"), dm("something else entirely")
-    await bot.send_event(first)
-    await wait_finished(slack)
 
-    await bot.send_event(second)
+    await ask_in_turn(bot, slack, first, second)
 
-    await wait_finished(slack, 2)
     one, two = bedrock.invocations
     assert two.session_id != one.session_id
     if not isinstance(bedrock, FakeBedrockWithKnowledgeBase):  # there Bedrock issues the id
@@ -217,12 +190,9 @@ async def test_citations_become_numbered_sources_under_the_answer(
     bedrock.enqueue(
         Script([Text("You get 25 days [1]."), Text(" Benefits differ [2].", citations=CITATIONS)])
     )
-    event = mention("vacation?")
 
-    await bot.send_event(event)
+    message = await answer_to(bot, slack, mention("vacation?"))
 
-    await wait_finished(slack)
-    [message] = slack.thread("C0CHAN", event["ts"])
     assert message.visible == (
         "You get 25 days [1]. Benefits differ [2].\n\n**Sources**\n"
         "1. [Vacation policy](https://wiki.example.com/hr/vacation)\n"
@@ -261,13 +231,20 @@ async def click(bot: Bot, slack: FakeSlack, message: Any, vote: str, *, user: st
     return hook
 
 
+async def feedback_votes(redis_prefix: str, answer: Message) -> dict[bytes, bytes]:
+    """The feedback Redis holds for the conversation of `answer`'s thread: voter → vote."""
+    redis = Redis.from_url(REDIS_URL)
+    assert answer.thread_ts is not None
+    keys, conversation = thread_keys(redis_prefix, answer.thread_ts, answer.channel)
+    votes: dict[bytes, bytes] = await redis.hgetall(keys.feedback(conversation))
+    await redis.aclose()
+    return votes
+
+
 async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
     bot: Bot, slack: FakeSlack, redis_prefix: str
 ) -> None:
-    event = mention("rate me")
-    await bot.send_event(event)
-    await wait_finished(slack)
-    [message] = slack.thread("C0CHAN", event["ts"])
+    message = await answer_to(bot, slack, mention("rate me"))
 
     down = await click(bot, slack, message, "negative")
     up = await click(bot, slack, message, "positive", user="U0OTHER")
@@ -275,10 +252,7 @@ async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
     await slack.wait_for(lambda: bool(slack.responses.get(down) and slack.responses.get(up)))
     assert slack.responses[down][0]["text"] == "Thanks for the feedback!"
     assert slack.responses[down][0]["response_type"] == "ephemeral"
-    redis = Redis.from_url(REDIS_URL)
-    keys, conversation = thread_keys(redis_prefix, event["ts"])
-    votes = await redis.hgetall(keys.feedback(conversation))
-    await redis.aclose()
+    votes = await feedback_votes(redis_prefix, message)
     by_user = {
         who.decode().rsplit(":", 1)[1]: vote.decode().split(":")[0] for who, vote in votes.items()
     }
@@ -292,18 +266,12 @@ async def test_native_feedback_clicks_are_counted_in_redis_and_metrics(
 async def test_feedback_in_a_dm_thread_follows_that_thread(
     bot: Bot, slack: FakeSlack, redis_prefix: str
 ) -> None:
-    event = dm("rate me")
-    await bot.send_event(event)
-    await wait_finished(slack)
-    [message] = slack.thread("D0DM", event["ts"])
+    message = await answer_to(bot, slack, dm("rate me"))
 
     hook = await click(bot, slack, message, "positive", user="U0USER")
 
     await slack.wait_for(lambda: bool(slack.responses.get(hook)))
-    redis = Redis.from_url(REDIS_URL)
-    votes = await redis.hgetall(Keys(redis_prefix).feedback(f"T0001:D0DM:{event['ts']}"))
-    await redis.aclose()
-    [vote] = votes.values()
+    [vote] = (await feedback_votes(redis_prefix, message)).values()
     assert vote.decode().startswith("up:")
     assert message.visible.startswith("You said: rate me")
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -18,7 +19,7 @@ from tests.fakes.__main__ import wait_ready
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, Script, Text
 from tests.fakes.signing import event_envelope, signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention
+from tests.harness import SIGNING_SECRET, mention
 
 LEASE = 2  # TURN_LEASE_SECONDS for these tests: a takeover within a few seconds
 # The question's ts: earlier than every ts the fake Slack gives the bot's replies, as in Slack,
@@ -50,7 +51,9 @@ class Replica:
         await wait_ready(f"http://127.0.0.1:{self.port}")
 
     async def send(self, event: dict[str, object]) -> None:
-        body = json.dumps(event_envelope(event))
+        await self.post(json.dumps(event_envelope(event)))
+
+    async def post(self, body: str) -> None:
         headers = {"Content-Type": "application/json", **signed_headers(body, SIGNING_SECRET)}
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{self.port}/slack/events"
@@ -77,32 +80,51 @@ class Replica:
 Replicas = Callable[[], Replica]
 
 
-@pytest.fixture
-async def replicas(
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
-    tmp_path: Path,
-) -> AsyncIterator[Replicas]:
-    env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target)
-    env |= {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
+@asynccontextmanager
+async def replicas_with(env: dict[str, str], logs: Path) -> AsyncIterator[Replicas]:
+    """Make replicas with `env` and a short lease, each logging into `logs`; stop them after."""
+    env = env | {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
     started: list[Replica] = []
 
     def make() -> Replica:
-        replica = Replica(env, tmp_path / f"replica{len(started)}.log")
+        replica = Replica(env, logs / f"replica{len(started)}.log")
         started.append(replica)
         return replica
 
-    yield make
-    for replica in started:
-        await replica.stop()
+    try:
+        yield make
+    finally:
+        for replica in started:
+            await replica.stop()
 
 
-def complete_answers(slack: FakeSlack, thread_ts: str, text: str) -> list[str]:
+@pytest.fixture
+async def replicas(bot_environment: dict[str, str], tmp_path: Path) -> AsyncIterator[Replicas]:
+    async with replicas_with(os.environ | bot_environment, tmp_path) as make:
+        yield make
+
+
+async def started(*replicas: Replica) -> tuple[Replica, ...]:
+    await asyncio.gather(*(replica.start() for replica in replicas))
+    return replicas
+
+
+async def ask_until_shown(
+    replica: Replica, slack: FakeSlack, text: str, shown: str
+) -> dict[str, str]:
+    """Ask `replica` (in C0CHAN, at ASKED_TS); return the question once its answer shows `shown`."""
+    question = mention(text, ts=ASKED_TS)
+    await replica.send(question)
+    await slack.wait_for(lambda: any(shown in m.visible for m in slack.thread("C0CHAN", ASKED_TS)))
+    return question
+
+
+def complete_answers(
+    slack: FakeSlack, thread_ts: str, text: str, channel: str = "C0CHAN"
+) -> list[str]:
     return [
         m.visible
-        for m in slack.thread("C0CHAN", thread_ts)
+        for m in slack.thread(channel, thread_ts)
         if m.visible.startswith(f"You said: {text}") and not m.streaming
     ]
 
@@ -111,16 +133,16 @@ async def assert_taken_over(
     slack: FakeSlack, bedrock: FakeBedrockAgentRuntime, question: dict[str, str]
 ) -> None:
     """One complete answer, nothing left open or shown as working, the agent asked again."""
-    text = question["text"].removeprefix("<@UBOT> ")
+    channel, ts = question["channel"], question["ts"]
+    text = question["text"].split("> ", 1)[1]  # without the mention of the bot
     await slack.wait_for(
         lambda: (
-            bool(complete_answers(slack, question["ts"], text))
-            and not slack.reactions_on("C0CHAN", question["ts"])
+            bool(complete_answers(slack, ts, text, channel)) and not slack.reactions_on(channel, ts)
         ),
         timeout=LEASE + 15,
     )
-    thread = slack.thread("C0CHAN", question["ts"])
-    assert len(complete_answers(slack, question["ts"], text)) == 1
+    thread = slack.thread(channel, ts)
+    assert len(complete_answers(slack, ts, text, channel)) == 1
     assert not any(m.streaming for m in thread)
     for dead in thread[:-1]:
         assert "continued below" in dead.visible
@@ -133,14 +155,9 @@ async def test_a_replica_killed_mid_stream_is_taken_over_and_the_thread_answered
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Text("Partly answered, "), Pause(120)]))
-    dying, survivor = replicas(), replicas()
-    await asyncio.gather(dying.start(), survivor.start())
-    question = mention("what is the leave policy?", ts=ASKED_TS)
+    dying, survivor = await started(replicas(), replicas())
 
-    await dying.send(question)
-    await slack.wait_for(
-        lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    question = await ask_until_shown(dying, slack, "what is the leave policy?", "Partly")
     await dying.kill()
 
     await assert_taken_over(slack, bedrock, question)
@@ -156,8 +173,7 @@ async def test_a_replica_killed_before_its_first_text_is_taken_over(
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Pause(120)]))
-    dying, survivor = replicas(), replicas()
-    await asyncio.gather(dying.start(), survivor.start())
+    dying, _survivor = await started(replicas(), replicas())
     question = mention("where is the handbook?", ts=ASKED_TS)
 
     await dying.send(question)
@@ -172,13 +188,8 @@ async def test_when_every_replica_died_a_restarted_one_takes_the_turn_over(
     replicas: Replicas, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bedrock.enqueue(Script([Text("Half of it, "), Pause(120)]))
-    only = replicas()
-    await only.start()
-    question = mention("how do expenses work?", ts=ASKED_TS)
-    await only.send(question)
-    await slack.wait_for(
-        lambda: any("Half" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    [only] = await started(replicas())
+    question = await ask_until_shown(only, slack, "how do expenses work?", "Half")
     await only.kill()
 
     await replicas().start()
@@ -193,13 +204,8 @@ async def test_a_frozen_replica_whose_turn_was_taken_over_writes_nothing_more(
     bedrock.enqueue(
         Script([Text("Partly answered, "), Pause(120, until=more_text), Text("late words")])
     )
-    frozen, survivor = replicas(), replicas()
-    await asyncio.gather(frozen.start(), survivor.start())
-    question = mention("what is the dress code?", ts=ASKED_TS)
-    await frozen.send(question)
-    await slack.wait_for(
-        lambda: any("Partly" in m.visible for m in slack.thread("C0CHAN", question["ts"]))
-    )
+    frozen, _survivor = await started(replicas(), replicas())
+    question = await ask_until_shown(frozen, slack, "what is the dress code?", "Partly")
     assert frozen.process is not None
     frozen.process.send_signal(signal.SIGSTOP)  # alive, but silent for longer than a lease
 

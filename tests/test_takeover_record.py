@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from bot.conversation import Turn
 from bot.slack_targets import SignOfLife, ThreadTarget
 from bot.takeover import decode, encode
+from tests.harness import question_turn
 
 
 def test_a_recorded_turn_comes_back_as_a_retake_in_a_fresh_session() -> None:
-    turn = Turn(
-        surface="dm",
-        team_id="T1",
-        channel_id="D1",
-        user_id="U1",
-        text="how many vacation days?",
-        conversation="T1:D1:171.1",
+    turn = question_turn(
+        "how many vacation days?",
+        thread_ts="171.1",
         event_id="Ev1",
         attributes={"slackEnterpriseId": "E1"},
     )
-    target = ThreadTarget("T1", "D1", "171.1", "U1", "171.1", SignOfLife.STATUS)
+    target = ThreadTarget("T0001", "D0DM", "171.1", "U0USER", "171.1", SignOfLife.STATUS)
 
     again, where = decode(encode(turn, target))
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation import Turn
 from bot.slack_targets import SignOfLife, ThreadTarget
 from bot.takeover import CONTINUED_NOTE, dead_answers, encode
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime
 from tests.fakes.slack import FakeSlack
+from tests.harness import question_turn
 
 ASKED_TS = "1699999999.000500"  # before every ts the fake gives the bot's messages
 
@@ -31,14 +31,7 @@ async def test_a_dead_top_level_answer_is_closed_and_the_question_answered_again
     start: StartBot, slack: FakeSlack, bedrock: FakeBedrockAgentRuntime
 ) -> None:
     bot = await start(TURN_LEASE_SECONDS="1", SLACK_STREAMING="update")
-    turn = Turn(
-        surface="dm",
-        team_id="T0001",
-        channel_id="D0DM",
-        user_id="U0USER",
-        text="is the office open today?",
-        conversation="T0001:D0DM",
-    )
+    turn = question_turn("is the office open today?")
     target = ThreadTarget(
         "T0001", "D0DM", None, "U0USER", question_ts=ASKED_TS, sign_of_life=SignOfLife.REACTION
     )

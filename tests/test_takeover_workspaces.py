@@ -9,17 +9,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.conftest import StartBot
 from tests.fakes.bedrock import FakeBedrockAgentRuntime, Pause, ReturnControl, Script, Text
-from tests.fakes.signing import signed_headers
 from tests.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, RedisTarget, bot_env, mention, wait_finished
+from tests.harness import mention, wait_finished
 from tests.test_actions import CANCEL_ORDER
 from tests.test_installations import A, B, event_for, install, oauth_env, token_of
-from tests.test_takeover import ASKED_TS, LEASE, Replica, Replicas
+from tests.test_takeover import ASKED_TS, Replicas, assert_taken_over, replicas_with
 
 pytestmark = pytest.mark.bedrock_only("takeover is the same for every agent backend")
 
@@ -31,42 +29,13 @@ class Browsed:
     url: str
 
 
-async def post(replica: Replica, body: str) -> None:
-    headers = {"Content-Type": "application/json", **signed_headers(body, SIGNING_SECRET)}
-    async with aiohttp.ClientSession() as http:
-        url = f"http://127.0.0.1:{replica.port}/slack/events"
-        async with http.post(url, data=body, headers=headers) as resp:
-            assert resp.status == 200
-
-
 @pytest.fixture
 async def oauth_replicas(
-    slack: FakeSlack,
-    bedrock: FakeBedrockAgentRuntime,
-    redis_prefix: str,
-    redis_target: RedisTarget,
-    tmp_path: Path,
+    bot_environment: dict[str, str], slack: FakeSlack, tmp_path: Path
 ) -> AsyncIterator[Replicas]:
-    env = os.environ | bot_env(slack, bedrock, redis_prefix, redis_target) | oauth_env(slack)
-    env |= {"TURN_LEASE_SECONDS": str(LEASE), "SLACK_STREAMING": "native"}
-    started: list[Replica] = []
-
-    def make() -> Replica:
-        replica = Replica(env, tmp_path / f"replica{len(started)}.log")
-        started.append(replica)
-        return replica
-
-    yield make
-    for replica in started:
-        await replica.stop()
-
-
-def answers_in(slack: FakeSlack, channel: str, thread_ts: str, text: str) -> list[str]:
-    return [
-        m.visible
-        for m in slack.thread(channel, thread_ts)
-        if m.visible.startswith(f"You said: {text}") and not m.streaming
-    ]
+    env = os.environ | bot_environment | oauth_env(slack)
+    async with replicas_with(env, tmp_path) as make:
+        yield make
 
 
 async def test_in_oauth_mode_a_turn_taken_over_is_answered_with_its_own_workspace_token(
@@ -80,22 +49,13 @@ async def test_in_oauth_mode_a_turn_taken_over_is_answered_with_its_own_workspac
     assert (await install(Browsed(f"http://127.0.0.1:{survivor.port}"), slack, B))[0] == 200  # type: ignore[arg-type]
     question = mention("what is A's leave policy?", channel="CA", bot_user_id="UBOTA", ts=ASKED_TS)
 
-    await post(dying, event_for(A, question))
+    await dying.post(event_for(A, question))
     await slack.wait_for(lambda: any("Partly" in m.visible for m in slack.thread("CA", ASKED_TS)))
     await dying.kill()
     killed_at = len(slack.calls)
 
-    text = "what is A's leave policy?"
-    await slack.wait_for(
-        lambda: (
-            bool(answers_in(slack, "CA", ASKED_TS, text)) and not slack.reactions_on("CA", ASKED_TS)
-        ),
-        timeout=LEASE + 15,
-    )
-    thread = slack.thread("CA", ASKED_TS)
-    assert len(answers_in(slack, "CA", ASKED_TS, text)) == 1
-    assert not any(m.streaming for m in thread)
-    assert "continued below" in thread[0].visible
+    await assert_taken_over(slack, bedrock, question)
+    assert "continued below" in slack.thread("CA", ASKED_TS)[0].visible
     takeover = slack.calls[killed_at:]
     assert {c.method for c in takeover} >= {"chat.stopStream", "reactions.remove"}
     assert not [c for c in takeover if c.response.get("error") == "not_authed"]
