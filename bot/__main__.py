@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from bot.logs import configure_logging
 from bot.settings import ConfigError, load_settings, slack_configured
 
 USAGE = "usage: python -m bot [run | playground | doctor | usage [--days N] [--by day|channel] | installations]"
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """Run the app's event loop on uvloop where it is installed (Linux and macOS): the bench's
+    200 concurrent answers cost the event loop ~15 % less CPU and lag less than on asyncio's
+    own loop (issue #16); the standard loop otherwise."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows, or installed without it
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import serve
 
     try:
-        asyncio.run(serve(settings))
+        run(serve(settings))
     except ConfigError as exc:  # found while assembling (ACTION_HANDLERS_MODULE's contents)
         print(str(exc), file=sys.stderr)
         return 2

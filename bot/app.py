@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Coroutine
@@ -115,11 +116,18 @@ class Runtime:
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or `stop`), then let answers in flight finish."""
     stop = stop or asyncio.Event()
+    runtime = Runtime(settings)
+
+    def on_signal() -> None:
+        # Draining from this instant: an event that arrives while the loop gets round to
+        # `runtime.stop` is already refused (503, Slack retries it on another replica).
+        runtime.health.draining = True
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(settings)
+            loop.add_signal_handler(sig, on_signal)
     starting = asyncio.create_task(runtime.start())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -131,6 +139,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         stopping.cancel()
         starting.result()  # a start-up failure is raised, not hidden
     else:
+        # Everything built at start-up lives as long as the process: out of the collector's
+        # way, so its collections during answers only walk what answers allocate.
+        gc.freeze()
         await stopping
     log.info("shutting down: finishing answers in flight")
     await runtime.stop()
