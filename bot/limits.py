@@ -38,6 +38,9 @@ TRANSCRIPT_MAX_CHARS = 8_000
 FINAL_ATTEMPTS = 4  # hiccups (5xx, broken connections) a final write survives; 429s don't count
 FINAL_WRITE_DEADLINE_SECONDS = 120.0
 CLEAN_UP_SECONDS = 10.0  # removing a sign of life gets this long even past the deadline
+# A placeholder the answer was reposted below is removed in the background for this long:
+# Tier 3 (≈ 50 a minute) drains a crowd's placeholders in minutes, not seconds.
+LATE_CLEAN_UP_SECONDS = 600.0
 # used by bot/app.py
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 # used by bot/memory/store.py

@@ -64,7 +64,7 @@ class WriteBudget:
         # queue, until when): the writes one Retry-After held back would otherwise all go at
         # its end, one would land and the rest be refused again.
         self._queues: dict[tuple[str, str], tuple[asyncio.Lock, float]] = {}
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.on_rate_limited: Callable[[str], None] | None = None
 
     def interval(self, team_id: str) -> float:
@@ -156,9 +156,13 @@ class WriteBudget:
         self._queues[(team_id, method)] = (lock, now + _PRESSURE_WINDOW)
         self._refusals.setdefault(team_id, deque()).append((now, answer))
         if self._publish is not None:
-            task = asyncio.create_task(self._publish(team_id, method, seconds))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.keep(asyncio.create_task(self._publish(team_id, method, seconds)))
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        """Hold a background task of the writers (publishing a 429, a late clean-up) until it
+        is done: the loop keeps only weak references."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def accepted(self, team_id: str, method: str = "") -> None:
         """Slack took a write: the oldest refusal is forgiven, so a few accepted writes bring

@@ -14,7 +14,12 @@ from typing import Any, NoReturn
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
-from bot.limits import CLEAN_UP_SECONDS, FINAL_ATTEMPTS, FINAL_WRITE_DEADLINE_SECONDS
+from bot.limits import (
+    CLEAN_UP_SECONDS,
+    FINAL_ATTEMPTS,
+    FINAL_WRITE_DEADLINE_SECONDS,
+    LATE_CLEAN_UP_SECONDS,
+)
 from bot.slack_budget import WriteBudget
 from bot.slack_errors import SlackFailure, classify, unreadable
 
@@ -210,6 +215,19 @@ class SlackCaller:
         except SlackWriteError as exc:  # no_reaction and the like: nothing left to remove
             log.info("clean-up call failed", extra={"method": method, "error": exc.error})
             return False
+
+    def clean_up_later(self, method: str, **args: Any) -> None:
+        """`clean_up` in the background, waiting as long as Slack's limits ask (up to
+        `LATE_CLEAN_UP_SECONDS`): for what no longer holds the answer up — a placeholder the
+        complete answer was posted below — when a crowd of answers has spent the budget."""
+        body = {key: value for key, value in args.items() if value is not None}
+        self._budget.keep(asyncio.create_task(self._late(method, body)))
+
+    async def _late(self, method: str, body: dict[str, Any]) -> None:
+        try:
+            await self._call(method, time.monotonic() + LATE_CLEAN_UP_SECONDS, body)
+        except SlackWriteError as exc:
+            log.warning("late clean-up failed", extra={"method": method, "error": exc.error})
 
     async def best_effort(self, method: str, **args: Any) -> bool:
         """For reactions and statuses: one try, never raises, True when Slack accepted it."""

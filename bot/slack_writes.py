@@ -177,7 +177,8 @@ class MessageWriter:
         if not await self._post_new(message, final=True, **content):
             return False
         if old and old != message.ts:
-            await self._slack.clean_up("chat.delete", channel=self._target.channel, ts=old)
+            # The answer is complete below it: removing the old message holds nothing up.
+            self._slack.clean_up_later("chat.delete", channel=self._target.channel, ts=old)
         return True
 
     async def close_stream(self, message: MessageState) -> None:
