@@ -66,7 +66,7 @@ class Expiry:
 
     async def _at(self, pending: Pending) -> None:
         await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
-        await self.expire(pending.conversation, pending.pending_id)
+        await self.expire(pending.asked.conversation, pending.pending_id)
 
     async def _sweep(self) -> None:
         while True:
@@ -93,7 +93,7 @@ class Expiry:
             extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
         )
         pending = stored.pending
-        async with self._speaking(pending.place.team_id, pending.attributes) as able:
+        async with self._speaking(pending.place.team_id, pending.asked.attributes) as able:
             if able:
                 await show(self._client, stored, expired=True, response_url=None, ts=None)
 

@@ -12,11 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.actions import logic
-from bot.actions.asking import Asked as Asked
 from bot.actions.asking import Resumable as Resumable
 from bot.actions.asking import Sink, pending_for, place_of
 from bot.actions.expiry import Expiry
 from bot.actions.receipts import show
+from bot.actions.record import Asked as Asked
 from bot.actions.registry import ActionCall, ActionHandlers
 from bot.actions.store import Claim, PendingStore, Stored
 from bot.events import ActionInput, ActionRequest, ActionResult
@@ -97,9 +97,9 @@ class ActionFlow:
         self._expiry.schedule(pending)  # before it shows: a click may come at once
         blocks = logic.question_blocks(
             request,
-            conversation=pending.conversation,
+            conversation=pending.asked.conversation,
             pending_id=pending.pending_id,
-            asker=pending.asker,
+            asker=pending.asked.asker,
         )
         delivered = await sink.end(
             suffix=_separator(shown_text) + logic.HEADLINE_MARKDOWN, blocks=blocks
@@ -108,7 +108,9 @@ class ActionFlow:
             log.error("confirmation could not be shown", extra={"pending_id": pending.pending_id})
         message_ts = getattr(sink, "message_ts", None)
         if isinstance(message_ts, list) and message_ts:
-            await self._store.shown_at(pending.conversation, pending.pending_id, message_ts[-1])
+            await self._store.shown_at(
+                pending.asked.conversation, pending.pending_id, message_ts[-1]
+            )
         self._metrics.confirmations.labels(outcome="shown").inc()
         _log_shown(request, pending.pending_id)
         return True
@@ -131,7 +133,7 @@ class ActionFlow:
             await _tell(respond, logic.EXPIRED_NOTE)  # long gone (its key outlives expiry a day)
             return None
         pending = stored.pending
-        token = turn_id_var.set(pending.asked_turn_id)  # this click's logs join the paused turn's
+        token = turn_id_var.set(pending.asked.turn_id)  # this click's logs join the paused turn's
         try:
             return await self._take(click, stored, user, respond, response_url, message_ts)
         finally:
@@ -148,9 +150,9 @@ class ActionFlow:
     ) -> Resumable | None:
         pending = stored.pending
         extra = {"invocation_id": pending.request.invocation_id, "pending_id": pending.pending_id}
-        if user != pending.asker:
+        if user != pending.asked.asker:
             log.info("confirmation click by someone else ignored", extra=extra)
-            await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asker))
+            await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asked.asker))
             return None
         claim = await self._store.claim(
             click.conversation,
@@ -190,17 +192,7 @@ class ActionFlow:
 
     async def _resumable(self, stored: Stored) -> Resumable:
         pending = stored.pending
-        asked = Asked(
-            pending.conversation,
-            pending.asker,
-            pending.place.team_id,
-            pending.channel_id,
-            pending.surface,
-            pending.asked_turn_id,
-            pending.question,
-            pending.attributes,
-        )
-        handled = await self._run_handlers(asked, pending.request, stored.answers)
+        handled = await self._run_handlers(pending.asked, pending.request, stored.answers)
         results = logic.results(pending.request, stored.answers, handled)
         resume = logic.Resume(
             pending.session_id,
