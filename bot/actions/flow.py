@@ -14,7 +14,7 @@ from bot import formatting
 from bot.actions import logic
 from bot.actions.asking import Resumable as Resumable
 from bot.actions.asking import Sink, pending_for, place_of
-from bot.actions.expiry import Expiry
+from bot.actions.expiry import Confirmations, Expiry
 from bot.actions.receipts import show
 from bot.actions.record import Asked as Asked
 from bot.actions.registry import ActionCall, ActionHandlers
@@ -44,14 +44,10 @@ class ActionFlow:
         timeout_seconds: float,
         speak_for: SpeakFor | None = None,
     ) -> None:
-        self._store = store
+        self._parts = Confirmations(store, metrics, client)
         self._handlers = handlers
-        self._metrics = metrics
-        self._client = client
         self._timeout = timeout_seconds
-        self._expiry = Expiry(
-            store=store, metrics=metrics, client=client, every=timeout_seconds, speak_for=speak_for
-        )
+        self._expiry = Expiry(self._parts, every=timeout_seconds, speak_for=speak_for)
 
     def start(self) -> None:
         self._expiry.start()
@@ -91,7 +87,7 @@ class ActionFlow:
             shown_text=shown_text,
             prior_text=prior_text,
         )
-        if not pending.place.kind or not await self._store.save(pending, now=now):
+        if not pending.place.kind or not await self._parts.store.save(pending, now=now):
             await _not_held(sink, request, shown_text)
             return False
         self._expiry.schedule(pending)  # before it shows: a click may come at once
@@ -108,10 +104,10 @@ class ActionFlow:
             log.error("confirmation could not be shown", extra={"pending_id": pending.pending_id})
         message_ts = getattr(sink, "message_ts", None)
         if isinstance(message_ts, list) and message_ts:
-            await self._store.shown_at(
+            await self._parts.store.shown_at(
                 pending.asked.conversation, pending.pending_id, message_ts[-1]
             )
-        self._metrics.confirmations.labels(outcome="shown").inc()
+        self._parts.metrics.confirmations.labels(outcome="shown").inc()
         _log_shown(request, pending.pending_id)
         return True
 
@@ -125,7 +121,7 @@ class ActionFlow:
         message_ts: str | None,
     ) -> Resumable | None:
         """Take one button press; a Resumable when it answered the last open question."""
-        stored = await self._store.load(click.conversation, click.pending_id)
+        stored = await self._parts.store.load(click.conversation, click.pending_id)
         if stored is Claim.UNAVAILABLE:
             await self._unavailable(respond, {"pending_id": click.pending_id})
             return None
@@ -154,7 +150,7 @@ class ActionFlow:
             log.info("confirmation click by someone else ignored", extra=extra)
             await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asked.asker))
             return None
-        claim = await self._store.claim(
+        claim = await self._parts.store.claim(
             click.conversation,
             click.pending_id,
             index=click.index,
@@ -167,22 +163,28 @@ class ActionFlow:
             return None
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
             if claim is Claim.EXPIRED_NOW:
-                await self._store.forget(click.conversation, click.pending_id)
-                self._metrics.confirmations.labels(outcome="expired").inc()
+                await self._parts.store.forget(click.conversation, click.pending_id)
+                self._parts.metrics.confirmations.labels(outcome="expired").inc()
                 await show(
-                    self._client, stored, expired=True, response_url=response_url, ts=message_ts
+                    self._parts.client,
+                    stored,
+                    expired=True,
+                    response_url=response_url,
+                    ts=message_ts,
                 )
             await _tell(respond, logic.EXPIRED_NOTE)
             return None
         if claim not in (Claim.RECORDED, Claim.COMPLETE):
             return None  # a double click, or a click another replica already took
         self._count(pending.request.inputs[click.index], click.choice)
-        latest = await self._store.load(click.conversation, click.pending_id)
+        latest = await self._parts.store.load(click.conversation, click.pending_id)
         latest = latest if isinstance(latest, Stored) else stored
-        await show(self._client, latest, expired=False, response_url=response_url, ts=message_ts)
+        await show(
+            self._parts.client, latest, expired=False, response_url=response_url, ts=message_ts
+        )
         if claim is not Claim.COMPLETE:
             return None
-        await self._store.forget(click.conversation, click.pending_id)
+        await self._parts.store.forget(click.conversation, click.pending_id)
         return await self._resumable(latest)
 
     async def _unavailable(self, respond: Respond, extra: Mapping[str, str]) -> None:
@@ -207,7 +209,7 @@ class ActionFlow:
         options = logic.choices(item)
         confirmed = options[min(choice, len(options) - 1)].confirmed
         outcome = {True: "confirmed", False: "denied", None: "answered"}[confirmed]
-        self._metrics.confirmations.labels(outcome=outcome).inc()
+        self._parts.metrics.confirmations.labels(outcome=outcome).inc()
 
     async def _run_handlers(
         self, asked: Asked, request: ActionRequest, answers: Mapping[int, int]
