@@ -162,17 +162,7 @@ class ActionFlow:
             await self._unavailable(respond, extra)
             return None
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
-            if claim is Claim.EXPIRED_NOW:
-                await self._parts.store.forget(click.conversation, click.pending_id)
-                self._parts.metrics.confirmations.labels(outcome="expired").inc()
-                await show(
-                    self._parts.client,
-                    stored,
-                    expired=True,
-                    response_url=response_url,
-                    ts=message_ts,
-                )
-            await _tell(respond, logic.EXPIRED_NOTE)
+            await self._too_late(claim, click, stored, respond, response_url, message_ts)
             return None
         if claim not in (Claim.RECORDED, Claim.COMPLETE):
             return None  # a double click, or a click another replica already took
@@ -186,6 +176,24 @@ class ActionFlow:
             return None
         await self._parts.store.forget(click.conversation, click.pending_id)
         return await self._resumable(latest)
+
+    async def _too_late(
+        self,
+        claim: Claim,
+        click: logic.Click,
+        stored: Stored,
+        respond: Respond,
+        response_url: str | None,
+        message_ts: str | None,
+    ) -> None:
+        """A click after the time was up; the one that found it so marks the message expired."""
+        if claim is Claim.EXPIRED_NOW:
+            await self._parts.store.forget(click.conversation, click.pending_id)
+            self._parts.metrics.confirmations.labels(outcome="expired").inc()
+            await show(
+                self._parts.client, stored, expired=True, response_url=response_url, ts=message_ts
+            )
+        await _tell(respond, logic.EXPIRED_NOTE)
 
     async def _unavailable(self, respond: Respond, extra: Mapping[str, str]) -> None:
         reference = formatting.new_reference()
