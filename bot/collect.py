@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from bot.actions import logic as actions
-from bot.actions.asking import Asked
 from bot.actions.flow import ActionFlow
+from bot.actions.record import Asked
 from bot.agents import AgentBackend, hints_for
 from bot.events import (
     ActionRequest,

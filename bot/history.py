@@ -36,6 +36,14 @@ class StoredTurn:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedTurn:
+    """A stored turn and the conversation it belongs to (`team:channel[:thread_ts]`)."""
+
+    conversation: str
+    turn: StoredTurn
+
+
 def replay_messages(turns: Sequence[StoredTurn]) -> list[HistoryMessage]:
     """Shape stored turns as Bedrock accepts them: user first, strictly alternating, no blanks.
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from bot import formatting
-from bot.actions.asking import Asked
+from bot.actions.record import Asked
 from bot.events import ActionResult, AgentFailure, AgentRequest, Answer, FailureKind
 from bot.history import StoredTurn, replay_messages
 from bot.memory import Session
@@ -157,15 +157,23 @@ def stored_turn(
     )
 
 
+# A turn's fields under the action flow's names (Asked); the rest are named alike.
+_TURN_FIELD_OF = {"asker": "user_id", "question": "text"}
+
+
 def asked(turn: Turn) -> Asked:
     """The turn as the action flow knows it (who asked what, where)."""
-    return Asked(
-        conversation=turn.conversation,
-        asker=turn.user_id,
-        team_id=turn.team_id,
-        channel_id=turn.channel_id,
-        surface=turn.surface,
-        turn_id=turn.turn_id,
-        question=turn.text,
-        attributes=dict(turn.attributes),
-    )
+    values = {
+        item.name: getattr(turn, _TURN_FIELD_OF.get(item.name, item.name)) for item in fields(Asked)
+    }
+    return Asked(**values | {"attributes": dict(turn.attributes)})
+
+
+def resumed_turn(asked: Asked) -> Turn:
+    """The turn a confirmed click continues: the asker's question, under a turn id of its own."""
+    values = {
+        _TURN_FIELD_OF.get(item.name, item.name): getattr(asked, item.name)
+        for item in fields(Asked)
+    }
+    del values["turn_id"]
+    return Turn(**values)

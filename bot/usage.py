@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import TextIO
 
 from bot.events import Prices
+from bot.history import KeyedTurn as KeyedTurn
 from bot.history import StoredTurn
 from bot.memory import STORE_ERRORS, Memory, all_turns, close, connect, memory_for
 from bot.settings import ConfigError, load_settings
@@ -24,14 +25,6 @@ from bot.settings import ConfigError, load_settings
 class Grouping(StrEnum):
     DAY = "day"
     CHANNEL = "channel"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyedTurn:
-    """A stored turn and the conversation it belongs to (`team:channel[:thread_ts]`)."""
-
-    conversation: str
-    turn: StoredTurn
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +126,7 @@ def render_table(rows: Sequence[UsageRow], *, by: Grouping) -> str:
 async def load_turns(memory: Memory) -> list[KeyedTurn]:
     """Every conversation's stored turns, without their texts (only usage is counted)."""
     found = await all_turns(memory)
-    return [KeyedTurn(key, replace(turn, question="", answer="")) for key, turn in found]
+    return [replace(item, turn=replace(item.turn, question="", answer="")) for item in found]
 
 
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:

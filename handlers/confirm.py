@@ -8,9 +8,10 @@ from typing import Any
 
 from bot.actions import logic
 from bot.actions.flow import Resumable
-from bot.conversation import AnswerSink, Turn
+from bot.conversation import AnswerSink
 from bot.services import Services
 from bot.slack_targets import SignOfLife, ThreadTarget
+from bot.turn import resumed_turn
 from handlers.listeners import ClickHandler, Listeners, Respond
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,9 @@ def on_click_for(services: Services) -> ClickHandler:
         if sink is None:
             log.error("no place to continue a confirmed answer")
             return
-        pending = resumable.pending
-        turn = Turn(
-            surface=pending.surface,
-            team_id=pending.place.team_id,
-            channel_id=pending.channel_id,
-            user_id=pending.asker,
-            text=pending.question,
-            conversation=pending.conversation,
-            attributes=pending.attributes,
+        await services.pipeline.handle(
+            resumed_turn(resumable.pending.asked), sink, resume=resumable.resume
         )
-        await services.pipeline.handle(turn, sink, resume=resumable.resume)
 
     return on_click
 
@@ -71,7 +64,7 @@ def resumed_sink(services: Services, resumable: Resumable, response_url: Any) ->
             team_id=place.team_id,
             channel=place.channel,
             thread_ts=place.thread_ts,
-            user_id=resumable.pending.asker,
+            user_id=resumable.pending.asked.asker,
             question_ts=place.question_ts,
             sign_of_life=SignOfLife(place.sign_of_life),
         )

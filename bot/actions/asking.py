@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.actions import logic
-from bot.actions.store import Pending, Place, new_pending_id
+from bot.actions.record import Asked, Pending, Place, new_pending_id
 from bot.events import ActionRequest
 from bot.slack_respond import ResponseUrlAnswer
 from bot.slack_stream import AnswerStream
@@ -17,20 +16,6 @@ class Sink(Protocol):
     async def end(
         self, *, suffix: str = "", blocks: list[dict[str, Any]] | None = None
     ) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """The turn that paused: who asked, in which conversation, about what."""
-
-    conversation: str
-    asker: str
-    team_id: str
-    channel_id: str
-    surface: str
-    turn_id: str
-    question: str
-    attributes: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +57,12 @@ def pending_for(
     """The question to hold, placed where the answer is (no place: it cannot be held)."""
     return Pending(
         pending_id=new_pending_id(),
-        conversation=asked.conversation,
-        asker=asked.asker,
-        surface=asked.surface,
-        channel_id=asked.channel_id,
-        asked_turn_id=asked.turn_id,
-        question=asked.question,
+        asked=asked,
         prior_text=prior_text,
         session_id=session_id,
         generation=generation,
         request=request,
         place=place or Place("", asked.team_id, asked.channel_id),
         expires_at=expires_at,
-        attributes=dict(asked.attributes),
         shown_text=shown_text,
     )

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,20 +30,22 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30.0  # how late a confirmation whose replica died may turn "expired"
 
 
+@dataclass(frozen=True, slots=True)
+class Confirmations:
+    """What edits a shown confirmation, on a click or when it expires: where confirmations are
+    kept, Slack, and the counters."""
+
+    store: PendingStore
+    metrics: Metrics
+    client: AsyncWebClient
+
+
 class Expiry:
     def __init__(
-        self,
-        *,
-        store: PendingStore,
-        metrics: Metrics,
-        client: AsyncWebClient,
-        every: float,
-        speak_for: SpeakFor | None = None,
+        self, parts: Confirmations, *, every: float, speak_for: SpeakFor | None = None
     ) -> None:
-        self._store = store
+        self._parts = parts
         self._speak_for = speak_for
-        self._metrics = metrics
-        self._client = client
         self._every = min(SWEEP_SECONDS, every)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -66,12 +69,12 @@ class Expiry:
 
     async def _at(self, pending: Pending) -> None:
         await asyncio.sleep(max(0.0, pending.expires_at - time.time()))
-        await self.expire(pending.conversation, pending.pending_id)
+        await self.expire(pending.asked.conversation, pending.pending_id)
 
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(self._every)
-            for conversation, pending_id in await self._store.due(time.time()):
+            for conversation, pending_id in await self._parts.store.due(time.time()):
                 try:
                     await self.expire(conversation, pending_id)
                 except Exception:  # one bad entry must not stop the sweep for everyone
@@ -80,22 +83,22 @@ class Expiry:
                     )
 
     async def expire(self, conversation: str, pending_id: str) -> None:
-        expired = await self._store.expire(conversation, pending_id)
-        await self._store.forget(conversation, pending_id)
+        expired = await self._parts.store.expire(conversation, pending_id)
+        await self._parts.store.forget(conversation, pending_id)
         if not expired:
             return  # answered in time, or another replica already expired it
-        stored = await self._store.load(conversation, pending_id)
+        stored = await self._parts.store.load(conversation, pending_id)
         if not isinstance(stored, Stored):
             return
-        self._metrics.confirmations.labels(outcome="expired").inc()
+        self._parts.metrics.confirmations.labels(outcome="expired").inc()
         log.info(
             "confirmation expired",
             extra={"invocation_id": stored.pending.request.invocation_id, "pending_id": pending_id},
         )
         pending = stored.pending
-        async with self._speaking(pending.place.team_id, pending.attributes) as able:
+        async with self._speaking(pending.place.team_id, pending.asked.attributes) as able:
             if able:
-                await show(self._client, stored, expired=True, response_url=None, ts=None)
+                await show(self._parts.client, stored, expired=True, response_url=None, ts=None)
 
     def _speaking(
         self, team_id: str, attributes: Mapping[str, str]

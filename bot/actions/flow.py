@@ -12,11 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.actions import logic
-from bot.actions.asking import Asked as Asked
 from bot.actions.asking import Resumable as Resumable
 from bot.actions.asking import Sink, pending_for, place_of
-from bot.actions.expiry import Expiry
+from bot.actions.expiry import Confirmations, Expiry
 from bot.actions.receipts import show
+from bot.actions.record import Asked as Asked
 from bot.actions.registry import ActionCall, ActionHandlers
 from bot.actions.store import Claim, PendingStore, Stored
 from bot.events import ActionInput, ActionRequest, ActionResult
@@ -44,14 +44,10 @@ class ActionFlow:
         timeout_seconds: float,
         speak_for: SpeakFor | None = None,
     ) -> None:
-        self._store = store
+        self._parts = Confirmations(store, metrics, client)
         self._handlers = handlers
-        self._metrics = metrics
-        self._client = client
         self._timeout = timeout_seconds
-        self._expiry = Expiry(
-            store=store, metrics=metrics, client=client, every=timeout_seconds, speak_for=speak_for
-        )
+        self._expiry = Expiry(self._parts, every=timeout_seconds, speak_for=speak_for)
 
     def start(self) -> None:
         self._expiry.start()
@@ -91,15 +87,15 @@ class ActionFlow:
             shown_text=shown_text,
             prior_text=prior_text,
         )
-        if not pending.place.kind or not await self._store.save(pending, now=now):
+        if not pending.place.kind or not await self._parts.store.save(pending, now=now):
             await _not_held(sink, request, shown_text)
             return False
         self._expiry.schedule(pending)  # before it shows: a click may come at once
         blocks = logic.question_blocks(
             request,
-            conversation=pending.conversation,
+            conversation=pending.asked.conversation,
             pending_id=pending.pending_id,
-            asker=pending.asker,
+            asker=pending.asked.asker,
         )
         delivered = await sink.end(
             suffix=_separator(shown_text) + logic.HEADLINE_MARKDOWN, blocks=blocks
@@ -108,8 +104,10 @@ class ActionFlow:
             log.error("confirmation could not be shown", extra={"pending_id": pending.pending_id})
         message_ts = getattr(sink, "message_ts", None)
         if isinstance(message_ts, list) and message_ts:
-            await self._store.shown_at(pending.conversation, pending.pending_id, message_ts[-1])
-        self._metrics.confirmations.labels(outcome="shown").inc()
+            await self._parts.store.shown_at(
+                pending.asked.conversation, pending.pending_id, message_ts[-1]
+            )
+        self._parts.metrics.confirmations.labels(outcome="shown").inc()
         _log_shown(request, pending.pending_id)
         return True
 
@@ -123,7 +121,7 @@ class ActionFlow:
         message_ts: str | None,
     ) -> Resumable | None:
         """Take one button press; a Resumable when it answered the last open question."""
-        stored = await self._store.load(click.conversation, click.pending_id)
+        stored = await self._parts.store.load(click.conversation, click.pending_id)
         if stored is Claim.UNAVAILABLE:
             await self._unavailable(respond, {"pending_id": click.pending_id})
             return None
@@ -131,7 +129,7 @@ class ActionFlow:
             await _tell(respond, logic.EXPIRED_NOTE)  # long gone (its key outlives expiry a day)
             return None
         pending = stored.pending
-        token = turn_id_var.set(pending.asked_turn_id)  # this click's logs join the paused turn's
+        token = turn_id_var.set(pending.asked.turn_id)  # this click's logs join the paused turn's
         try:
             return await self._take(click, stored, user, respond, response_url, message_ts)
         finally:
@@ -148,11 +146,11 @@ class ActionFlow:
     ) -> Resumable | None:
         pending = stored.pending
         extra = {"invocation_id": pending.request.invocation_id, "pending_id": pending.pending_id}
-        if user != pending.asker:
+        if user != pending.asked.asker:
             log.info("confirmation click by someone else ignored", extra=extra)
-            await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asker))
+            await _tell(respond, logic.ONLY_ASKER.format(asker=pending.asked.asker))
             return None
-        claim = await self._store.claim(
+        claim = await self._parts.store.claim(
             click.conversation,
             click.pending_id,
             index=click.index,
@@ -164,24 +162,38 @@ class ActionFlow:
             await self._unavailable(respond, extra)
             return None
         if claim in (Claim.EXPIRED, Claim.EXPIRED_NOW):
-            if claim is Claim.EXPIRED_NOW:
-                await self._store.forget(click.conversation, click.pending_id)
-                self._metrics.confirmations.labels(outcome="expired").inc()
-                await show(
-                    self._client, stored, expired=True, response_url=response_url, ts=message_ts
-                )
-            await _tell(respond, logic.EXPIRED_NOTE)
+            await self._too_late(claim, click, stored, respond, response_url, message_ts)
             return None
         if claim not in (Claim.RECORDED, Claim.COMPLETE):
             return None  # a double click, or a click another replica already took
         self._count(pending.request.inputs[click.index], click.choice)
-        latest = await self._store.load(click.conversation, click.pending_id)
+        latest = await self._parts.store.load(click.conversation, click.pending_id)
         latest = latest if isinstance(latest, Stored) else stored
-        await show(self._client, latest, expired=False, response_url=response_url, ts=message_ts)
+        await show(
+            self._parts.client, latest, expired=False, response_url=response_url, ts=message_ts
+        )
         if claim is not Claim.COMPLETE:
             return None
-        await self._store.forget(click.conversation, click.pending_id)
+        await self._parts.store.forget(click.conversation, click.pending_id)
         return await self._resumable(latest)
+
+    async def _too_late(
+        self,
+        claim: Claim,
+        click: logic.Click,
+        stored: Stored,
+        respond: Respond,
+        response_url: str | None,
+        message_ts: str | None,
+    ) -> None:
+        """A click after the time was up; the one that found it so marks the message expired."""
+        if claim is Claim.EXPIRED_NOW:
+            await self._parts.store.forget(click.conversation, click.pending_id)
+            self._parts.metrics.confirmations.labels(outcome="expired").inc()
+            await show(
+                self._parts.client, stored, expired=True, response_url=response_url, ts=message_ts
+            )
+        await _tell(respond, logic.EXPIRED_NOTE)
 
     async def _unavailable(self, respond: Respond, extra: Mapping[str, str]) -> None:
         reference = formatting.new_reference()
@@ -190,17 +202,7 @@ class ActionFlow:
 
     async def _resumable(self, stored: Stored) -> Resumable:
         pending = stored.pending
-        asked = Asked(
-            pending.conversation,
-            pending.asker,
-            pending.place.team_id,
-            pending.channel_id,
-            pending.surface,
-            pending.asked_turn_id,
-            pending.question,
-            pending.attributes,
-        )
-        handled = await self._run_handlers(asked, pending.request, stored.answers)
+        handled = await self._run_handlers(pending.asked, pending.request, stored.answers)
         results = logic.results(pending.request, stored.answers, handled)
         resume = logic.Resume(
             pending.session_id,
@@ -215,7 +217,7 @@ class ActionFlow:
         options = logic.choices(item)
         confirmed = options[min(choice, len(options) - 1)].confirmed
         outcome = {True: "confirmed", False: "denied", None: "answered"}[confirmed]
-        self._metrics.confirmations.labels(outcome=outcome).inc()
+        self._parts.metrics.confirmations.labels(outcome=outcome).inc()
 
     async def _run_handlers(
         self, asked: Asked, request: ActionRequest, answers: Mapping[int, int]

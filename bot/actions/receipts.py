@@ -30,9 +30,9 @@ async def show(
     pending = stored.pending
     blocks = logic.rebuilt_blocks(
         pending.request,
-        conversation=pending.conversation,
+        conversation=pending.asked.conversation,
         pending_id=pending.pending_id,
-        asker=pending.asker,
+        asker=pending.asked.asker,
         answers=stored.answers,
         shown_text=pending.shown_text,
         expired=expired,

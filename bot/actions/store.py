@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from redis.exceptions import RedisError
 
-from bot.events import ActionInput, ActionParameter, ActionRequest
+from bot.actions.record import Pending as Pending
+from bot.actions.record import Place as Place
+from bot.actions.record import from_json as from_json
+from bot.actions.record import to_json as to_json
 from bot.memory.client import Client as RedisClient
 
 log = logging.getLogger(__name__)
@@ -65,40 +67,6 @@ class Claim(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
-    """Where the question was shown, and so where the answer continues."""
-
-    kind: str  # "thread" (a message in a channel or DM) or "response_url" (ephemeral)
-    team_id: str
-    channel: str
-    thread_ts: str | None = None
-    question_ts: str | None = None
-    sign_of_life: str = "reaction"
-    response_url: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """A paused turn waiting for its asker."""
-
-    pending_id: str
-    conversation: str
-    asker: str
-    surface: str
-    channel_id: str
-    asked_turn_id: str
-    question: str
-    prior_text: str  # what the agent said before it paused (already shown)
-    session_id: str
-    generation: int
-    request: ActionRequest
-    place: Place
-    expires_at: float
-    attributes: Mapping[str, str] = field(default_factory=dict)
-    shown_text: str = ""  # the text of the message the question was shown under
-
-
-@dataclass(frozen=True, slots=True)
 class Stored:
     """A pending confirmation as read back: its state, answers so far and message ts."""
 
@@ -106,48 +74,6 @@ class Stored:
     state: str
     answers: Mapping[int, int]
     message_ts: str | None
-
-
-def new_pending_id() -> str:
-    return secrets.token_hex(6)
-
-
-def to_json(pending: Pending) -> str:
-    data = asdict(pending)
-    data["request"]["inputs"] = [_input_json(item) for item in pending.request.inputs]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _input_json(item: ActionInput) -> dict[str, Any]:
-    data = asdict(item)
-    data["raw"] = dict(item.raw)
-    return data
-
-
-def from_json(raw: str | bytes) -> Pending:
-    data = json.loads(raw)
-    request = data["request"]
-    inputs = tuple(
-        ActionInput(
-            kind=item["kind"],
-            action_group=item["action_group"],
-            name=item["name"],
-            parameters=tuple(ActionParameter(p["name"], p["value"]) for p in item["parameters"]),
-            needs_confirmation=item["needs_confirmation"],
-            needs_result=item["needs_result"],
-            reason=item["reason"],
-            raw=item["raw"],
-        )
-        for item in request["inputs"]
-    )
-    return Pending(
-        **{
-            **data,
-            "request": ActionRequest(request["invocation_id"], inputs),
-            "place": Place(**data["place"]),
-            "attributes": dict(data.get("attributes") or {}),
-        }
-    )
 
 
 def _member(conversation: str, pending_id: str) -> str:
@@ -201,7 +127,8 @@ class PendingStore:
 
     async def save(self, pending: Pending, *, now: float) -> bool:
         """Store a new pending confirmation; inputs that need no person count as answered."""
-        key = self.key(pending.conversation, pending.pending_id)
+        conversation = pending.asked.conversation
+        key = self.key(conversation, pending.pending_id)
         mapping: dict[bytes | bytearray | memoryview | str | int | float, Any] = {
             "data": to_json(pending),
             "state": "open",
@@ -217,9 +144,8 @@ class PendingStore:
                 pipe.hset(key, mapping=mapping)
                 pipe.expire(key, ttl)
                 await pipe.execute()
-            await self._redis.zadd(
-                self._index, {_member(pending.conversation, pending.pending_id): pending.expires_at}
-            )
+            member = _member(conversation, pending.pending_id)
+            await self._redis.zadd(self._index, {member: pending.expires_at})
         except _STORE_ERRORS as exc:
             log.error("could not store a pending confirmation", extra={"error": type(exc).__name__})
             return False

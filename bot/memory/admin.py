@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
-from bot.history import StoredTurn
+from bot.history import KeyedTurn, StoredTurn
 from bot.memory.client import Client
 from bot.memory.store import Memory
 from bot.settings import Settings
@@ -58,13 +58,13 @@ async def self_test(memory: Memory) -> None:
     await memory.redis.delete(memory.keys.probe(name))
 
 
-async def all_turns(memory: Memory) -> list[tuple[str, StoredTurn]]:
+async def all_turns(memory: Memory) -> list[KeyedTurn]:
     """Every conversation's stored turns: SCAN for turns keys (on every primary of a
     cluster), LRANGE pipelined in batches (a non-transactional pipeline may span slots).
 
     Damaged entries are skipped rather than hiding every other turn.
     """
-    found: list[tuple[str, StoredTurn]] = []
+    found: list[KeyedTurn] = []
     batch: list[bytes] = []
 
     async def flush() -> None:
@@ -78,7 +78,7 @@ async def all_turns(memory: Memory) -> list[tuple[str, StoredTurn]]:
                 continue
             for raw in items:
                 try:
-                    found.append((conversation, StoredTurn.from_json(raw)))
+                    found.append(KeyedTurn(conversation, StoredTurn.from_json(raw)))
                 except (ValueError, TypeError):
                     continue
         batch.clear()

@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from bot.history import StoredTurn
+from bot.history import KeyedTurn
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +19,9 @@ OUTBOX_MAX_TURNS = 1000
 
 
 @dataclass(frozen=True, slots=True)
-class PendingTurn:
-    conversation: str
-    turn: StoredTurn
+class PendingTurn(KeyedTurn):
+    """A turn answered during the outage, with what its session write needs."""
+
     generation: int
     session_used: bool
     answered_at: float
