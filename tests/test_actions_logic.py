@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.actions import logic
+from bot.actions.record import Asked, Pending, Place, from_json, to_json
 from bot.actions.registry import NO_HANDLER, ActionCall, ActionHandlers, load_handlers
-from bot.actions.store import Pending, PendingStore, Place, from_json, to_json
+from bot.actions.store import PendingStore
 from bot.agents.agentcore import AnswerParser, build_payload
 from bot.agents.bedrock_agents import BedrockAgentsBackend, StreamState, translate_event
 from bot.agents.interrupts import interrupt_request
@@ -202,21 +203,16 @@ def test_confirm_timeout_defaults_to_the_session_idle_time_and_bad_modules_fail_
 
 def test_a_pending_confirmation_survives_its_json_round_trip() -> None:
     request = paused(api_input("pay", "POST", "/r", {"id": "1"}, body={"amount": "2"}))
+    asked = Asked("T:C:1.2", "U1", "T", "C", "mention", "turn", "q?", {"orderId": "X"})
     pending = Pending(
         "p1",
-        "T:C:1.2",
-        "U1",
-        "mention",
-        "C",
-        "turn",
-        "q?",
+        asked,
         "before",
         "s:g1",
         1,
         request,
         Place("thread", "T", "C", "1.2", "1.2", "reaction"),
         123.0,
-        {"orderId": "X"},
         "shown",
     )
     assert from_json(to_json(pending)) == pending
@@ -225,21 +221,8 @@ def test_a_pending_confirmation_survives_its_json_round_trip() -> None:
 async def test_a_store_that_cannot_reach_redis_says_so_instead_of_raising() -> None:
     store = PendingStore(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), prefix="t:")
     request = paused(function_input("g", "f"))
-    pending = Pending(
-        "p1",
-        "c",
-        "U1",
-        "mention",
-        "C",
-        "turn",
-        "q",
-        "",
-        "s",
-        1,
-        request,
-        Place("thread", "T", "C"),
-        9e9,
-    )
+    asked = Asked("c", "U1", "T", "C", "mention", "turn", "q", {})
+    pending = Pending("p1", asked, "", "s", 1, request, Place("thread", "T", "C"), 9e9)
     assert await store.save(pending, now=0) is False
     assert (await store.load("c", "p1")).value == "unavailable"  # type: ignore[union-attr]
     assert (await store.claim("c", "p1", index=0, choice=0, now=0)).value == "unavailable"
