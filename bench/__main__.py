@@ -179,7 +179,7 @@ async def run(quick: bool, only: list[str], profile: Path | None) -> dict[str, A
             for name, scenario in scenarios.items():
                 if not only or name in only:
                     results[name] = await scenario()
-                    print(name, json.dumps(results[name]), flush=True)
+                    print(f"{name}: done", flush=True)
         finally:
             await bench.stop()
     plain, streaming = results.get("baseline_10s_answer"), results.get("streaming_10s_answer")
