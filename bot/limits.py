@@ -41,6 +41,9 @@ CLEAN_UP_SECONDS = 10.0  # removing a sign of life gets this long even past the 
 # A placeholder the answer was reposted below is removed in the background for this long:
 # Tier 3 (≈ 50 a minute) drains a crowd's placeholders in minutes, not seconds.
 LATE_CLEAN_UP_SECONDS = 600.0
+# used by bot/slack_stream.py: with no reaction or status to show (Slack's budget spent), a
+# native answer waits this long for its first text before it posts a placeholder instead.
+PLACEHOLDER_AFTER_SECONDS = 0.5
 # used by bot/app.py
 FINAL_WRITES_SECONDS = 10.0  # after the grace period: time to write "interrupted" notes
 # used by bot/memory/store.py

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import formatting
 from bot.events import Progress
-from bot.limits import FINAL_WRITE_DEADLINE_SECONDS
+from bot.limits import FINAL_WRITE_DEADLINE_SECONDS, PLACEHOLDER_AFTER_SECONDS
 from bot.settings import StreamingMode
 from bot.slack_budget import WriteBudget
 from bot.slack_calls import SlackCaller, SlackWriteError, UncertainWrite
@@ -84,6 +84,7 @@ class AnswerStream:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._wrote_text = False
+        self._placeholder_due = False  # no reaction or status: a placeholder if text is slow
         self._last_write = 0.0
         self._signs = SignsOfLife(slack=self._slack, target=target)
         self._writer = MessageWriter(
@@ -94,9 +95,13 @@ class AnswerStream:
         self.message_ts: list[str] = []
 
     async def begin(self) -> None:
-        """Show a sign of life at once: a reaction or a status (native), else a placeholder."""
-        if not (self._native and await self._signs.show()):
+        """Show a sign of life at once: a reaction or a status (native), else a placeholder —
+        in native mode only if no text comes within `PLACEHOLDER_AFTER_SECONDS` (the first
+        text is then the sign of life, and costs no placeholder to clean up)."""
+        if not self._native:
             await self._placeholder()
+        elif not await self._signs.show():
+            self._placeholder_due = True
         self._pump_task = asyncio.create_task(self._pump(), name="answer-pump")
 
     async def _placeholder(self) -> None:
@@ -160,6 +165,12 @@ class AnswerStream:
         return delivered
 
     async def _pump(self) -> None:
+        if self._placeholder_due:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PLACEHOLDER_AFTER_SECONDS):
+                    await self._wake.wait()
+            if not self._wake.is_set():
+                await self._placeholder()
         deferred_at: float | None = None
         while True:
             await self._wake.wait()

@@ -22,7 +22,7 @@ async def test_no_reaction_or_status_left_means_a_placeholder_that_becomes_the_a
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
-    bedrock.enqueue(Script([Text("Here is "), Pause(5, until=release), Text("the answer.")]))
+    bedrock.enqueue(Script([Pause(5, until=release), Text("Here is "), Text("the answer.")]))
     spent(slack, "reactions.add", "assistant.threads.setStatus")
     event = mention("are you there?")
 
@@ -40,11 +40,27 @@ async def test_no_reaction_or_status_left_means_a_placeholder_that_becomes_the_a
     assert not slack.calls_to("chat.startStream"), "the placeholder is the answer's message"
 
 
+async def test_a_first_text_that_comes_soon_is_the_sign_of_life_without_a_placeholder(
+    bot: Bot, slack: FakeSlack, bedrock: FakeAgent
+) -> None:
+    spent(slack, "reactions.add", "assistant.threads.setStatus")
+    event = mention("quick one")
+
+    await bot.send_event(event)
+    await slack.wait_for(
+        lambda: [m.visible for m in slack.thread("C0CHAN", event["ts"])] == ["You said: quick one"]
+    )
+
+    [answer] = slack.thread("C0CHAN", event["ts"])
+    assert not any("Thinking" in v for v in answer.versions), answer.versions
+    assert not slack.calls_to("chat.delete")
+
+
 async def test_a_placeholder_whose_edit_is_held_back_is_replaced_by_a_new_post(
     bot: Bot, slack: FakeSlack, bedrock: FakeAgent
 ) -> None:
     release = asyncio.Event()
-    bedrock.enqueue(Script([Text("Busy "), Pause(5, until=release), Text("workspace.")]))
+    bedrock.enqueue(Script([Pause(5, until=release), Text("Busy "), Text("workspace.")]))
     spent(slack, "reactions.add", "assistant.threads.setStatus", "chat.update")
     event = mention("crowded?")
 
