@@ -155,12 +155,15 @@ class MessageWriter:
                 return True
             if not final:
                 return False
-        if (
-            self._update_held()
-            and self._slack.blocked_for("chat.postMessage", args["channel"]) <= 0
-        ):
+        if self._update_held() and self._post_sooner():
             return await self._repost(message, **content)
         return await self._slack.call("chat.update", final=True, **args) is not None
+
+    def _post_sooner(self) -> bool:
+        """Whether a new post can carry the final text sooner than chat.update: free now, or
+        its (per-channel) Retry-After ends first."""
+        post = self._slack.blocked_for("chat.postMessage", self._target.channel)
+        return post <= 0 or post < self._slack.blocked_for("chat.update")
 
     def _update_held(self) -> bool:
         """chat.update is inside a Retry-After in this workspace, or answered this answer 429
