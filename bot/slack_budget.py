@@ -33,9 +33,7 @@ _TRANSIENT_ANSWERS = 2  # this many refused answers in the window is still no pr
 _NATIVE_RETRY_SECONDS = 300.0  # a channel that refused chat.startStream is tried again after
 _REFRESH_SECONDS = 0.5
 _PROBE_SECONDS = 2.0  # a probe that never answers stops holding the others back after this
-_JITTER_SECONDS = 0.25  # spreads the intermediate writes released by one Retry-After
-# Final writes after a 429 already go one at a time (`queue`): a little spread is enough.
-_FINAL_JITTER_SECONDS = 0.02
+_JITTER_SECONDS = 0.25  # spreads the writes released by one Retry-After (and replicas')
 
 Publish = Callable[[str, str, float], Coroutine[Any, Any, None]]
 Lookup = Callable[[str, str], Awaitable[float]]
@@ -89,7 +87,7 @@ class WriteBudget:
         Callers `refresh` first to learn of other replicas' 429s."""
         remaining = self.blocked_for(team_id, method)
         while remaining > 0:  # Retry-After is a deadline, not an event: sleeping is the point
-            await asyncio.sleep(remaining + random.uniform(0, _FINAL_JITTER_SECONDS))
+            await asyncio.sleep(remaining + random.uniform(0, _JITTER_SECONDS))
             remaining = self.blocked_for(team_id, method)
 
     def queue(self, team_id: str, method: str) -> asyncio.Lock | None:
