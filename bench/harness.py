@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -86,12 +87,14 @@ class BotProcess:
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
 
     async def start(self) -> None:
-        # cProfile writes its file when the bot exits cleanly (SIGTERM drains and returns).
-        wrap = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
+        # The profile is written when the bot exits cleanly (SIGTERM drains and returns).
+        command = ["-m", "bench.profiled", str(self.profile)] if self.profile else ["-m", "bot"]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, *wrap, "-m", "bot", env=self.env, stderr=asyncio.subprocess.DEVNULL
+            sys.executable, *command, env=self.env, stderr=asyncio.subprocess.DEVNULL
         )
         await wait_ready(self.url)
+        if self.profile:
+            self.process.send_signal(signal.SIGUSR1)
 
     async def stop(self) -> None:
         await self.http.close()
