@@ -23,7 +23,7 @@ from bot.agents import AgentBackend
 from bot.collect import Collected, Collector
 from bot.events import AgentFailure, AgentRequest, Answer, FailureKind
 from bot.logs import turn_id_var
-from bot.memory import Memory, Session
+from bot.memory import Memory, Session, SessionRead
 from bot.metrics import Metrics
 from bot.sink import AnswerSink as AnswerSink
 from bot.sink import ShowsProgress as ShowsProgress
@@ -98,8 +98,8 @@ class Pipeline:
             if not turn.text.strip():
                 await sink.end(suffix=turn.empty_hint)
                 return None
-            async with self._memory.turn_lock(turn.conversation), self._admission:
-                return await self._answer(turn, sink, context, resume, fence)
+            async with self._memory.turn_lock(turn.conversation) as read, self._admission:
+                return await self._answer(turn, sink, context, resume, fence, read)
         except Exception:
             reference = formatting.new_reference()
             log.exception("turn failed", extra={"reference": reference})
@@ -125,16 +125,17 @@ class Pipeline:
     async def _first_delivery(
         self, turn: Turn, resume: actions.Resume | None, *, in_progress: bool
     ) -> bool:
-        """Dedup: the event and the message asked are each answered once."""
-        claim = self._memory.claim_event
-        if turn.event_id and not await claim(turn.event_id, in_progress=in_progress):
+        """Dedup: the event and the message asked are each answered once (one round trip)."""
+        claims = [turn.event_id] if turn.event_id else []
+        if resume is None and turn.message_key:
+            claims.append(f"message:{turn.message_key}")
+        if not claims:
+            return True
+        firsts = await self._memory.claim_events(claims, in_progress=in_progress)
+        if turn.event_id and not firsts[0]:
             log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
             return False
-        if (
-            resume is None
-            and turn.message_key
-            and not await claim(f"message:{turn.message_key}", in_progress=in_progress)
-        ):
+        if not all(firsts):
             log.info("message already answered", extra={"event_id": turn.event_id})
             return False
         return True
@@ -146,13 +147,19 @@ class Pipeline:
             log.exception("could not show the error either", extra={"reference": reference})
 
     async def _request(
-        self, turn: Turn, context: ContextReader | None, resume: actions.Resume | None
+        self,
+        turn: Turn,
+        context: ContextReader | None,
+        resume: actions.Resume | None,
+        read: SessionRead,
     ) -> tuple[Session, AgentRequest]:
         """The session and request steps."""
         if resume is not None:  # the paused session, whatever memory says about idleness
             session = Session(resume.session_id, resume.generation, fresh=False, known=True)
             return session, policy.resumed_request(turn, resume.session_id, resume.results)
-        session = await self._memory.open_session(turn.conversation, fresh=turn.fresh_session)
+        session = await self._memory.open_session(
+            turn.conversation, fresh=turn.fresh_session, read=read
+        )
         text = turn.text
         if context is not None and not session.known:
             # Joined late: the thread so far goes with this question, and into memory for later.
@@ -169,9 +176,10 @@ class Pipeline:
         context: ContextReader | None,
         resume: actions.Resume | None,
         fence: asyncio.Event,
+        read: SessionRead,
     ) -> Answer:
         started = time.monotonic()
-        session, request = await self._request(turn, context, resume)
+        session, request = await self._request(turn, context, resume, read)
         collected = await self._collector.collect(request, sink, fence, policy.asked(turn))
         if fence.is_set():  # another replica owns this turn now: not one more write from here
             log.warning("turn taken over by another replica: this one stops writing")

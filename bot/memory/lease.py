@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from bot.memory.client import Client
 from bot.memory.guard import STORE_ERRORS, StoreGuard
@@ -23,6 +25,8 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a waiting turn retries; a lock has no "released" event
 _OUTAGE = object()
+# Queues commands on the pipeline that takes the lock (keys in the lock's slot only).
+Also = Callable[[Any], None]
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -43,6 +47,7 @@ class Held:
     shared: bool
     token: str
     lost: bool = False
+    read: list[Any] | None = None  # what `also` queued, read as the lock was taken
 
 
 class LeaseLocks:
@@ -52,9 +57,13 @@ class LeaseLocks:
         self._lease_ms = max(1, int(lease_seconds * 1000))
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[Held]:
+    async def hold(self, key: str, *, also: Also | None = None) -> AsyncIterator[Held]:
+        """Hold the lock. `also` queues reads of keys in the lock's slot on a MULTI: they are
+        read in the round trip that takes the lock, when that first try takes it (`Held.read`;
+        None when the lock had to be waited for)."""
         token = secrets.token_hex(8)
-        held = Held(shared=await self._acquire(key, token), token=token)
+        held = Held(shared=False, token=token)
+        held.shared = await self._acquire(key, held, also)
         if not held.shared:
             yield held  # Redis failed: the caller's in-process lock still orders this replica
             return
@@ -67,19 +76,27 @@ class LeaseLocks:
                 await renewal
             await self._release(key, held)
 
-    async def _acquire(self, key: str, token: str) -> bool:
+    async def _acquire(self, key: str, held: Held, also: Also | None) -> bool:
         while True:
-            taken = await self._guard.run(
-                "turn_lock",
-                lambda: self._redis.set(key, token, nx=True, px=self._lease_ms),
-                fallback=_OUTAGE,
-                fast=True,
-            )
+            attempt = functools.partial(self._try, key, held, also)
+            taken = await self._guard.run("turn_lock", attempt, fallback=_OUTAGE, fast=True)
             if taken is _OUTAGE:
                 return False
             if taken:
                 return True
+            also = None  # while waiting, only the lock is polled
             await asyncio.sleep(POLL_SECONDS)  # another replica's turn in this conversation
+
+    async def _try(self, key: str, held: Held, also: Also | None) -> bool:
+        if also is None:
+            return bool(await self._redis.set(key, held.token, nx=True, px=self._lease_ms))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(key, held.token, nx=True, px=self._lease_ms)
+            also(pipe)
+            taken, *read = await pipe.execute()
+        if taken:
+            held.read = read
+        return bool(taken)
 
     async def _renew(self, key: str, held: Held) -> None:
         while True:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,3 +28,25 @@ class LocalLocks:
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+
+class LocalClaims:
+    """Events this process has seen (the fallback dedup while Redis is down), bounded in number
+    and age."""
+
+    def __init__(self, *, ttl_seconds: float, most: int = 50_000) -> None:
+        self._ttl = ttl_seconds
+        self._most = most
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def claim(self, event_id: str) -> bool:
+        """True the first time `event_id` is seen here within the time to live."""
+        now = time.monotonic()
+        while self._until and (
+            len(self._until) > self._most or next(iter(self._until.values())) < now
+        ):
+            self._until.popitem(last=False)
+        if event_id in self._until:
+            return False
+        self._until[event_id] = now + self._ttl
+        return True

@@ -11,44 +11,33 @@ history is empty, turns wait in a bounded outbox — and recovers by itself once
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
+from typing import Any
 
 from bot.history import StoredTurn
-from bot.keys import Keys, session_id
+from bot.keys import Keys
 from bot.limits import (
     FEEDBACK_MAX_VOTES,
     LATENCY_BUDGET_SECONDS,
     LOCK_LEASE_SECONDS,
 )
-from bot.memory import scripts
+from bot.memory import scripts, sessions
 from bot.memory.client import Client
 from bot.memory.guard import StoreGuard
 from bot.memory.inflight import EVENT_TTL_SECONDS as EVENT_TTL_SECONDS
 from bot.memory.inflight import InflightTurns
 from bot.memory.lease import LeaseLocks
-from bot.memory.local import LocalLocks
+from bot.memory.local import LocalClaims, LocalLocks
 from bot.memory.outbox import Outbox, PendingTurn
+from bot.memory.sessions import Session, SessionRead
 
 log = logging.getLogger(__name__)
-
-_LOCAL_EVENTS_MAX = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """The agent session a turn runs in; `fresh` means the agent has forgotten the past."""
-
-    session_id: str
-    generation: int
-    fresh: bool
-    known: bool  # the bot has answered in this conversation before
-    history: tuple[StoredTurn, ...] = field(default=())
 
 
 class Memory:
@@ -79,7 +68,7 @@ class Memory:
             redis, self.guard, self.keys, lease_seconds=lock_lease_seconds
         )
         self._local_locks = LocalLocks()
-        self._local_events: OrderedDict[str, float] = OrderedDict()
+        self._local_events = LocalClaims(ttl_seconds=EVENT_TTL_SECONDS)
         self.outbox = Outbox()
         self._write_back: asyncio.Lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -89,20 +78,32 @@ class Memory:
         return self.guard.available
 
     async def claim_event(self, event_id: str, *, in_progress: bool = False) -> bool:
-        """True for the first delivery of a Slack event, False for retries and duplicates.
+        """True for the first delivery of a Slack event, False for retries and duplicates."""
+        (first,) = await self.claim_events((event_id,), in_progress=in_progress)
+        return first
 
-        `in_progress`: the claim holds for one lease only, until the turn's in-flight record
-        marks it done for the full hour (bot/memory/inflight.py `begin`): a replica that dies
+    async def claim_events(
+        self, event_ids: Sequence[str], *, in_progress: bool = False
+    ) -> list[bool]:
+        """Claim several events at once (a delivery and the message it asks): one round trip,
+        each True when this is its first delivery.
+
+        `in_progress`: the claims hold for one lease only, until the turn's in-flight record
+        marks them done for the full hour (bot/memory/inflight.py `begin`): a replica that dies
         in between must not make Slack's redelivery be dropped for an hour."""
-        first_here = self._claim_locally(event_id)
-        key = self.keys.event(event_id)
+        first_here = [self._local_events.claim(event_id) for event_id in event_ids]
+        keys = [self.keys.event(event_id) for event_id in event_ids]
         ttl = max(1, math.ceil(self.lease_seconds)) if in_progress else EVENT_TTL_SECONDS
-        return await self.guard.run(
-            "claim_event",
-            lambda: self._set_once(key, ttl, value="in-progress" if in_progress else "done"),
-            fallback=first_here,
-            fast=True,
-        )
+        value = "in-progress" if in_progress else "done"
+
+        async def claim() -> list[bool]:
+            # Single-key SETs, so on a cluster each goes to its own slot's node.
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, value, nx=True, ex=ttl)
+                return [bool(taken) for taken in await pipe.execute()]
+
+        return await self.guard.run("claim_event", claim, fallback=first_here, fast=True)
 
     async def once(self, name: str, *, ttl_seconds: int) -> bool:
         """True the first time `name` is seen within `ttl_seconds` (notes, prompts): no spam."""
@@ -152,50 +153,48 @@ class Memory:
         )
 
     @asynccontextmanager
-    async def turn_lock(self, conversation: str) -> AsyncIterator[None]:
+    async def turn_lock(self, conversation: str) -> AsyncIterator[SessionRead]:
         """One turn at a time per conversation, across replicas: a Redis lock with a lease,
-        renewed while the answer streams, released only by its owner."""
-        async with (
-            self._local_locks.hold(conversation),
-            self._leases.hold(self.keys.lock(conversation)),
-        ):
-            yield
+        renewed while the answer streams, released only by its owner. The session is read in
+        the round trip that takes the lock (same hash tag); `open_session` takes what it yields.
+        """
+        now = time.time()
+        read = functools.partial(self._queue_session_read, conversation=conversation, now=now)
+        lock = self._leases.hold(self.keys.lock(conversation), also=read)
+        async with self._local_locks.hold(conversation), lock as held:
+            yield SessionRead(None if held.read is None else dict(held.read[0]), now)
 
     async def open_session(
-        self, conversation: str, *, now: float | None = None, fresh: bool = False
+        self, conversation: str, *, fresh: bool = False, read: SessionRead | None = None
     ) -> Session:
         """The session for the next turn: same generation while alive, a new one after idle
         (or when `fresh`: a turn taken over from a dead replica, whose agent session may still
-        be busy with the dead invocation).
-
-        One round trip: read the session and, if it is new, mark the conversation known at
-        once, so follow-ups during the very first answer already need no mention.
-        """
-        now = time.time() if now is None else now
-        state = await self.guard.run(
-            "open_session", lambda: self._read_session(conversation, now), fallback=None, fast=True
+        be busy with the dead invocation). Unless `read` holds it already, one round trip reads
+        the session and, if it is new, marks the conversation known at once, so follow-ups
+        during the very first answer already need no mention."""
+        now, state = (read.at, read.state) if read is not None else (time.time(), None)
+        if state is None:
+            reading = functools.partial(self._read_session, conversation, now)
+            state = await self.guard.run("open_session", reading, fallback=None, fast=True)
+        session = sessions.next_session(
+            conversation, state, now=now, idle_seconds=self._idle_seconds, fresh=fresh
         )
-        if not state:
-            return Session(session_id(conversation, 1), 1, fresh=True, known=False)
-        generation = int(state.get(b"generation", 1))
-        if not fresh and now - float(state.get(b"last_active", 0)) <= self._idle_seconds:
-            return Session(
-                session_id(conversation, generation), generation, fresh=False, known=True
-            )
-        history = tuple(await self.history(conversation))
-        return Session(
-            session_id(conversation, generation + 1), generation + 1, True, True, history
-        )
+        if session.fresh and session.known:  # a new generation: the agent forgot the past
+            return replace(session, history=tuple(await self.history(conversation)))
+        return session
 
     async def _read_session(self, conversation: str, now: float) -> dict[bytes, bytes]:
-        session_key = self.keys.session(conversation)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(session_key)
-            pipe.hsetnx(session_key, "generation", 1)
-            pipe.hsetnx(session_key, "last_active", now)
-            pipe.expire(session_key, self._ttl)
+            self._queue_session_read(pipe, conversation=conversation, now=now)
             state, *_ = await pipe.execute()
         return dict(state)
+
+    def _queue_session_read(self, pipe: Any, *, conversation: str, now: float) -> None:
+        session_key = self.keys.session(conversation)
+        pipe.hgetall(session_key)
+        pipe.hsetnx(session_key, "generation", 1)
+        pipe.hsetnx(session_key, "last_active", now)
+        pipe.expire(session_key, self._ttl)
 
     async def history(self, conversation: str) -> list[StoredTurn]:
         if self._max_turns <= 0:
@@ -285,15 +284,3 @@ class Memory:
                 await pipe.execute()
 
         await self.guard.run("seed_context", write, fallback=None, fast=True)
-
-    def _claim_locally(self, event_id: str) -> bool:
-        now = time.monotonic()
-        while self._local_events and (
-            len(self._local_events) > _LOCAL_EVENTS_MAX
-            or next(iter(self._local_events.values())) < now
-        ):
-            self._local_events.popitem(last=False)
-        if event_id in self._local_events:
-            return False
-        self._local_events[event_id] = now + EVENT_TTL_SECONDS
-        return True
