@@ -27,7 +27,7 @@ from typing import Any, Unpack
 from urllib.parse import quote
 
 from bot.agents.agentcore import (
-    RUNTIME_USER_PERMISSION,
+    RUNTIME_PERMISSIONS,
     failure_from_error,
     runtime_session_id,
     runtime_user_id,
@@ -49,10 +49,7 @@ class HarnessBackend(ThreadedBackend):
     operator_hints = OperatorHints(
         settings="AGENTCORE_HARNESS_ARN, AGENTCORE_HARNESS_QUALIFIER (an endpoint name)",
         # AWS's harness security guide: the runtime permissions on the harness ARN too.
-        permissions=(
-            "bedrock-agentcore:InvokeHarness, bedrock-agentcore:InvokeAgentRuntime and "
-            f"{RUNTIME_USER_PERMISSION} on the harness ARN"
-        ),
+        permissions=f"bedrock-agentcore:InvokeHarness, {RUNTIME_PERMISSIONS} on the harness ARN",
     )
 
     def __init__(
