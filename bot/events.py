@@ -153,6 +153,12 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class ActionParameter:
+    """One named argument of an action, always as text.
+
+    Bedrock Agents sends every value as a string; a harness tool's other JSON values arrive
+    JSON-encoded, so handlers and the confirmation text see one type.
+    """
+
     name: str
     value: str
 
