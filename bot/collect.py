@@ -17,6 +17,7 @@ from bot.events import (
     ActionRequest,
     AgentFailure,
     AgentRequest,
+    Answer,
     Citations,
     FailureKind,
     Progress,
@@ -47,6 +48,10 @@ class Collected:
     @property
     def shown(self) -> str:
         return "".join(self.text)
+
+    def answer(self, text: str) -> Answer:
+        """What the answer comes to, `text` being all of it (an earlier part before a pause too)."""
+        return Answer(text, tuple(self.sources), self.usage, self.failure)
 
     def absorb(self, more: Collected) -> None:
         """The next part of one answer (after a local result went back) joins this one."""

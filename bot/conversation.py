@@ -188,12 +188,7 @@ class Pipeline:
         if collected.action is not None and collected.failure is None:
             return await self._pause(turn, sink, collected, session, prior, started)
         shown = collected.shown
-        answer = Answer(
-            policy.joined(prior, shown),
-            tuple(collected.sources),
-            collected.usage,
-            collected.failure,
-        )
+        answer = collected.answer(policy.joined(prior, shown))
         closing = self._closing(replace(answer, text=shown) if prior else answer, collected.hints)
         # Remembered before the answer is shown complete: a reply typed right after it must
         # find this turn, on any replica.
@@ -269,7 +264,7 @@ class Pipeline:
             shown_text=shown,
             prior_text=text,
         )
-        answer = Answer(text, tuple(collected.sources), collected.usage)
+        answer = collected.answer(text)  # no failure: a failed answer does not pause
         self._observe(answer, collected, sink, started, outcome="paused")
         return answer
 

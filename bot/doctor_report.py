@@ -7,10 +7,17 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    """A check's outcome; the value is the mark its line starts with."""
+
     OK = "✓"
     WARN = "⚠"
     SKIP = "–"
     FAIL = "✗"
+
+    @property
+    def shows_fix(self) -> bool:
+        """Every outcome but a pass is followed by its fix, when the check names one."""
+        return self is not Status.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,4 +45,4 @@ def fail(name: str, detail: str, fix: str) -> Check:
 def render(check: Check) -> str:
     """`✓ name — detail`, with `→ fix` after failures and warnings."""
     line = f"{check.status.value} {check.name} — {check.detail}"
-    return line + (f" → {check.fix}" if check.fix and check.status != Status.OK else "")
+    return line + (f" → {check.fix}" if check.fix and check.status.shows_fix else "")

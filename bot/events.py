@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import Any, Literal
 
 
@@ -106,14 +106,14 @@ class PriceBook:
 class FailureKind(StrEnum):
     """What went wrong, in the terms the user-facing reply and the metrics need."""
 
-    THROTTLED = "throttled"
-    INVALID_INPUT = "invalid_input"
-    MISCONFIGURED = "misconfigured"
-    CONFLICT = "conflict"
-    UNAVAILABLE = "unavailable"
-    INTERRUPTED = "interrupted"
-    TIMEOUT = "timeout"
-    UNKNOWN = "unknown"
+    THROTTLED = auto()
+    INVALID_INPUT = auto()
+    MISCONFIGURED = auto()
+    CONFLICT = auto()
+    UNAVAILABLE = auto()
+    INTERRUPTED = auto()
+    TIMEOUT = auto()
+    UNKNOWN = auto()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,10 @@ class AgentFailure:
 
 
 class StepStatus(StrEnum):
-    """A progress step's state, in the words of Slack's `task_update` chunk."""
+    """A progress step's state, in the words of Slack's `task_update` chunk.
+
+    Spelled out rather than `auto()`: the values are Slack's wire format, not names of ours.
+    """
 
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
@@ -150,6 +153,12 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class ActionParameter:
+    """One named argument of an action, always as text.
+
+    Bedrock Agents sends every value as a string; a harness tool's other JSON values arrive
+    JSON-encoded, so handlers and the confirmation text see one type.
+    """
+
     name: str
     value: str
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.actions import logic
-from bot.actions.record import Asked, Pending, Place, from_json, to_json
+from bot.actions.record import Asked, Pending, Place
 from bot.actions.registry import NO_HANDLER, ActionCall, ActionHandlers, load_handlers
 from bot.actions.store import PendingStore
 from bot.agents.agentcore import AnswerParser, build_payload
@@ -199,23 +199,6 @@ def test_confirm_timeout_defaults_to_the_session_idle_time_and_bad_modules_fail_
     monkeypatch.setenv("ACTION_HANDLERS_MODULE", "no_such_module_here")
     with pytest.raises(ConfigError, match="ACTION_HANDLERS_MODULE names no importable module"):
         load_settings(_env_file=None)
-
-
-def test_a_pending_confirmation_survives_its_json_round_trip() -> None:
-    request = paused(api_input("pay", "POST", "/r", {"id": "1"}, body={"amount": "2"}))
-    asked = Asked("T:C:1.2", "U1", "T", "C", "mention", "turn", "q?", {"orderId": "X"})
-    pending = Pending(
-        "p1",
-        asked,
-        "before",
-        "s:g1",
-        1,
-        request,
-        Place("thread", "T", "C", "1.2", "1.2", "reaction"),
-        123.0,
-        "shown",
-    )
-    assert from_json(to_json(pending)) == pending
 
 
 async def test_a_store_that_cannot_reach_redis_says_so_instead_of_raising() -> None:

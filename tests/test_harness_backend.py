@@ -11,16 +11,6 @@ from bot import events as ev
 from bot.agents.agentcore import runtime_session_id as rsid
 from bot.agents.base import RetryPolicy
 from bot.agents.harness import HarnessBackend, build_messages
-from bot.events import (
-    ActionRequest,
-    AgentEvent,
-    AgentFailure,
-    FailureKind,
-    Progress,
-    StepStatus,
-    TextDelta,
-    Usage,
-)
 from tests.fakes.bedrock import RaiseInStream, Script, Text, Trace
 from tests.fakes.harness import FakeHarness, Hook, Stop, Tokens, ToolUse
 from tests.harness import HARNESS_ARN
@@ -51,8 +41,8 @@ def backend(client: Any, *, qualifier: str | None = None, preamble: bool = False
 fake, client = server_and_client(FakeHarness, "bedrock-agentcore")
 
 
-def text_of(events: list[AgentEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
+def text_of(events: list[ev.AgentEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, ev.TextDelta))
 
 
 def test_request_names_the_harness_session_and_team_qualified_user() -> None:
@@ -107,13 +97,13 @@ async def test_answer_text_comes_only_from_the_assistant_never_from_reasoning_or
     events = await collect(backend(client), request())
 
     assert text_of(events) == "Let me check. You get 25 days."
-    steps = [e for e in events if isinstance(e, Progress)]
+    steps = [e for e in events if isinstance(e, ev.Progress)]
     assert [(s.title, s.status) for s in steps] == [
-        ("handbook: search_docs", StepStatus.IN_PROGRESS),
-        ("handbook: search_docs", StepStatus.COMPLETE),
+        ("handbook: search_docs", ev.StepStatus.IN_PROGRESS),
+        ("handbook: search_docs", ev.StepStatus.COMPLETE),
     ]
     assert steps[0].step_id == steps[1].step_id
-    assert not [e for e in events if isinstance(e, AgentFailure | ActionRequest)]
+    assert not [e for e in events if isinstance(e, ev.AgentFailure | ev.ActionRequest)]
 
 
 async def test_usage_counts_cache_tokens_apart_per_model_call(
@@ -124,10 +114,10 @@ async def test_usage_counts_cache_tokens_apart_per_model_call(
     )
     events = await collect(backend(client), request())
 
-    usages = [e for e in events if isinstance(e, Usage)]
+    usages = [e for e in events if isinstance(e, ev.Usage)]
     assert usages == [
-        Usage(120, 30, cache_read_tokens=900, cache_write_tokens=50),
-        Usage(10, 5),
+        ev.Usage(120, 30, cache_read_tokens=900, cache_write_tokens=50),
+        ev.Usage(10, 5),
     ]
     total = usages[0] + usages[1]
     assert (total.input_tokens, total.output_tokens, total.cache_read_tokens) == (130, 35, 900)
@@ -136,46 +126,46 @@ async def test_usage_counts_cache_tokens_apart_per_model_call(
 @pytest.mark.parametrize(
     ("reason", "kind"),
     [
-        ("max_tokens", FailureKind.INTERRUPTED),
-        ("content_filtered", FailureKind.INVALID_INPUT),
-        ("timeout_exceeded", FailureKind.TIMEOUT),
-        ("model_context_window_exceeded", FailureKind.INVALID_INPUT),
-        ("hook_stopped", FailureKind.INVALID_INPUT),
+        ("max_tokens", ev.FailureKind.INTERRUPTED),
+        ("content_filtered", ev.FailureKind.INVALID_INPUT),
+        ("timeout_exceeded", ev.FailureKind.TIMEOUT),
+        ("model_context_window_exceeded", ev.FailureKind.INVALID_INPUT),
+        ("hook_stopped", ev.FailureKind.INVALID_INPUT),
     ],
 )
 async def test_a_stop_reason_that_is_not_the_end_of_a_turn_ends_the_answer_as_a_failure(
-    fake: FakeHarness, client: Any, reason: str, kind: FailureKind
+    fake: FakeHarness, client: Any, reason: str, kind: ev.FailureKind
 ) -> None:
     fake.enqueue(Script([Text("Partial answer"), Stop(reason)]))
     events = await collect(backend(client), request())
 
     assert text_of(events) == "Partial answer"
-    assert events[-1] == AgentFailure(kind, reason)
+    assert events[-1] == ev.AgentFailure(kind, reason)
 
 
 @pytest.mark.parametrize("reason", ["end_turn", "stop_sequence"])
 async def test_a_finished_turn_is_no_failure(fake: FakeHarness, client: Any, reason: str) -> None:
     fake.enqueue(Script([Text("Done."), Stop(reason)]))
     events = await collect(backend(client), request())
-    assert events == [TextDelta("Done.")]
+    assert events == [ev.TextDelta("Done.")]
 
 
 @pytest.mark.parametrize(
     ("exception", "kind"),
     [
-        ("validationException", FailureKind.INVALID_INPUT),
-        ("internalServerException", FailureKind.UNAVAILABLE),
-        ("runtimeClientError", FailureKind.UNAVAILABLE),
+        ("validationException", ev.FailureKind.INVALID_INPUT),
+        ("internalServerException", ev.FailureKind.UNAVAILABLE),
+        ("runtimeClientError", ev.FailureKind.UNAVAILABLE),
     ],
 )
 async def test_in_stream_exceptions_map_to_the_failure_kinds_of_the_other_backends(
-    fake: FakeHarness, client: Any, exception: str, kind: FailureKind
+    fake: FakeHarness, client: Any, exception: str, kind: ev.FailureKind
 ) -> None:
     fake.enqueue(Script([Text("Half"), RaiseInStream(exception, "boom")]))
     events = await collect(backend(client), request())
     assert text_of(events) == "Half"
     failure = events[-1]
-    assert isinstance(failure, AgentFailure) and failure.kind is kind
+    assert isinstance(failure, ev.AgentFailure) and failure.kind is kind
 
 
 async def test_a_denying_hook_shows_as_a_failed_step(fake: FakeHarness, client: Any) -> None:
@@ -184,12 +174,12 @@ async def test_a_denying_hook_shows_as_a_failed_step(fake: FakeHarness, client: 
     )
     events = await collect(backend(client), request())
 
-    [step] = [e for e in events if isinstance(e, Progress)]
-    assert step.status is StepStatus.ERROR and "pii_guard denied" in step.title
+    [step] = [e for e in events if isinstance(e, ev.Progress)]
+    assert step.status is ev.StepStatus.ERROR and "pii_guard denied" in step.title
     assert "PII" not in step.title  # the hook's reason is for operators
     allowed = Script([Hook("audit", "allow"), Text("fine")])
     fake.enqueue(allowed)
-    assert not [e for e in await collect(backend(client), request()) if isinstance(e, Progress)]
+    assert not [e for e in await collect(backend(client), request()) if isinstance(e, ev.Progress)]
 
 
 async def test_an_inline_tool_pauses_for_the_caller_and_resumes_with_its_result(
@@ -206,7 +196,7 @@ async def test_an_inline_tool_pauses_for_the_caller_and_resumes_with_its_result(
     )
     events = await collect(backend(client), request())
 
-    [pause] = [e for e in events if isinstance(e, ActionRequest)]
+    [pause] = [e for e in events if isinstance(e, ev.ActionRequest)]
     [tool] = pause.inputs
     assert (tool.kind, tool.name, tool.needs_result, tool.needs_confirmation) == (
         "tool",
@@ -218,7 +208,7 @@ async def test_an_inline_tool_pauses_for_the_caller_and_resumes_with_its_result(
         "orderId": "ORD-1",
         "refund": "true",
     }
-    assert not [e for e in events if isinstance(e, AgentFailure)]
+    assert not [e for e in events if isinstance(e, ev.AgentFailure)]
 
     result = ev.ActionResult(tool, confirmed=True, body='{"status": "cancelled"}')
     resumed = await collect(backend(client), request("", resume=(result,)))
@@ -259,7 +249,9 @@ async def test_a_declined_inline_tool_goes_back_as_an_error_result(
     fake: FakeHarness, client: Any
 ) -> None:
     fake.enqueue(Script([ToolUse("cancel_order", {"orderId": "ORD-1"}, tool_use_id="tu_2")]))
-    [pause] = [e for e in await collect(backend(client), request()) if isinstance(e, ActionRequest)]
+    [pause] = [
+        e for e in await collect(backend(client), request()) if isinstance(e, ev.ActionRequest)
+    ]
 
     declined = ev.ActionResult(pause.inputs[0], confirmed=False)
     await collect(backend(client), request("", resume=(declined,)))

@@ -7,8 +7,10 @@ import json
 from dataclasses import replace
 
 from bot.actions.record import Asked, Pending, Place, from_json, to_json
+from bot.agents.return_control import action_request
 from bot.events import ActionInput, ActionParameter, ActionRequest
 from bot.turn import Turn, asked, resumed_turn
+from tests.fakes.bedrock import api_input
 
 # Written by the version before `Pending.asked` (the asker's fields flat, no team id).
 EARLIER_ENTRY = (
@@ -53,6 +55,14 @@ def test_an_entry_an_earlier_version_wrote_reads_back_with_its_asker() -> None:
 
 def test_the_json_written_is_the_one_earlier_versions_read() -> None:
     assert json.loads(to_json(PENDING)) == json.loads(EARLIER_ENTRY)
+
+
+def test_a_parsed_return_of_control_survives_its_json_round_trip() -> None:
+    invocation = api_input("pay", "POST", "/r", {"id": "1"}, body={"amount": "2"})
+    request = action_request({"invocationId": "inv-1", "invocationInputs": [invocation]})
+    assert request is not None
+    pending = replace(PENDING, request=request)
+    assert from_json(to_json(pending)) == pending
 
 
 def test_an_entry_from_before_attributes_reads_with_none() -> None:

@@ -176,18 +176,26 @@ def with_receipts(
     out: list[dict[str, Any]] = []
     for block in blocks:
         index = _block_index(block, pending_id)
-        if index is None or index >= len(request.inputs):
-            out.append(dict(block))
-            continue
-        if index in answers:
-            options = choices(request.inputs[index])
-            chosen = options[min(answers[index], len(options) - 1)]
-            out.append(_context(receipt(chosen, asker)))
-        elif expired:
-            out.append(_context(EXPIRED))
-        else:
-            out.append(dict(block))
+        shown = _receipt_for(request, index, answers=answers, asker=asker, expired=expired)
+        out.append(dict(block) if shown is None else _context(shown))
     return out
+
+
+def _receipt_for(
+    request: ActionRequest,
+    index: int | None,
+    *,
+    answers: Mapping[int, int],
+    asker: str,
+    expired: bool,
+) -> str | None:
+    """What replaces question `index`'s buttons: its receipt, "expired", or nothing (None)."""
+    if index is None or index >= len(request.inputs):
+        return None  # not one of this request's questions
+    if index in answers:
+        options = choices(request.inputs[index])
+        return receipt(options[min(answers[index], len(options) - 1)], asker)
+    return EXPIRED if expired else None
 
 
 def rebuilt_blocks(

@@ -35,8 +35,10 @@ from bot.agents.interrupts import interrupt_responses
 from bot.agents.streams import Emit, StreamHandle, emit_broken
 from bot.events import AgentFailure, AgentRequest
 
-# Sent with every call (runtimeUserId), so it needs its own permission beside the invoke one.
-RUNTIME_USER_PERMISSION = (
+# Every call sends runtimeUserId, so it needs its own permission beside the invoke one. A
+# harness needs the same on its ARN (AWS's harness security guide).
+RUNTIME_PERMISSIONS = (
+    "bedrock-agentcore:InvokeAgentRuntime and "
     "bedrock-agentcore:InvokeAgentRuntimeForUser (the bot sends runtimeUserId)"
 )
 
@@ -48,9 +50,7 @@ class AgentCoreBackend(ThreadedBackend):
     api = Api("invoke_agent_runtime", stream="response", classify=failure_from_error)
     operator_hints = OperatorHints(
         settings="AGENTCORE_RUNTIME_ARN, AGENTCORE_QUALIFIER",
-        permissions=(
-            f"bedrock-agentcore:InvokeAgentRuntime and {RUNTIME_USER_PERMISSION} on the runtime"
-        ),
+        permissions=f"{RUNTIME_PERMISSIONS} on the runtime",
     )
 
     def __init__(self, *, runtime_arn: str, qualifier: str, **plumbing: Unpack[Plumbing]) -> None:

@@ -49,7 +49,7 @@ class Memory:
         *,
         prefix: str,
         idle_seconds: int,
-        max_turns: int,
+        max_turns: int,  # turns kept per conversation; 0 keeps none (HISTORY_MAX_TURNS=0)
         ttl_seconds: int,
         lock_lease_seconds: float = LOCK_LEASE_SECONDS,
         latency_budget: float = LATENCY_BUDGET_SECONDS,

@@ -30,7 +30,6 @@ from bot.settings import AgentBackend, ConfigError, Settings, load_settings
 log = logging.getLogger(__name__)
 
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # bound to every interface: any Host is fine
-NOT_CONFIGURED = "No Slack token or OAuth client configured"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +171,8 @@ def main(*, because_unconfigured: bool = False) -> int:
     fmt = settings.log_format.value if "log_format" in asked else "text"
     configure_logging(level=settings.log_level if "log_level" in asked else "WARNING", fmt=fmt)
     announce = (
-        f"{NOT_CONFIGURED}: starting the playground" if because_unconfigured else "Playground"
+        "No Slack token or OAuth client configured: starting the playground"
+        if because_unconfigured
+        else "Playground"
     )
     return asyncio.run(serve(choice, announce=announce))
