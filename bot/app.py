@@ -18,6 +18,7 @@ from bot.assembly import build_bolt_app, build_services
 from bot.http_guard import GuardedSite
 from bot.limits import FINAL_WRITES_SECONDS
 from bot.memory import close, warm
+from bot.metrics import LagWatch
 from bot.settings import Settings
 from bot.socket_mode import SocketModeLink
 from bot.start_checks import warn_if_redis_unreachable
@@ -37,12 +38,12 @@ class Runtime:
         self.health = Health()
         self._runner: web.AppRunner | None = None
         self._socket: SocketModeLink | None = None
-        self._lag_watch: asyncio.Task[None] | None = None
+        self._lag_watch: LagWatch | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.port = settings.port
 
     async def start(self, *, host: str = "0.0.0.0") -> None:
-        self._lag_watch = asyncio.create_task(self.services.metrics.watch_event_loop())
+        self._lag_watch = self.services.metrics.watch_event_loop()
         if self.services.actions is not None:
             self.services.actions.start()
         await warm(self.services.memory.redis)
@@ -92,7 +93,7 @@ class Runtime:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._lag_watch is not None:
-            self._lag_watch.cancel()
+            self._lag_watch.stop()
         if self.services.actions is not None:
             await self.services.actions.close()
         await self.services.agent.aclose()
