@@ -125,17 +125,18 @@ class Pipeline:
     async def _first_delivery(
         self, turn: Turn, resume: actions.Resume | None, *, in_progress: bool
     ) -> bool:
-        """Dedup: the event and the message asked are each answered once (one round trip)."""
-        claims = [turn.event_id] if turn.event_id else []
-        if resume is None and turn.message_key:
-            claims.append(f"message:{turn.message_key}")
-        if not claims:
-            return True
-        firsts = await self._memory.claim_events(claims, in_progress=in_progress)
-        if turn.event_id and not firsts[0]:
+        """Dedup: the event and the message asked are each answered once. One after the other,
+        not in one round trip: a duplicate delivery must not claim the message, or it could
+        take it from the delivery that claimed the event, and neither would answer."""
+        claim = self._memory.claim_event
+        if turn.event_id and not await claim(turn.event_id, in_progress=in_progress):
             log.info("duplicate delivery ignored", extra={"event_id": turn.event_id})
             return False
-        if not all(firsts):
+        if (
+            resume is None
+            and turn.message_key
+            and not await claim(f"message:{turn.message_key}", in_progress=in_progress)
+        ):
             log.info("message already answered", extra={"event_id": turn.event_id})
             return False
         return True

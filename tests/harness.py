@@ -302,8 +302,8 @@ def finished_answers(slack: FakeSlack) -> int:
     )
 
 
-async def wait_finished(slack: FakeSlack, count: int = 1, *, within: float = 5.0) -> None:
-    await slack.wait_for(lambda: finished_answers(slack) >= count, within)
+async def wait_finished(slack: FakeSlack, count: int = 1) -> None:
+    await slack.wait_for(lambda: finished_answers(slack) >= count)
 
 
 def expected_session(agent: FakeAgent, session_id: str) -> str:

@@ -173,18 +173,6 @@ async def test_feedback_keeps_the_newest_votes_of_a_conversation(
     assert votes == {"t1:U1": "up", "t2:U1": "up", "t3:U1": "down"}
 
 
-async def test_a_delivery_and_its_message_are_claimed_together(
-    redis: Client, redis_prefix: str
-) -> None:
-    one, two = memory_on(redis, redis_prefix), memory_on(redis, redis_prefix)
-    assert await one.claim_events(["EvB", "message:T:C:1.0"], in_progress=True) == [True, True]
-    # Another delivery of the same message (app_mention and message events): the event is new,
-    # the message is not.
-    assert await two.claim_events(["EvC", "message:T:C:1.0"]) == [True, False]
-    assert await two.claim_events(["EvB", "message:T:C:1.0"]) == [False, False]
-    assert 0 < await redis.ttl(Keys(redis_prefix).event("EvB")) <= 15
-
-
 async def test_the_lock_is_taken_with_the_session_read_and_a_waiter_reads_it_afresh(
     redis: Client, redis_prefix: str
 ) -> None:

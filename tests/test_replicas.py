@@ -15,8 +15,6 @@ from tests.fakes.slack import FakeSlack
 from tests.harness import BotRedis, mention, new_ts, wait_finished
 
 CONVERSATIONS = 100
-# 200 answers over two replicas (and a cluster): a loaded CI machine needs more than the usual 5 s.
-BUSY = 30.0
 
 pytestmark = pytest.mark.both_redis
 
@@ -53,7 +51,7 @@ async def test_two_replicas_share_the_work_and_the_memory(
             for k in (0, 1)
         )
     )
-    await wait_finished(slack, CONVERSATIONS, within=BUSY)
+    await wait_finished(slack, CONVERSATIONS)
     await asyncio.gather(
         *(
             replicas[(n + 1) % 2].send_event(
@@ -62,7 +60,7 @@ async def test_two_replicas_share_the_work_and_the_memory(
             for n, (channel, event) in enumerate(threads)
         )
     )
-    await wait_finished(slack, 2 * CONVERSATIONS, within=BUSY)
+    await wait_finished(slack, 2 * CONVERSATIONS)
 
     asked = Counter(i.input_text for i in bedrock.invocations)
     expected = {f"question {n}" for n in range(CONVERSATIONS)} | {

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a waiting turn retries; a lock has no "released" event
 _OUTAGE = object()
-# Queues commands on the pipeline that takes the lock (keys in the lock's slot only).
-Also = Callable[[Any], None]
+# A first try at the lock that also reads what goes with it: given the token and the lease in
+# milliseconds, (taken, what was read). One script on keys of the lock's slot (bot/memory/store.py).
+FirstTry = Callable[[str, int], Awaitable[tuple[bool, Any]]]
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -47,7 +48,7 @@ class Held:
     shared: bool
     token: str
     lost: bool = False
-    read: list[Any] | None = None  # what `also` queued, read as the lock was taken
+    read: Any = None  # what `first_try` read as it took the lock (None: not taken that way)
 
 
 class LeaseLocks:
@@ -57,13 +58,12 @@ class LeaseLocks:
         self._lease_ms = max(1, int(lease_seconds * 1000))
 
     @asynccontextmanager
-    async def hold(self, key: str, *, also: Also | None = None) -> AsyncIterator[Held]:
-        """Hold the lock. `also` queues reads of keys in the lock's slot on a MULTI: they are
-        read in the round trip that takes the lock, when that first try takes it (`Held.read`;
-        None when the lock had to be waited for)."""
+    async def hold(self, key: str, *, first_try: FirstTry | None = None) -> AsyncIterator[Held]:
+        """Hold the lock. `first_try` takes it and reads what goes with it in one round trip
+        (`Held.read`); once the lock has to be waited for, only the lock is polled."""
         token = secrets.token_hex(8)
         held = Held(shared=False, token=token)
-        held.shared = await self._acquire(key, held, also)
+        held.shared = await self._acquire(key, held, first_try)
         if not held.shared:
             yield held  # Redis failed: the caller's in-process lock still orders this replica
             return
@@ -76,27 +76,22 @@ class LeaseLocks:
                 await renewal
             await self._release(key, held)
 
-    async def _acquire(self, key: str, held: Held, also: Also | None) -> bool:
+    async def _acquire(self, key: str, held: Held, first_try: FirstTry | None) -> bool:
         while True:
-            attempt = functools.partial(self._try, key, held, also)
+            attempt = functools.partial(self._try, key, held, first_try)
             taken = await self._guard.run("turn_lock", attempt, fallback=_OUTAGE, fast=True)
             if taken is _OUTAGE:
                 return False
             if taken:
                 return True
-            also = None  # while waiting, only the lock is polled
+            first_try = None  # while waiting, only the lock is polled
             await asyncio.sleep(POLL_SECONDS)  # another replica's turn in this conversation
 
-    async def _try(self, key: str, held: Held, also: Also | None) -> bool:
-        if also is None:
+    async def _try(self, key: str, held: Held, first_try: FirstTry | None) -> bool:
+        if first_try is None:
             return bool(await self._redis.set(key, held.token, nx=True, px=self._lease_ms))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(key, held.token, nx=True, px=self._lease_ms)
-            also(pipe)
-            taken, *read = await pipe.execute()
-        if taken:
-            held.read = read
-        return bool(taken)
+        taken, held.read = await first_try(held.token, self._lease_ms)
+        return taken
 
     async def _renew(self, key: str, held: Held) -> None:
         while True:

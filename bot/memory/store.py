@@ -15,7 +15,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -78,32 +78,20 @@ class Memory:
         return self.guard.available
 
     async def claim_event(self, event_id: str, *, in_progress: bool = False) -> bool:
-        """True for the first delivery of a Slack event, False for retries and duplicates."""
-        (first,) = await self.claim_events((event_id,), in_progress=in_progress)
-        return first
+        """True for the first delivery of a Slack event, False for retries and duplicates.
 
-    async def claim_events(
-        self, event_ids: Sequence[str], *, in_progress: bool = False
-    ) -> list[bool]:
-        """Claim several events at once (a delivery and the message it asks): one round trip,
-        each True when this is its first delivery.
-
-        `in_progress`: the claims hold for one lease only, until the turn's in-flight record
-        marks them done for the full hour (bot/memory/inflight.py `begin`): a replica that dies
+        `in_progress`: the claim holds for one lease only, until the turn's in-flight record
+        marks it done for the full hour (bot/memory/inflight.py `begin`): a replica that dies
         in between must not make Slack's redelivery be dropped for an hour."""
-        first_here = [self._local_events.claim(event_id) for event_id in event_ids]
-        keys = [self.keys.event(event_id) for event_id in event_ids]
+        first_here = self._local_events.claim(event_id)
+        key = self.keys.event(event_id)
         ttl = max(1, math.ceil(self.lease_seconds)) if in_progress else EVENT_TTL_SECONDS
-        value = "in-progress" if in_progress else "done"
-
-        async def claim() -> list[bool]:
-            # Single-key SETs, so on a cluster each goes to its own slot's node.
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(key, value, nx=True, ex=ttl)
-                return [bool(taken) for taken in await pipe.execute()]
-
-        return await self.guard.run("claim_event", claim, fallback=first_here, fast=True)
+        return await self.guard.run(
+            "claim_event",
+            lambda: self._set_once(key, ttl, value="in-progress" if in_progress else "done"),
+            fallback=first_here,
+            fast=True,
+        )
 
     async def once(self, name: str, *, ttl_seconds: int) -> bool:
         """True the first time `name` is seen within `ttl_seconds` (notes, prompts): no spam."""
@@ -155,14 +143,25 @@ class Memory:
     @asynccontextmanager
     async def turn_lock(self, conversation: str) -> AsyncIterator[SessionRead]:
         """One turn at a time per conversation, across replicas: a Redis lock with a lease,
-        renewed while the answer streams, released only by its owner. The session is read in
-        the round trip that takes the lock (same hash tag); `open_session` takes what it yields.
+        renewed while the answer streams, released only by its owner. The session is read by
+        the script that takes the lock (same hash tag); `open_session` takes what it yields.
         """
-        now = time.time()
-        read = functools.partial(self._queue_session_read, conversation=conversation, now=now)
-        lock = self._leases.hold(self.keys.lock(conversation), also=read)
-        async with self._local_locks.hold(conversation), lock as held:
-            yield SessionRead(None if held.read is None else dict(held.read[0]), now)
+        lock_key, session_key = self.keys.lock(conversation), self.keys.session(conversation)
+        read_at: list[float] = []
+
+        async def first_try(token: str, lease_ms: int) -> tuple[bool, Any]:
+            read_at.append(time.time())  # as of the read, not before a wait for the lock
+            keys_and_args = (lock_key, session_key, token, lease_ms, read_at[-1], self._ttl)
+            raw = await self.redis.eval(scripts.LOCK_AND_READ_SESSION, 2, *keys_and_args)
+            return raw is not None, None if raw is None else dict(
+                zip(raw[::2], raw[1::2], strict=True)
+            )
+
+        async with (
+            self._local_locks.hold(conversation),
+            self._leases.hold(lock_key, first_try=first_try) as held,
+        ):
+            yield SessionRead(held.read, read_at[-1] if read_at else time.time())
 
     async def open_session(
         self, conversation: str, *, fresh: bool = False, read: SessionRead | None = None
@@ -184,17 +183,14 @@ class Memory:
         return session
 
     async def _read_session(self, conversation: str, now: float) -> dict[bytes, bytes]:
+        session_key = self.keys.session(conversation)
         async with self.redis.pipeline(transaction=True) as pipe:
-            self._queue_session_read(pipe, conversation=conversation, now=now)
+            pipe.hgetall(session_key)
+            pipe.hsetnx(session_key, "generation", 1)
+            pipe.hsetnx(session_key, "last_active", now)
+            pipe.expire(session_key, self._ttl)
             state, *_ = await pipe.execute()
         return dict(state)
-
-    def _queue_session_read(self, pipe: Any, *, conversation: str, now: float) -> None:
-        session_key = self.keys.session(conversation)
-        pipe.hgetall(session_key)
-        pipe.hsetnx(session_key, "generation", 1)
-        pipe.hsetnx(session_key, "last_active", now)
-        pipe.expire(session_key, self._ttl)
 
     async def history(self, conversation: str) -> list[StoredTurn]:
         if self._max_turns <= 0:
