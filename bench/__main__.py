@@ -161,8 +161,12 @@ class Bench:
         )
 
     async def stop(self) -> None:
-        for bot in self.bots.values():
-            await bot.stop()
+        """Stop every bot, also when one of them does not stop in time (then say which)."""
+        results = await asyncio.gather(
+            *(bot.stop() for bot in self.bots.values()), return_exceptions=True
+        )
+        for failure in (r for r in results if isinstance(r, BaseException)):
+            raise failure
 
 
 async def run(quick: bool, only: list[str], profile: Path | None) -> dict[str, Any]:

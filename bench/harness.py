@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,13 +85,16 @@ class BotProcess:
         self.env |= {"STREAM_UPDATE_INTERVAL_MS": "800", "AGENT_RETRY_BASE_SECONDS": "0.5"} | env
         self.env.setdefault("LOG_LEVEL", "WARNING")
         self.process: asyncio.subprocess.Process | None = None
+        # The bot's warnings and errors (LOG_LEVEL=WARNING) are kept for when it misbehaves.
+        self._log_fd, log_path = tempfile.mkstemp(prefix="bench-bot-", suffix=".log")
+        self._log_path = Path(log_path)
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
 
     async def start(self) -> None:
         # The profile is written when the bot exits cleanly (SIGTERM drains and returns).
         command = ["-m", "bench.profiled", str(self.profile)] if self.profile else ["-m", "bot"]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, *command, env=self.env, stderr=asyncio.subprocess.DEVNULL
+            sys.executable, *command, env=self.env, stderr=self._log_fd
         )
         await wait_ready(self.url)
         if self.profile:
@@ -100,7 +104,19 @@ class BotProcess:
         await self.http.close()
         if self.process and self.process.returncode is None:
             self.process.terminate()
-            await asyncio.wait_for(self.process.wait(), 30)
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                raise RuntimeError(
+                    f"the bot did not stop within 30 s of SIGTERM; its log, {self._log_path},"
+                    " ends:\n" + self._log_tail()
+                ) from None
+        os.close(self._log_fd)
+        self._log_path.unlink(missing_ok=True)
+
+    def _log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self._log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def peak_rss_mb(self) -> float:
         assert self.process is not None

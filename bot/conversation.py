@@ -23,7 +23,7 @@ from bot.agents import AgentBackend
 from bot.collect import Collected, Collector
 from bot.events import AgentFailure, AgentRequest, Answer, FailureKind
 from bot.logs import turn_id_var
-from bot.memory import Memory, Session, SessionRead
+from bot.memory import Memory, Session
 from bot.metrics import Metrics
 from bot.sink import AnswerSink as AnswerSink
 from bot.sink import ShowsProgress as ShowsProgress
@@ -98,8 +98,8 @@ class Pipeline:
             if not turn.text.strip():
                 await sink.end(suffix=turn.empty_hint)
                 return None
-            async with self._memory.turn_lock(turn.conversation) as read, self._admission:
-                return await self._answer(turn, sink, context, resume, fence, read)
+            async with self._memory.turn_lock(turn.conversation), self._admission:
+                return await self._answer(turn, sink, context, resume, fence)
         except Exception:
             reference = formatting.new_reference()
             log.exception("turn failed", extra={"reference": reference})
@@ -152,15 +152,12 @@ class Pipeline:
         turn: Turn,
         context: ContextReader | None,
         resume: actions.Resume | None,
-        read: SessionRead,
     ) -> tuple[Session, AgentRequest]:
         """The session and request steps."""
         if resume is not None:  # the paused session, whatever memory says about idleness
             session = Session(resume.session_id, resume.generation, fresh=False, known=True)
             return session, policy.resumed_request(turn, resume.session_id, resume.results)
-        session = await self._memory.open_session(
-            turn.conversation, fresh=turn.fresh_session, read=read
-        )
+        session = await self._memory.open_session(turn.conversation, fresh=turn.fresh_session)
         text = turn.text
         if context is not None and not session.known:
             # Joined late: the thread so far goes with this question, and into memory for later.
@@ -177,10 +174,9 @@ class Pipeline:
         context: ContextReader | None,
         resume: actions.Resume | None,
         fence: asyncio.Event,
-        read: SessionRead,
     ) -> Answer:
         started = time.monotonic()
-        session, request = await self._request(turn, context, resume, read)
+        session, request = await self._request(turn, context, resume)
         collected = await self._collector.collect(request, sink, fence, policy.asked(turn))
         if fence.is_set():  # another replica owns this turn now: not one more write from here
             log.warning("turn taken over by another replica: this one stops writing")

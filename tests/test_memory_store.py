@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -171,35 +170,3 @@ async def test_feedback_keeps_the_newest_votes_of_a_conversation(
 
     votes = {k.decode(): v.decode().split(":")[0] for k, v in (await redis.hgetall(key)).items()}
     assert votes == {"t1:U1": "up", "t2:U1": "up", "t3:U1": "down"}
-
-
-async def test_the_lock_is_taken_with_the_session_read_and_a_waiter_reads_it_afresh(
-    redis: Client, redis_prefix: str
-) -> None:
-    first, second = memory_on(redis, redis_prefix), memory_on(redis, redis_prefix)
-    async with first.turn_lock("T:C:11") as read:
-        assert read.state == {}  # a new conversation, read as the lock was taken
-        assert await first.knows("T:C:11")  # marked known in that same round trip
-        session = await first.open_session("T:C:11", read=read)
-        tried = asyncio.Event()
-        attempt = second._leases._try
-
-        async def observed(*args: Any) -> bool:
-            taken = await attempt(*args)
-            tried.set()
-            return taken
-
-        second._leases._try = observed  # type: ignore[method-assign]
-        lock = second.turn_lock("T:C:11")
-        waiting = asyncio.create_task(lock.__aenter__())
-        await asyncio.wait_for(tried.wait(), 5)  # refused once: the lock is held
-        await first.record_turn("T:C:11", StoredTurn("q", "a"), generation=session.generation)
-    read_after = await asyncio.wait_for(waiting, 5)
-
-    assert session.generation == 1 and not session.known
-    # It waited for the lock: what it read with its refused try is not used, the session is
-    # read afresh, after the first turn was recorded.
-    assert read_after.state is None
-    again = await second.open_session("T:C:11", read=read_after)
-    await lock.__aexit__(None, None, None)
-    assert again.known and again.generation == 1 and not again.fresh

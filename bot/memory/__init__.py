@@ -7,7 +7,7 @@ from bot.memory.admin import all_turns, memory_for, probe, self_test
 from bot.memory.client import Client, close, connect, warm
 from bot.memory.guard import STORE_ERRORS
 from bot.memory.inflight import EVENT_TTL_SECONDS
-from bot.memory.sessions import Session, SessionRead
+from bot.memory.sessions import Session
 from bot.memory.store import Memory
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "Client",
     "Memory",
     "Session",
-    "SessionRead",
     "all_turns",
     "close",
     "connect",

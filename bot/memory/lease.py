@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from bot.memory.client import Client
 from bot.memory.guard import STORE_ERRORS, StoreGuard
@@ -25,9 +23,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a waiting turn retries; a lock has no "released" event
 _OUTAGE = object()
-# A first try at the lock that also reads what goes with it: given the token and the lease in
-# milliseconds, (taken, what was read). One script on keys of the lock's slot (bot/memory/store.py).
-FirstTry = Callable[[str, int], Awaitable[tuple[bool, Any]]]
 
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -48,7 +43,6 @@ class Held:
     shared: bool
     token: str
     lost: bool = False
-    read: Any = None  # what `first_try` read as it took the lock (None: not taken that way)
 
 
 class LeaseLocks:
@@ -58,12 +52,9 @@ class LeaseLocks:
         self._lease_ms = max(1, int(lease_seconds * 1000))
 
     @asynccontextmanager
-    async def hold(self, key: str, *, first_try: FirstTry | None = None) -> AsyncIterator[Held]:
-        """Hold the lock. `first_try` takes it and reads what goes with it in one round trip
-        (`Held.read`); once the lock has to be waited for, only the lock is polled."""
+    async def hold(self, key: str) -> AsyncIterator[Held]:
         token = secrets.token_hex(8)
-        held = Held(shared=False, token=token)
-        held.shared = await self._acquire(key, held, first_try)
+        held = Held(shared=await self._acquire(key, token), token=token)
         if not held.shared:
             yield held  # Redis failed: the caller's in-process lock still orders this replica
             return
@@ -76,22 +67,19 @@ class LeaseLocks:
                 await renewal
             await self._release(key, held)
 
-    async def _acquire(self, key: str, held: Held, first_try: FirstTry | None) -> bool:
+    async def _acquire(self, key: str, token: str) -> bool:
         while True:
-            attempt = functools.partial(self._try, key, held, first_try)
-            taken = await self._guard.run("turn_lock", attempt, fallback=_OUTAGE, fast=True)
+            taken = await self._guard.run(
+                "turn_lock",
+                lambda: self._redis.set(key, token, nx=True, px=self._lease_ms),
+                fallback=_OUTAGE,
+                fast=True,
+            )
             if taken is _OUTAGE:
                 return False
             if taken:
                 return True
-            first_try = None  # while waiting, only the lock is polled
             await asyncio.sleep(POLL_SECONDS)  # another replica's turn in this conversation
-
-    async def _try(self, key: str, held: Held, first_try: FirstTry | None) -> bool:
-        if first_try is None:
-            return bool(await self._redis.set(key, held.token, nx=True, px=self._lease_ms))
-        taken, held.read = await first_try(held.token, self._lease_ms)
-        return taken
 
     async def _renew(self, key: str, held: Held) -> None:
         while True:

@@ -12,17 +12,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-# Take a conversation's lock (KEYS[1]) and, only if taken, read its session (KEYS[2], same hash
-# tag) and mark the conversation known: false when the lock is held, else the session's fields.
-LOCK_AND_READ_SESSION = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
-local state = redis.call('HGETALL', KEYS[2])
-redis.call('HSETNX', KEYS[2], 'generation', 1)
-redis.call('HSETNX', KEYS[2], 'last_active', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return state
-"""
-
 # Record a vote; past the cap, forget the oldest one (values are "<vote>:<unix time>").
 RECORD_VOTE = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])

@@ -19,14 +19,6 @@ class Session:
     history: tuple[StoredTurn, ...] = field(default=())
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRead:
-    """The session hash as read with the turn's lock (None: not read then), and when."""
-
-    state: dict[bytes, bytes] | None
-    at: float
-
-
 def next_session(
     conversation: str,
     state: dict[bytes, bytes] | None,

@@ -18,7 +18,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
 
 from bot.history import StoredTurn
 from bot.keys import Keys
@@ -35,7 +34,7 @@ from bot.memory.inflight import InflightTurns
 from bot.memory.lease import LeaseLocks
 from bot.memory.local import LocalClaims, LocalLocks
 from bot.memory.outbox import Outbox, PendingTurn
-from bot.memory.sessions import Session, SessionRead
+from bot.memory.sessions import Session
 
 log = logging.getLogger(__name__)
 
@@ -141,40 +140,28 @@ class Memory:
         )
 
     @asynccontextmanager
-    async def turn_lock(self, conversation: str) -> AsyncIterator[SessionRead]:
+    async def turn_lock(self, conversation: str) -> AsyncIterator[None]:
         """One turn at a time per conversation, across replicas: a Redis lock with a lease,
-        renewed while the answer streams, released only by its owner. The session is read by
-        the script that takes the lock (same hash tag); `open_session` takes what it yields.
-        """
-        lock_key, session_key = self.keys.lock(conversation), self.keys.session(conversation)
-        read_at: list[float] = []
-
-        async def first_try(token: str, lease_ms: int) -> tuple[bool, Any]:
-            read_at.append(time.time())  # as of the read, not before a wait for the lock
-            keys_and_args = (lock_key, session_key, token, lease_ms, read_at[-1], self._ttl)
-            raw = await self.redis.eval(scripts.LOCK_AND_READ_SESSION, 2, *keys_and_args)
-            return raw is not None, None if raw is None else dict(
-                zip(raw[::2], raw[1::2], strict=True)
-            )
-
+        renewed while the answer streams, released only by its owner."""
         async with (
             self._local_locks.hold(conversation),
-            self._leases.hold(lock_key, first_try=first_try) as held,
+            self._leases.hold(self.keys.lock(conversation)),
         ):
-            yield SessionRead(held.read, read_at[-1] if read_at else time.time())
+            yield
 
     async def open_session(
-        self, conversation: str, *, fresh: bool = False, read: SessionRead | None = None
+        self, conversation: str, *, now: float | None = None, fresh: bool = False
     ) -> Session:
         """The session for the next turn: same generation while alive, a new one after idle
         (or when `fresh`: a turn taken over from a dead replica, whose agent session may still
-        be busy with the dead invocation). Unless `read` holds it already, one round trip reads
-        the session and, if it is new, marks the conversation known at once, so follow-ups
-        during the very first answer already need no mention."""
-        now, state = (read.at, read.state) if read is not None else (time.time(), None)
-        if state is None:
-            reading = functools.partial(self._read_session, conversation, now)
-            state = await self.guard.run("open_session", reading, fallback=None, fast=True)
+        be busy with the dead invocation).
+
+        One round trip: read the session and, if it is new, mark the conversation known at
+        once, so follow-ups during the very first answer already need no mention.
+        """
+        now = time.time() if now is None else now
+        reading = functools.partial(self._read_session, conversation, now)
+        state = await self.guard.run("open_session", reading, fallback=None, fast=True)
         session = sessions.next_session(
             conversation, state, now=now, idle_seconds=self._idle_seconds, fresh=fresh
         )
